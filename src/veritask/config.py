@@ -1,0 +1,96 @@
+"""Settings from `veritask.toml` in the working directory and `VERITASK_*` variables.
+
+Layers, lowest to highest: defaults here → `veritask.toml` → environment
+(`VERITASK_STORE`, `VERITASK_BUDGET__MAX_SECONDS`, ...) → arguments passed in
+code or on the command line. `.env.example` lists every variable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from veritask.errors import ConfigError
+
+DEFAULT_STORE = "sqlite:///.veritask/runs.db"
+DEFAULT_MODEL = "local:smollm2-135m"
+
+
+class Budget(BaseModel):
+    """Per-run limits; `None` means unlimited. A run that hits one stops scheduling
+    new work, records `BudgetExceeded`, and returns what it has."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    max_seconds: float | None = Field(default=None, gt=0)
+    max_tasks: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_usd: float | None = Field(default=None, ge=0)
+    max_model_calls: int | None = Field(default=None, ge=1)
+
+
+class ModelEntry(BaseModel):
+    """Per-model overrides: endpoint, key variable, prices (USD per million tokens)."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    base_url: str | None = None
+    api_key_env: str | None = None
+    input_usd_per_mtok: float | None = Field(default=None, ge=0)
+    output_usd_per_mtok: float | None = Field(default=None, ge=0)
+    timeout_s: float | None = Field(default=None, gt=0)
+    max_tokens: int | None = Field(default=None, ge=1)
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Construct with keyword arguments to override files and env."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VERITASK_",
+        env_nested_delimiter="__",
+        toml_file="veritask.toml",
+        extra="forbid",
+    )
+
+    store: str = DEFAULT_STORE
+    model: str = DEFAULT_MODEL
+    concurrency: int = Field(default=8, ge=1, le=1024)
+    budget: Budget = Field(default_factory=Budget)
+    answer_threshold: float = Field(default=0.5, ge=0, le=1)
+    routes: dict[str, list[str]] = Field(default_factory=dict)
+    """Task kind (plan, extract, synthesize, verify, deep, escalate) → models to try in order."""
+    models: dict[str, ModelEntry] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings with `overrides` on top; a malformed file or variable is a ConfigError."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**clean)
+    except ValidationError as exc:
+        where = "veritask.toml" if Path("veritask.toml").exists() else "VERITASK_* environment"
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"invalid settings (from arguments, {where}): {details}") from None
+    except Exception as exc:  # a TOML syntax error surfaces as a plain exception
+        raise ConfigError(f"cannot read veritask.toml: {exc}") from None

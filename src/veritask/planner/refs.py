@@ -1,0 +1,121 @@
+"""Task references: `$t3`, `$t3.field`, anywhere inside a task's args.
+
+A reference is how one task consumes another's value. The same grammar is
+used by validation (which references exist), the scheduler (what a task
+waits for) and the runtime (substituting values), so it lives in one place.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+REF_PATTERN = re.compile(r"(?<![\w$])\$([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z_][A-Za-z0-9_]*)*)")
+"""`$id` optionally followed by `.field` parts. `$$` is not a reference."""
+
+_WHOLE_REF = re.compile(r"^\s*" + REF_PATTERN.pattern + r"\s*$")
+_TEMPLATE_REF = re.compile(r"\{\s*" + REF_PATTERN.pattern + r"\s*\}")
+
+
+@dataclass(frozen=True)
+class Ref:
+    """One reference: the task it names and the field path into its value."""
+
+    task_id: str
+    path: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return "$" + ".".join((self.task_id, *self.path))
+
+
+class RefError(LookupError):
+    """A reference cannot be resolved (missing task value or field)."""
+
+
+def _parse(match: re.Match[str]) -> Ref:
+    path = tuple(p for p in match.group(2).split(".") if p)
+    return Ref(match.group(1), path)
+
+
+def find_refs(value: Any) -> Iterator[Ref]:
+    """Every reference inside `value`: strings, nested lists and dict values."""
+    if isinstance(value, str):
+        for m in REF_PATTERN.finditer(value):
+            yield _parse(m)
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            yield from find_refs(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from find_refs(v)
+
+
+def template_refs(template: str) -> list[Ref]:
+    """References in an answer template, written `{$t3}` or `{$t3.field}`."""
+    return [_parse(m) for m in _TEMPLATE_REF.finditer(template)]
+
+
+def has_refs(value: Any) -> bool:
+    return next(find_refs(value), None) is not None
+
+
+def lookup(ref: Ref, values: Mapping[str, Any]) -> Any:
+    """The value a reference points at, following its field path."""
+    if ref.task_id not in values:
+        raise RefError(f"{ref} refers to task {ref.task_id!r}, which has no value")
+    current = values[ref.task_id]
+    for i, part in enumerate(ref.path):
+        if isinstance(current, Mapping) and part in current:
+            current = current[part]
+        elif not isinstance(current, Mapping) and hasattr(current, part):
+            current = getattr(current, part)
+        else:
+            where = "$" + ".".join((ref.task_id, *ref.path[:i]))
+            raise RefError(f"{ref}: the value of {where} has no field {part!r}")
+    return current
+
+
+def format_value(value: Any) -> str:
+    """How a value reads when substituted inside a longer string."""
+    if isinstance(value, float):
+        if math.isfinite(value) and value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, str | int):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def resolve(value: Any, values: Mapping[str, Any]) -> Any:
+    """`value` with every reference replaced by the value it names.
+
+    A string that is exactly one reference becomes that value with its type
+    (a number stays a number); references inside longer strings are formatted
+    in place.
+    """
+    if isinstance(value, str):
+        whole = _WHOLE_REF.match(value)
+        if whole:
+            return lookup(_parse(whole), values)
+        return REF_PATTERN.sub(lambda m: format_value(lookup(_parse(m), values)), value)
+    if isinstance(value, Mapping):
+        return {k: resolve(v, values) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [resolve(v, values) for v in value]
+    return value
+
+
+def fill_template(template: str, values: Mapping[str, Any], missing: str = "[unknown]") -> str:
+    """Fill `{$ref}` slots; a slot whose value is missing renders as `missing`."""
+
+    def sub(m: re.Match[str]) -> str:
+        try:
+            return format_value(lookup(_parse(m), values))
+        except RefError:
+            return missing
+
+    return _TEMPLATE_REF.sub(sub, template)

@@ -1,0 +1,275 @@
+"""Plan validation: a pure function that reports every problem at once.
+
+A plan from a small model is wrong in several places at a time; reporting
+only the first problem would make repair take one round per mistake. Each
+problem names the task and says how to fix it, because the message is fed
+back to the planner as well as shown to people.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from veritask.planner.refs import Ref, find_refs, has_refs, template_refs
+from veritask.tools.registry import ToolRegistry, ToolSpec
+from veritask.types import Plan, Task
+
+
+@dataclass(frozen=True)
+class PlanProblem:
+    """One thing wrong with a plan. `task_id` is None for plan-level problems."""
+
+    code: str
+    message: str
+    task_id: str | None = None
+
+    def __str__(self) -> str:
+        where = f"task {self.task_id!r}" if self.task_id else "plan"
+        return f"{where}: {self.message}"
+
+
+def dependencies(task: Task) -> set[str]:
+    """Task ids `task` waits for: those its args reference plus `after`."""
+    return {ref.task_id for ref in find_refs(task.args)} | set(task.after)
+
+
+def validate_plan(plan: Plan, registry: ToolRegistry) -> list[PlanProblem]:
+    """Every problem in `plan` against the tools in `registry`; empty when valid."""
+    problems: list[PlanProblem] = []
+    ids = [t.id for t in plan.tasks]
+    problems += _duplicate_ids(ids)
+    tasks = {t.id: t for t in plan.tasks}
+    for task in plan.tasks:
+        problems += _check_tool_and_args(task, registry)
+        problems += _check_refs(task, tasks, registry)
+    problems += _duplicate_steps(plan.tasks)
+    problems += _cycles(plan.tasks, tasks)
+    if plan.answer_template is not None:
+        problems += _check_template(plan.answer_template, tasks, registry)
+    return problems
+
+
+def _duplicate_ids(ids: list[str]) -> list[PlanProblem]:
+    seen: set[str] = set()
+    out = []
+    for tid in ids:
+        if tid in seen:
+            out.append(
+                PlanProblem("duplicate_id", "id is used by more than one task; give each a unique id", tid)
+            )
+        seen.add(tid)
+    return out
+
+
+def _check_tool_and_args(task: Task, registry: ToolRegistry) -> list[PlanProblem]:
+    if task.tool not in registry:
+        known = ", ".join(registry.names()) or "none"
+        return [
+            PlanProblem(
+                "unknown_tool",
+                f"tool {task.tool!r} is not registered; use one of: {known}",
+                task.id,
+            )
+        ]
+    spec = registry.get(task.tool)
+    out = []
+    for name in task.args:
+        if name not in spec.params_model.model_fields:
+            accepted = ", ".join(spec.param_names) or "no arguments"
+            out.append(
+                PlanProblem(
+                    "bad_args",
+                    f"{task.tool} does not take argument {name!r}; it takes: {accepted}",
+                    task.id,
+                )
+            )
+    for name in spec.required_params:
+        if name not in task.args:
+            out.append(
+                PlanProblem("bad_args", f"{task.tool} needs argument {name!r}; add it to args", task.id)
+            )
+    for name, value in task.args.items():
+        if name in spec.params_model.model_fields and not has_refs(value):
+            message = _type_problem(spec, name, value)
+            if message:
+                out.append(PlanProblem("bad_args", message, task.id))
+    return out
+
+
+def _type_problem(spec: ToolSpec, name: str, value: Any) -> str | None:
+    try:
+        spec.param_adapter(name).validate_python(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        return f"argument {name!r} of {spec.name}: {first['msg']} (got {value!r})"
+    return None
+
+
+def _check_refs(task: Task, tasks: dict[str, Task], registry: ToolRegistry) -> list[PlanProblem]:
+    out = []
+    for dep in task.after:
+        if dep not in tasks:
+            out.append(
+                PlanProblem(
+                    "missing_ref", f"'after' names task {dep!r}, which is not in the plan", task.id
+                )
+            )
+    seen: set[Ref] = set()
+    for ref in find_refs(task.args):
+        if ref in seen:
+            continue
+        seen.add(ref)
+        if ref.task_id == task.id:
+            out.append(
+                PlanProblem("self_ref", f"{ref} refers to the task itself; a task cannot use its own value", task.id)
+            )
+            continue
+        out += _ref_problem(ref, tasks, registry, task.id)
+    return out
+
+
+def _ref_problem(
+    ref: Ref, tasks: dict[str, Task], registry: ToolRegistry, owner: str | None
+) -> list[PlanProblem]:
+    target = tasks.get(ref.task_id)
+    if target is None:
+        known = ", ".join(tasks) or "none"
+        return [
+            PlanProblem(
+                "missing_ref",
+                f"{ref} refers to task {ref.task_id!r}, which is not in the plan (tasks: {known})",
+                owner,
+            )
+        ]
+    if ref.path and target.tool in registry:
+        fields = registry.get(target.tool).output_fields
+        if fields is not None and ref.path[0] not in fields:
+            offered = ", ".join(sorted(fields)) or f"none — use ${ref.task_id} itself"
+            return [
+                PlanProblem(
+                    "missing_field",
+                    f"{ref}: {target.tool} returns no field {ref.path[0]!r} (fields: {offered})",
+                    owner,
+                )
+            ]
+    return []
+
+
+def _canonical_step(task: Task) -> str:
+    return task.tool + json.dumps(task.args, sort_keys=True, default=str)
+
+
+def _duplicate_steps(tasks: Iterable[Task]) -> list[PlanProblem]:
+    first: dict[str, str] = {}
+    out = []
+    for task in tasks:
+        key = _canonical_step(task)
+        if key in first and first[key] != task.id:
+            out.append(
+                PlanProblem(
+                    "duplicate_step",
+                    f"repeats task {first[key]!r} (same tool and arguments); "
+                    f"remove it and refer to ${first[key]} instead",
+                    task.id,
+                )
+            )
+        first.setdefault(key, task.id)
+    return out
+
+
+def _cycles(ordered: list[Task], tasks: dict[str, Task]) -> list[PlanProblem]:
+    """Strongly connected components of size > 1 (Tarjan), each named in order."""
+    graph = {t.id: sorted(d for d in dependencies(t) if d in tasks and d != t.id) for t in ordered}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components: list[list[str]] = []
+    counter = 0
+
+    def strongconnect(node: str) -> None:
+        nonlocal counter
+        # Iterative Tarjan: plans from models can be long chains.
+        work = [(node, iter(graph[node]))]
+        index[node] = low[node] = counter
+        counter += 1
+        stack.append(node)
+        on_stack.add(node)
+        while work:
+            v, it = work[-1]
+            advanced = False
+            for w in it:
+                if w not in index:
+                    index[w] = low[w] = counter
+                    counter += 1
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, iter(graph[w])))
+                    advanced = True
+                    break
+                if w in on_stack:
+                    low[v] = min(low[v], index[w])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[v])
+            if low[v] == index[v]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    comp.append(w)
+                    if w == v:
+                        break
+                if len(comp) > 1:
+                    components.append(comp)
+
+    for t in ordered:
+        if t.id not in index:
+            strongconnect(t.id)
+    position = {t.id: i for i, t in enumerate(ordered)}
+    out = []
+    for comp in components:
+        names = sorted(comp, key=position.__getitem__)
+        cycle = " -> ".join([*names, names[0]])
+        out.append(
+            PlanProblem(
+                "cycle",
+                f"tasks form a cycle ({cycle}); remove one of these references so the plan is a DAG",
+                names[0],
+            )
+        )
+    return out
+
+
+def _check_template(template: str, tasks: dict[str, Task], registry: ToolRegistry) -> list[PlanProblem]:
+    out = []
+    for ref in template_refs(template):
+        for p in _ref_problem(ref, tasks, registry, None):
+            out.append(PlanProblem(p.code, f"answer_template: {p.message}", None))
+    return out
+
+
+def topological_order(plan: Plan) -> list[str]:
+    """Task ids in an order that respects dependencies (plan order breaks ties).
+
+    Assumes a validated plan; raises ValueError on a cycle.
+    """
+    remaining = {t.id: dependencies(t) for t in plan.tasks}
+    order: list[str] = []
+    done: set[str] = set()
+    while remaining:
+        ready = [tid for tid, deps in remaining.items() if deps <= done]
+        if not ready:
+            raise ValueError("plan has a cycle")
+        for tid in ready:
+            order.append(tid)
+            done.add(tid)
+            del remaining[tid]
+    return order

@@ -1,0 +1,269 @@
+"""The tool registry: plain functions become tools with a JSON schema.
+
+A tool is the source of truth a task consults. Its argument schema comes from
+the type hints, its description from the docstring, so a tool is written
+once and the planner, the validator and the runtime all read the same spec.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import re
+import typing
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, overload
+
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
+
+from veritask.errors import UnknownToolError, UserError
+from veritask.types import Confidence, Source
+
+ToolFn = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """What a tool returns when it wants to say more than a bare value.
+
+    `evidence` names the records the value came from; `confidence` lets a
+    tool lower its own score (a fuzzy match, a stale record).
+    """
+
+    value: Any
+    evidence: list[Source] = field(default_factory=list)
+    confidence: Confidence | None = None
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """Everything the runtime and planner need to know about one tool."""
+
+    name: str
+    fn: ToolFn
+    description: str
+    params_model: type[BaseModel]
+    param_descriptions: dict[str, str]
+    output_fields: frozenset[str] | None
+    """Fields a `$task.field` reference may name; None when the output is untyped."""
+    idempotent: bool = False
+    timeout_s: float | None = None
+    retries: int | None = None
+    is_async: bool = False
+
+    @property
+    def input_schema(self) -> dict[str, Any]:
+        schema = self.params_model.model_json_schema()
+        schema.pop("title", None)
+        for name, text in self.param_descriptions.items():
+            prop = schema.get("properties", {}).get(name)
+            if prop is not None and "description" not in prop:
+                prop["description"] = text
+        return schema
+
+    @property
+    def param_names(self) -> list[str]:
+        return list(self.params_model.model_fields)
+
+    @property
+    def required_params(self) -> list[str]:
+        return [n for n, f in self.params_model.model_fields.items() if f.is_required()]
+
+    def param_adapter(self, name: str) -> TypeAdapter[Any]:
+        info = self.params_model.model_fields[name]
+        return TypeAdapter(info.annotation)
+
+    def check_args(self, args: dict[str, Any]) -> list[str]:
+        """Problems with fully resolved `args`, as sentences; empty when valid."""
+        try:
+            self.params_model.model_validate(args)
+        except ValidationError as exc:
+            return [_describe_validation_error(err) for err in exc.errors()]
+        return []
+
+    def coerce_args(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Validate and convert resolved `args` into the function's types."""
+        model = self.params_model.model_validate(args)
+        return {name: getattr(model, name) for name in self.params_model.model_fields}
+
+    def catalog_entry(self) -> dict[str, Any]:
+        return {"name": self.name, "description": self.description, "args": self.input_schema}
+
+
+def _describe_validation_error(err: Any) -> str:
+    loc = ".".join(str(p) for p in err.get("loc", ())) or "(args)"
+    kind = err.get("type", "")
+    if kind == "missing":
+        return f"argument {loc!r} is required"
+    if kind == "extra_forbidden":
+        return f"argument {loc!r} is not accepted"
+    return f"argument {loc!r}: {err.get('msg', 'invalid')} (got {err.get('input')!r})"
+
+
+_ARGS_HEADER = re.compile(r"^\s*(Args|Arguments|Parameters):\s*$")
+_ARG_LINE = re.compile(r"^\s+(\w+)(?:\s*\([^)]*\))?:\s*(.+)$")
+
+
+def parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
+    """Google-style docstring → (summary paragraph, {param: description})."""
+    if not doc:
+        return "", {}
+    lines = inspect.cleandoc(doc).splitlines()
+    summary: list[str] = []
+    params: dict[str, str] = {}
+    in_args = False
+    summary_done = False
+    for line in lines:
+        if _ARGS_HEADER.match(line):
+            in_args = summary_done = True
+            continue
+        if in_args:
+            m = _ARG_LINE.match(line)
+            if m:
+                params[m.group(1)] = m.group(2).strip()
+            elif line.strip() and not line.startswith(" "):
+                in_args = False
+        elif not summary_done:
+            if line.strip():
+                summary.append(line.strip())
+            elif summary:
+                summary_done = True
+    return " ".join(summary), params
+
+
+def _output_fields(annotation: Any) -> frozenset[str] | None:
+    if annotation is inspect.Signature.empty or annotation is Any:
+        return None
+    origin = typing.get_origin(annotation) or annotation
+    if isinstance(origin, type):
+        if issubclass(origin, BaseModel):
+            return frozenset(origin.model_fields)
+        if dataclasses.is_dataclass(origin):
+            return frozenset(f.name for f in dataclasses.fields(origin))
+        if typing.is_typeddict(origin):
+            return frozenset(typing.get_type_hints(origin))
+        if issubclass(origin, dict | ToolResult):
+            return None
+        return frozenset()
+    return None
+
+
+def make_spec(
+    fn: ToolFn,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    idempotent: bool = False,
+    timeout_s: float | None = None,
+    retries: int | None = None,
+) -> ToolSpec:
+    """Build a ToolSpec from a function's signature, type hints and docstring."""
+    tool_name = name or fn.__name__
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.\-]*", tool_name):
+        raise UserError(f"tool name {tool_name!r} must be an identifier (letters, digits, _ . -)")
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception as exc:  # unresolvable forward references
+        raise UserError(f"tool {tool_name!r}: cannot read its type hints ({exc})") from exc
+    summary, param_docs = parse_docstring(fn.__doc__)
+    fields: dict[str, Any] = {}
+    for pname, param in inspect.signature(fn).parameters.items():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            raise UserError(f"tool {tool_name!r}: *args/**kwargs are not supported in tools")
+        if pname not in hints:
+            raise UserError(
+                f"tool {tool_name!r}: parameter {pname!r} needs a type hint "
+                "so the planner and validator know what it takes"
+            )
+        default = ... if param.default is inspect.Parameter.empty else param.default
+        fields[pname] = (hints[pname], default)
+    model = create_model(  # type: ignore[call-overload]
+        f"{tool_name.replace('.', '_').replace('-', '_')}_args",
+        __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True),
+        **fields,
+    )
+    return ToolSpec(
+        name=tool_name,
+        fn=fn,
+        description=description or summary or tool_name,
+        params_model=model,
+        param_descriptions=param_docs,
+        output_fields=_output_fields(hints.get("return", inspect.Signature.empty)),
+        idempotent=idempotent,
+        timeout_s=timeout_s,
+        retries=retries,
+        is_async=inspect.iscoroutinefunction(fn),
+    )
+
+
+class ToolRegistry:
+    """Name → ToolSpec. Registering a name twice replaces the old tool."""
+
+    def __init__(self, specs: list[ToolSpec] | None = None) -> None:
+        self._specs: dict[str, ToolSpec] = {}
+        for spec in specs or []:
+            self.add(spec)
+
+    def add(self, spec: ToolSpec) -> ToolSpec:
+        self._specs[spec.name] = spec
+        return spec
+
+    @overload
+    def tool(self, fn: ToolFn, /) -> ToolFn: ...
+    @overload
+    def tool(
+        self,
+        fn: None = None,
+        /,
+        *,
+        name: str | None = None,
+        idempotent: bool = False,
+        timeout_s: float | None = None,
+        retries: int | None = None,
+    ) -> Callable[[ToolFn], ToolFn]: ...
+
+    def tool(
+        self,
+        fn: ToolFn | None = None,
+        /,
+        *,
+        name: str | None = None,
+        idempotent: bool = False,
+        timeout_s: float | None = None,
+        retries: int | None = None,
+    ) -> ToolFn | Callable[[ToolFn], ToolFn]:
+        """Register `fn` as a tool; usable bare (`@reg.tool`) or with options."""
+
+        def register(f: ToolFn) -> ToolFn:
+            self.add(
+                make_spec(f, name=name, idempotent=idempotent, timeout_s=timeout_s, retries=retries)
+            )
+            return f
+
+        return register(fn) if fn is not None else register
+
+    def get(self, name: str) -> ToolSpec:
+        try:
+            return self._specs[name]
+        except KeyError:
+            raise UnknownToolError(name, list(self._specs)) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def __iter__(self) -> Iterator[ToolSpec]:
+        return iter(self._specs.values())
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def names(self) -> list[str]:
+        return sorted(self._specs)
+
+    def copy(self) -> ToolRegistry:
+        return ToolRegistry(list(self._specs.values()))
+
+    def catalog(self) -> list[dict[str, Any]]:
+        """The tools as the planner sees them: name, description, argument schema."""
+        return [self._specs[n].catalog_entry() for n in self.names()]
