@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from veritask.tools.builtin import calc as calc
+from veritask.tools.builtin import geo as geo
 
-__all__ = ["calc"]
+__all__ = ["calc", "geo"]
