@@ -287,6 +287,20 @@ def test_country_disambiguates_a_city(
     assert run(geo.city_facts, *args, **kwargs).value["country_code"] == country_code
 
 
+def test_an_ambiguous_country_still_narrows_a_city() -> None:
+    """The name "Congo" covers two countries, but only one of them has a Brazzaville."""
+    assert run(geo.city_facts, "Brazzaville, Congo").value["country_code"] == "CG"
+    assert run(geo.city_facts, "Kinshasa", country="Congo").value["country_code"] == "CD"
+    assert run(geo.distance_km, "Brazzaville, Congo", "Kinshasa, Congo").value < 50
+
+
+def test_namesakes_within_one_country_stay_ambiguous() -> None:
+    err = error(geo.city_facts, "Springfield", country="USA")
+    assert err.kind == "Ambiguous"
+    assert "IL" in str(err) and "MA" in str(err)  # readable region codes tell them apart
+    assert "share a country" in str(err)
+
+
 def test_capital_or_dominant_city_is_taken_and_said_so() -> None:
     paris = run(geo.city_facts, "Paris")
     assert paris.value["country"] == "France" and paris.value["is_capital"] is True

@@ -170,24 +170,30 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 def _resolve_city(data: GeoData, city: str, country: str | None) -> Resolved[CityRecord]:
     """`city` within `country`; a "City, Country" string names the country itself."""
     if country is not None and country.strip():
-        return data.city(city, data.country(country).record)
+        match = data.country_matches(country)
+        if match is None:
+            data.country(country)  # raises NotFound with suggestions
+        else:
+            return data.city(city, [data.countries[iso] for iso in match.ids])
     split = _split_city_country(data, city)
     if split is not None:
         return data.city(split[0], split[1])
     return data.city(city)
 
 
-def _split_city_country(data: GeoData, text: str) -> tuple[str, CountryRecord] | None:
-    """("Lyon", France) for "Lyon, France"; None when the part after the comma is no country."""
+def _split_city_country(data: GeoData, text: str) -> tuple[str, list[CountryRecord]] | None:
+    """("Lyon", [France]) for "Lyon, France"; None when the part after the comma is no country.
+
+    An ambiguous country is kept as all its candidates: "Brazzaville, Congo"
+    names one city although "Congo" alone names two countries.
+    """
     if "," not in text:
         return None
     head, tail = text.rsplit(",", 1)
-    try:
-        return head.strip(), data.country(tail).record
-    except ToolError as exc:
-        if exc.kind in ("NotFound", "Ambiguous"):
-            return None
-        raise
+    match = data.country_matches(tail)
+    if match is None or not head.strip():
+        return None
+    return head.strip(), [data.countries[iso] for iso in match.ids]
 
 
 def _resolve_place(data: GeoData, place: str) -> tuple[CityRecord, Resolved[Any], str]:

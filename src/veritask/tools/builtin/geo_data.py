@@ -175,16 +175,24 @@ class GeoData:
     def country(self, text: str) -> Resolved[CountryRecord]:
         """The country named `text` (name, alias, ISO code or formal name)."""
         text = text.strip()
-        upper = text.replace(".", "").upper()
+        match = self.country_matches(text)
+        if match is None:
+            raise self._country_not_found(text)
+        return self._one_country(text, match)
+
+    def country_matches(self, text: str) -> NameMatch[str] | None:
+        """Every country `text` may name, ambiguous or not; None when it names none."""
+        text = text.strip()
         if is_code_like(text):
+            upper = text.replace(".", "").upper()
             for country in self.countries.values():
                 if upper in (country.iso, country.iso3):
-                    return Resolved(country, "alias")
+                    return NameMatch((country.iso,), "alias")
         for candidate in (text, strip_state_words(normalize(text))):
             match = self.country_names.lookup(candidate)
             if match is not None:
-                return self._one_country(text, match)
-        raise self._country_not_found(text)
+                return match
+        return None
 
     def _one_country(self, text: str, match: NameMatch[str]) -> Resolved[CountryRecord]:
         found = [self.countries[iso] for iso in match.ids]
@@ -249,31 +257,35 @@ class GeoData:
             kind="NotFound",
         )
 
-    def city(self, text: str, country: CountryRecord | None = None) -> Resolved[CityRecord]:
-        """The city named `text`, within `country` when given."""
+    def city(self, text: str, countries: Sequence[CountryRecord] = ()) -> Resolved[CityRecord]:
+        """The city named `text`, within one of `countries` when any are given."""
         text = text.strip()
+        codes = {c.iso for c in countries}
         tiers = self.city_names.lookup_tiers(text)
         for tier in tiers:
             found = [self.cities[g] for g in tier.ids]
-            if country is not None:
-                found = [c for c in found if c.country_code == country.iso]
+            if codes:
+                found = [c for c in found if c.country_code in codes]
             if found:
-                return self._one_city(text, found, tier.via, country)
-        raise self._city_not_found(text, country, tiers)
+                return self._one_city(text, found, tier.via, countries)
+        raise self._city_not_found(text, countries, tiers)
 
     def _one_city(
-        self, text: str, found: list[CityRecord], via: str, country: CountryRecord | None
+        self, text: str, found: list[CityRecord], via: str, countries: Sequence[CountryRecord]
     ) -> Resolved[CityRecord]:
         picked = _pick(found, lambda c: c.population, lambda c: c.geonameid in self.capital_of_city)
         if picked is None:
             ranked = sorted(found, key=lambda c: -c.population)
             listing = "; ".join(self.describe_city(c) for c in ranked[:8])
             more = f" and {len(found) - 8} more" if len(found) > 8 else ""
-            scope = f" in {country.name}" if country is not None else ""
+            scope = f" in {' or '.join(c.name for c in countries)}" if countries else ""
+            if len({c.country_code for c in found}) == 1:
+                advice = "They share a country, so no argument tells them apart."
+            else:
+                example = f"{ranked[0].name}, {self._country_name(ranked[0].country_code)}"
+                advice = f"Name the country too, e.g. '{example}'."
             raise ToolError(
-                f"{text!r} matches {len(found)} cities{scope}: {listing}{more}. "
-                f"Name the country too, e.g. '{ranked[0].name}, "
-                f"{self._country_name(ranked[0].country_code)}'.",
+                f"{text!r} matches {len(found)} cities{scope}: {listing}{more}. {advice}",
                 kind="Ambiguous",
             )
         city, chosen_by = picked
@@ -281,15 +293,16 @@ class GeoData:
         return Resolved(city, _match_kind(text, city.name, via), chosen_by, others)
 
     def _city_not_found(
-        self, text: str, country: CountryRecord | None, tiers: Sequence[NameMatch[int]]
+        self, text: str, countries: Sequence[CountryRecord], tiers: Sequence[NameMatch[int]]
     ) -> ToolError:
         coverage = f"(it lists cities of {CITY_MIN_POPULATION:,}+ people and capitals)"
-        if country is not None and tiers:
+        if countries and tiers:
+            scope = " or ".join(c.name for c in countries)
             elsewhere = sorted(
                 {self._country_name(self.cities[g].country_code) for g in tiers[0].ids}
             )
             return ToolError(
-                f"no city named {text!r} in {country.name} in {SOURCE} {coverage}; "
+                f"no city named {text!r} in {scope} in {SOURCE} {coverage}; "
                 f"there is one in {', '.join(elsewhere[:5])}",
                 kind="NotFound",
             )
@@ -311,10 +324,15 @@ class GeoData:
         return self.cities[gid]
 
     def describe_city(self, city: CityRecord) -> str:
-        """How a candidate is listed in errors and signals: "Name (Country, capital, pop 1,234)"."""
-        capital = ", capital" if city.geonameid in self.capital_of_city else ""
+        """How a candidate is listed in errors and signals: "Name (Country, IL, pop 1,234)".
+
+        The region code is shown where geonames has a readable one (US states,
+        Canadian provinces, British nations); elsewhere it is a bare number.
+        """
         country = self._country_name(city.country_code)
-        return f"{city.name} ({country}{capital}, pop {city.population:,})"
+        region = f", {city.admin1}" if city.admin1.isalpha() else ""
+        capital = ", capital" if city.geonameid in self.capital_of_city else ""
+        return f"{city.name} ({country}{region}{capital}, pop {city.population:,})"
 
     def _country_name(self, iso: str) -> str:
         country = self.countries.get(iso)
