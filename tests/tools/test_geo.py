@@ -314,6 +314,13 @@ def test_capital_or_dominant_city_is_taken_and_said_so() -> None:
     assert sydney.confidence.signals["chosen_by"] == ["population"]
 
 
+def test_city_facts_of_a_countrys_capital() -> None:
+    result = run(geo.city_facts, "capital of Peru")
+    assert result.value["name"] == RAW_COUNTRIES["PE"]["capital"]
+    assert result.value["is_capital"] is True
+    assert result.evidence[0].record_id == str(raw_capital("PE")["geonameid"])
+
+
 def test_city_alternate_names() -> None:
     assert run(geo.city_facts, "Bombay").value["name"] == "Mumbai"
     assert run(geo.city_facts, "Kiev").value["country_code"] == "UA"
@@ -365,7 +372,11 @@ def test_distance_place_forms() -> None:
 
 
 def test_distance_failures_are_named() -> None:
-    assert error(geo.distance_km, "Narnia", "Japan").kind == "NotFound"
+    unknown = error(geo.distance_km, "Narnia", "Japan")
+    assert unknown.kind == "NotFound" and "did you mean" in str(unknown)
+    assert str(error(geo.distance_km, "Qqqqxx", "Japan")).startswith(
+        f"no country or city named 'Qqqqxx' in {VERSION}. Give a city"
+    )
     assert error(geo.distance_km, "Congo", "Japan").kind == "Ambiguous"
     assert error(geo.distance_km, "San Jose", "Lima").kind == "Ambiguous"
     missing = error(geo.distance_km, "Palau", "Japan")  # its capital is not in cities15000

@@ -119,7 +119,7 @@ def city_facts(city: str, country: str | None = None) -> CityFacts:
     """Facts about a city: name, country, population, latitude, longitude, is_capital.
 
     Args:
-        city: city name such as "Osaka", or "Osaka, Japan" to say which country.
+        city: city name such as "Osaka"; "Osaka, Japan" says which country.
         country: optional country of the city, to choose among cities sharing a name.
     """
     data = geo_data()
@@ -168,7 +168,11 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 
 def _resolve_city(data: GeoData, city: str, country: str | None) -> Resolved[CityRecord]:
-    """`city` within `country`; a "City, Country" string names the country itself."""
+    """`city` within `country`; "City, Country" and "capital of Country" name it inline."""
+    capital_of = _CAPITAL_OF.match(city.strip())
+    if capital_of:
+        found = data.country(capital_of.group(1))
+        return Resolved(data.capital_city_of(found.record), found.match, found.chosen_by)
     if country is not None and country.strip():
         match = data.country_matches(country)
         if match is None:
@@ -220,7 +224,7 @@ def _resolve_place(data: GeoData, place: str) -> tuple[CityRecord, Resolved[Any]
             raise
         suggestions = data.suggest_countries(text) + data.suggest_cities(text)
         raise ToolError(
-            f"no country or city named {text!r} in {SOURCE}{did_you_mean(suggestions)} "
+            f"no country or city named {text!r} in {SOURCE}{did_you_mean(suggestions) or '.'} "
             "Give a city (optionally as 'City, Country') or a country.",
             kind="NotFound",
         ) from None
