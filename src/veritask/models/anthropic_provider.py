@@ -13,6 +13,7 @@ back to a model that can honour it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import time
 import weakref
@@ -118,8 +119,9 @@ class AnthropicProvider(SyncMixin):
             "model": self.model,
             "messages": [m for m in msgs if m["role"] != "system"],
             "max_tokens": max_tokens,
-            "temperature": min(temperature, 1.0),
         }
+        if _sdk_takes_temperature():
+            request["temperature"] = min(temperature, 1.0)
         if system:
             request["system"] = system
         if json_schema is not None:
@@ -179,6 +181,18 @@ class AnthropicProvider(SyncMixin):
             model=self.name,
             latency_s=latency,
         )
+
+
+@functools.cache
+def _sdk_takes_temperature() -> bool:
+    """Recent SDKs dropped `temperature` from messages.create (newer Claude models
+    sample at a fixed temperature); send it only where the SDK still has it."""
+    import inspect
+
+    import anthropic
+
+    create = anthropic.resources.messages.AsyncMessages.create
+    return "temperature" in inspect.signature(create).parameters
 
 
 def _message(exc: Any) -> str:

@@ -1,0 +1,22 @@
+"""The httpx flavour the installed provider SDKs accept (newer SDKs use `httpx2`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+try:
+    import httpx2 as httpx
+except ImportError:  # older SDKs take plain httpx objects
+    import httpx  # type: ignore[no-redef]
+
+Request = httpx.Request
+Response = httpx.Response
+
+
+def mock_client(handler: Any) -> Any:
+    """An async client whose requests go to `handler(request) -> Response`."""
+    return httpx.AsyncClient(transport=httpx.MockTransport(handler))
+
+
+def connect_error(request: Any) -> Exception:
+    return httpx.ConnectError("connection refused", request=request)
