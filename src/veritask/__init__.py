@@ -2,7 +2,53 @@
 
 from __future__ import annotations
 
-from veritask.tools import tool
-from veritask.types import Plan, Policy, Task
+from veritask.config import Budget, Settings
+from veritask.errors import (
+    BudgetExceeded,
+    ConfigError,
+    PlanError,
+    ToolError,
+    UserError,
+    VeritaskError,
+)
+from veritask.runtime.orchestrator import Orchestrator
+from veritask.runtime.result import RunResult
+from veritask.tools import ToolRegistry, ToolResult, tool
+from veritask.types import (
+    Answer,
+    Backoff,
+    Confidence,
+    Event,
+    Outcome,
+    Plan,
+    Policy,
+    Source,
+    Task,
+    Usage,
+)
 
-__all__ = ["Plan", "Policy", "Task", "tool"]
+__all__ = [
+    "Answer",
+    "Backoff",
+    "Budget",
+    "BudgetExceeded",
+    "Confidence",
+    "ConfigError",
+    "Event",
+    "Orchestrator",
+    "Outcome",
+    "Plan",
+    "PlanError",
+    "Policy",
+    "RunResult",
+    "Settings",
+    "Source",
+    "Task",
+    "ToolError",
+    "ToolRegistry",
+    "ToolResult",
+    "Usage",
+    "UserError",
+    "VeritaskError",
+    "tool",
+]

@@ -60,7 +60,9 @@ def _duplicate_ids(ids: list[str]) -> list[PlanProblem]:
     for tid in ids:
         if tid in seen:
             out.append(
-                PlanProblem("duplicate_id", "id is used by more than one task; give each a unique id", tid)
+                PlanProblem(
+                    "duplicate_id", "id is used by more than one task; give each a unique id", tid
+                )
             )
         seen.add(tid)
     return out
@@ -91,7 +93,9 @@ def _check_tool_and_args(task: Task, registry: ToolRegistry) -> list[PlanProblem
     for name in spec.required_params:
         if name not in task.args:
             out.append(
-                PlanProblem("bad_args", f"{task.tool} needs argument {name!r}; add it to args", task.id)
+                PlanProblem(
+                    "bad_args", f"{task.tool} needs argument {name!r}; add it to args", task.id
+                )
             )
     for name, value in task.args.items():
         if name in spec.params_model.model_fields and not has_refs(value):
@@ -126,7 +130,11 @@ def _check_refs(task: Task, tasks: dict[str, Task], registry: ToolRegistry) -> l
         seen.add(ref)
         if ref.task_id == task.id:
             out.append(
-                PlanProblem("self_ref", f"{ref} refers to the task itself; a task cannot use its own value", task.id)
+                PlanProblem(
+                    "self_ref",
+                    f"{ref} refers to the task itself; a task cannot use its own value",
+                    task.id,
+                )
             )
             continue
         out += _ref_problem(ref, tasks, registry, task.id)
@@ -183,38 +191,53 @@ def _duplicate_steps(tasks: Iterable[Task]) -> list[PlanProblem]:
 
 
 def _cycles(ordered: list[Task], tasks: dict[str, Task]) -> list[PlanProblem]:
-    """Strongly connected components of size > 1 (Tarjan), each named in order."""
+    """Each cycle (a strongly connected component of size > 1), tasks named in plan order."""
     graph = {t.id: sorted(d for d in dependencies(t) if d in tasks and d != t.id) for t in ordered}
+    position = {t.id: i for i, t in enumerate(ordered)}
+    out = []
+    for comp in _strongly_connected(graph, [t.id for t in ordered]):
+        if len(comp) < 2:
+            continue
+        names = sorted(comp, key=position.__getitem__)
+        cycle = " -> ".join([*names, names[0]])
+        out.append(
+            PlanProblem(
+                "cycle",
+                f"tasks form a cycle ({cycle}); remove one of these references "
+                "so the plan is a DAG",
+                names[0],
+            )
+        )
+    return out
+
+
+def _strongly_connected(graph: dict[str, list[str]], nodes: list[str]) -> list[list[str]]:
+    """Tarjan's algorithm, iterative: plans from models can be long chains."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
     on_stack: set[str] = set()
     components: list[list[str]] = []
-    counter = 0
 
-    def strongconnect(node: str) -> None:
-        nonlocal counter
-        # Iterative Tarjan: plans from models can be long chains.
-        work = [(node, iter(graph[node]))]
-        index[node] = low[node] = counter
-        counter += 1
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
         stack.append(node)
         on_stack.add(node)
+
+    for root in nodes:
+        if root in index:
+            continue
+        visit(root)
+        work = [(root, iter(graph[root]))]
         while work:
-            v, it = work[-1]
-            advanced = False
-            for w in it:
-                if w not in index:
-                    index[w] = low[w] = counter
-                    counter += 1
-                    stack.append(w)
-                    on_stack.add(w)
-                    work.append((w, iter(graph[w])))
-                    advanced = True
-                    break
-                if w in on_stack:
-                    low[v] = min(low[v], index[w])
-            if advanced:
+            v, edges = work[-1]
+            child = next((w for w in edges if w not in index or w in on_stack), None)
+            if child is not None:
+                if child in index:
+                    low[v] = min(low[v], index[child])
+                else:
+                    visit(child)
+                    work.append((child, iter(graph[child])))
                 continue
             work.pop()
             if work:
@@ -227,28 +250,13 @@ def _cycles(ordered: list[Task], tasks: dict[str, Task]) -> list[PlanProblem]:
                     comp.append(w)
                     if w == v:
                         break
-                if len(comp) > 1:
-                    components.append(comp)
-
-    for t in ordered:
-        if t.id not in index:
-            strongconnect(t.id)
-    position = {t.id: i for i, t in enumerate(ordered)}
-    out = []
-    for comp in components:
-        names = sorted(comp, key=position.__getitem__)
-        cycle = " -> ".join([*names, names[0]])
-        out.append(
-            PlanProblem(
-                "cycle",
-                f"tasks form a cycle ({cycle}); remove one of these references so the plan is a DAG",
-                names[0],
-            )
-        )
-    return out
+                components.append(comp)
+    return components
 
 
-def _check_template(template: str, tasks: dict[str, Task], registry: ToolRegistry) -> list[PlanProblem]:
+def _check_template(
+    template: str, tasks: dict[str, Task], registry: ToolRegistry
+) -> list[PlanProblem]:
     out = []
     for ref in template_refs(template):
         for p in _ref_problem(ref, tasks, registry, None):

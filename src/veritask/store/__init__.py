@@ -1,0 +1,30 @@
+"""Run stores: where the event log lives. `open_store(url)` picks one by URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from veritask.errors import ConfigError
+from veritask.store.base import NewEvent, RunStore
+from veritask.store.memory import MemoryRunStore
+from veritask.store.sqlite import SQLiteRunStore
+
+
+def open_store(url: str | Path) -> RunStore:
+    """A store for `url`: `sqlite:///relative.db`, `sqlite:////abs.db`, `memory://`,
+    or a plain file path (taken as SQLite)."""
+    text = str(url)
+    if text.startswith("memory://"):
+        return MemoryRunStore()
+    if text.startswith("sqlite:///"):
+        return SQLiteRunStore(text[len("sqlite:///") :] or ":memory:")
+    if "://" in text:
+        scheme = text.split("://", 1)[0]
+        raise ConfigError(
+            f"unsupported store URL scheme {scheme!r} in {text!r}; "
+            "use sqlite:///path/to/runs.db or memory://"
+        )
+    return SQLiteRunStore(text)
+
+
+__all__ = ["MemoryRunStore", "NewEvent", "RunStore", "SQLiteRunStore", "open_store"]

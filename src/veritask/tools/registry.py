@@ -51,6 +51,9 @@ class ToolSpec:
     timeout_s: float | None = None
     retries: int | None = None
     is_async: bool = False
+    _adapters: dict[str, TypeAdapter[Any]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @property
     def input_schema(self) -> dict[str, Any]:
@@ -71,8 +74,12 @@ class ToolSpec:
         return [n for n, f in self.params_model.model_fields.items() if f.is_required()]
 
     def param_adapter(self, name: str) -> TypeAdapter[Any]:
-        info = self.params_model.model_fields[name]
-        return TypeAdapter(info.annotation)
+        """A validator for one argument, built once per tool and argument."""
+        adapter = self._adapters.get(name)
+        if adapter is None:
+            adapter = TypeAdapter(self.params_model.model_fields[name].annotation or Any)
+            self._adapters[name] = adapter
+        return adapter
 
     def check_args(self, args: dict[str, Any]) -> list[str]:
         """Problems with fully resolved `args`, as sentences; empty when valid."""

@@ -78,6 +78,6 @@ def calc(expression: str) -> float:
     """Evaluate an arithmetic expression such as "(67750000 + 48370000) / 2".
 
     Args:
-        expression: numbers and task references combined with + - * / ** and functions like sqrt, round.
+        expression: numbers and task references joined by + - * / ** and sqrt, round, min, max.
     """
     return evaluate(expression)

@@ -1,0 +1,239 @@
+"""The `veritask` command line: a thin shell over the Python API.
+
+Exit codes:
+    0    the run succeeded (or the command did what it was asked)
+    1    the run ended `partial` or `failed` (see `status` in --json output)
+    2    a usage error: bad arguments, an invalid plan, an unknown run or tool
+    3    veritask itself failed (store unreachable, internal error)
+    130  interrupted with Ctrl-C; the run is resumable with `veritask resume`
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from veritask.config import Budget, load_settings
+from veritask.errors import PlanError, UserError, VeritaskError
+from veritask.runtime.orchestrator import Orchestrator, load_plan, new_run_id
+from veritask.runtime.result import RunResult
+from veritask.store import open_store
+from veritask.tools import import_tool_modules
+from veritask.types import RunStatus
+
+EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+app = typer.Typer(
+    name="veritask",
+    help="Run validated plans of small tasks with retries, budgets and a durable event log.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+StoreOpt = Annotated[
+    str | None,
+    typer.Option("--store", help="Run store URL (default: sqlite:///.veritask/runs.db)."),
+]
+ImportOpt = Annotated[
+    list[str] | None,
+    typer.Option("--import", "-i", help="Import a module whose @tool functions the plan uses."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")]
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn veritask's exceptions into one clear line and an exit code, never a traceback."""
+    try:
+        yield
+    except PlanError as exc:
+        fail(str(exc))
+    except UserError as exc:
+        fail(str(exc))
+    except VeritaskError as exc:
+        fail(str(exc), EXIT_INTERNAL)
+
+
+def _exit_code(result: RunResult) -> int:
+    return EXIT_OK if result.status is RunStatus.SUCCEEDED else EXIT_RUN_FAILED
+
+
+def _print_result(result: RunResult, as_json: bool) -> None:
+    from veritask.cli_render import result_panel
+
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_json(), default=str, ensure_ascii=False) + "\n")
+    else:
+        out.print(result_panel(result))
+
+
+def _orchestrator(store: str | None, backend: str = "inline", **kw: Any) -> Orchestrator:
+    settings = load_settings(store=store)
+    return Orchestrator(settings=settings, backend=backend, **kw)
+
+
+def _run_with_progress(
+    call: Callable[[Orchestrator], RunResult],
+    *,
+    store: str | None,
+    run_id: str,
+    quiet: bool,
+    backend: str = "inline",
+    **kw: Any,
+) -> RunResult:
+    from veritask.cli_render import ProgressView
+
+    view = ProgressView(err)
+    listeners = [] if quiet else [view]
+    orch = _orchestrator(store, backend, listeners=listeners, **kw)
+    try:
+        if quiet:
+            return call(orch)
+        with view:
+            return call(orch)
+    except KeyboardInterrupt:
+        err.print(f"interrupted — continue with: veritask resume {run_id}")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+@app.command("exec")
+def exec_plan(
+    plan_file: Annotated[
+        Path, typer.Argument(help="A plan as JSON: {goal, tasks, answer_template}.")
+    ],
+    as_json: JsonOpt = False,
+    store: StoreOpt = None,
+    imports: ImportOpt = None,
+    backend: Annotated[
+        str, typer.Option(help="inline (threads) or process (crash-isolated).")
+    ] = "inline",
+    concurrency: Annotated[int | None, typer.Option(min=1, help="Tasks run at once.")] = None,
+    max_seconds: Annotated[
+        float | None, typer.Option(help="Wall-clock budget for the run.")
+    ] = None,
+    max_tasks: Annotated[int | None, typer.Option(help="Most tasks the run may start.")] = None,
+    run_id: Annotated[
+        str | None, typer.Option(help="Use this run id instead of a new one.")
+    ] = None,
+) -> None:
+    """Validate a plan file and run it, showing progress; every step is logged."""
+    with user_errors():
+        import_tool_modules(imports or [])
+        plan = load_plan(plan_file)
+        rid = run_id or new_run_id()
+        budget = None
+        if max_seconds is not None or max_tasks is not None:
+            budget = Budget(max_seconds=max_seconds, max_tasks=max_tasks)
+        result = _run_with_progress(
+            lambda o: o.execute(plan, run_id=rid),
+            store=store,
+            run_id=rid,
+            quiet=as_json,
+            backend=backend,
+            concurrency=concurrency,
+            budget=budget,
+        )
+        _print_result(result, as_json)
+    raise typer.Exit(_exit_code(result))
+
+
+@app.command("resume")
+def resume(
+    run_id: Annotated[str, typer.Argument(help="The run to continue.")],
+    as_json: JsonOpt = False,
+    store: StoreOpt = None,
+    imports: ImportOpt = None,
+    backend: Annotated[str, typer.Option(help="inline or process.")] = "inline",
+) -> None:
+    """Continue a run; finished tasks are kept, unfinished ones re-run if idempotent."""
+    with user_errors():
+        import_tool_modules(imports or [])
+        result = _run_with_progress(
+            lambda o: o.resume(run_id), store=store, run_id=run_id, quiet=as_json, backend=backend
+        )
+        _print_result(result, as_json)
+    raise typer.Exit(_exit_code(result))
+
+
+@app.command("runs")
+def runs(
+    store: StoreOpt = None,
+    limit: Annotated[int, typer.Option(min=1, help="How many recent runs.")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """List recent runs, newest first."""
+    from veritask.cli_render import runs_table
+
+    with user_errors():
+        found = open_store(load_settings(store=store).store).runs(limit)
+    if as_json:
+        sys.stdout.write(json.dumps([r.model_dump(mode="json") for r in found]) + "\n")
+    elif not found:
+        out.print("no runs yet — start one with `veritask exec PLAN.json`")
+    else:
+        out.print(runs_table(found))
+
+
+@app.command("show")
+def show(
+    run_id: Annotated[str, typer.Argument(help="The run to show.")],
+    events: Annotated[bool, typer.Option("--events", help="Also list every event.")] = False,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a run: its plan, each task's outcome and evidence, the value and the gaps."""
+    from veritask.cli_render import events_table, state_view
+    from veritask.runtime.state import fold
+
+    with user_errors():
+        st = open_store(load_settings(store=store).store)
+        log = st.events(run_id)
+        if not log:
+            from veritask.errors import RunNotFoundError
+
+            raise RunNotFoundError(run_id, st.url)
+        state = fold(log)
+    if as_json:
+        payload = RunResult.from_state(state).to_json()
+        if events:
+            payload["events"] = [e.model_dump(mode="json") for e in log]
+        sys.stdout.write(json.dumps(payload, default=str) + "\n")
+        return
+    out.print(state_view(state))
+    if events:
+        out.print(events_table(log))
+
+
+def _register_optional_commands() -> None:
+    """Commands owned by other modules; each registers itself on `app`."""
+    import importlib
+
+    for module in ("veritask.models.cli",):
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            continue
+        mod.register(app)
+
+
+_register_optional_commands()
+
+
+def main() -> None:
+    """Console entry point."""
+    app()

@@ -1,0 +1,246 @@
+"""How runs look on a terminal: the live progress view and `show`/`runs` output.
+
+Kept apart from `cli.py` so the commands stay a thin shell and the views can
+be reused by other front ends. Progress goes to stderr so stdout stays
+clean for `--json`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from veritask.runtime.result import RunResult
+from veritask.runtime.state import RunState
+from veritask.types import Event, EventType, Plan, RunSummary
+
+_STATUS_STYLE = {
+    "succeeded": "green",
+    "failed": "red",
+    "skipped": "yellow",
+    "unknown": "magenta",
+    "running": "cyan",
+    "retrying": "yellow",
+    "pending": "dim",
+    "partial": "yellow",
+    "interrupted": "magenta",
+}
+
+
+def styled(status: str) -> Text:
+    return Text(status, style=_STATUS_STYLE.get(status, ""))
+
+
+class ProgressView:
+    """Listens to a run's events and shows each task's state as it changes.
+
+    On a terminal it redraws a table in place (rich Live); elsewhere it
+    prints one plain line per event that matters, so logs stay readable.
+    """
+
+    def __init__(self, console: Console, plan: Plan | None = None) -> None:
+        self.console = console
+        self.live_mode = console.is_terminal
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.started: dict[str, float] = {}
+        self._live: Live | None = None
+        if plan is not None:
+            self.set_plan(plan)
+
+    def set_plan(self, plan: Plan) -> None:
+        for t in plan.tasks:
+            self.rows.setdefault(t.id, {"tool": t.tool, "status": "pending", "attempts": 0})
+
+    def __enter__(self) -> ProgressView:
+        if self.live_mode:
+            self._live = Live(
+                self._table(), console=self.console, refresh_per_second=8, transient=False
+            )
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.update(self._table())
+            self._live.__exit__(None, None, None)
+            self._live = None
+
+    def __call__(self, event: Event) -> None:
+        line = self._apply(event)
+        if self._live is not None:
+            self._live.update(self._table())
+        elif line:
+            self.console.print(line, highlight=False)
+
+    def _apply(self, ev: Event) -> str | None:
+        d = ev.data
+        if ev.type == EventType.RUN_STARTED:
+            return f"run {ev.run_id} started"
+        if ev.type == EventType.PLAN_ACCEPTED:
+            self.set_plan(Plan.model_validate(d["plan"]))
+            return f"plan accepted: {len(d['plan']['tasks'])} task(s)"
+        tid = str(d.get("task_id", ""))
+        row = (
+            self.rows.setdefault(tid, {"tool": "?", "status": "pending", "attempts": 0})
+            if tid
+            else None
+        )
+        if ev.type == EventType.TASK_STARTED and row is not None:
+            row.update(status="running", attempts=d.get("attempt", 1))
+            self.started.setdefault(tid, time.monotonic())
+            return f"{tid}: started (attempt {d.get('attempt', 1)})"
+        if ev.type == EventType.TASK_RETRYING and row is not None:
+            row["status"] = "retrying"
+            err = d.get("error", {})
+            return (
+                f"{tid}: attempt {d.get('attempt')} failed ({err.get('message', '')}); "
+                f"retrying in {d.get('delay_s', 0):.2f}s"
+            )
+        if ev.type.value.startswith("Task") and "outcome" in d and row is not None:
+            o = d["outcome"]
+            row.update(
+                status=o["status"],
+                attempts=o.get("attempts", 0),
+                confidence=o["confidence"]["score"],
+            )
+            row["elapsed"] = o.get("usage", {}).get("latency_s", 0.0)
+            msg = f"{tid}: {o['status']}"
+            if o.get("error"):
+                msg += f" — {o['error']['message']}"
+            return msg
+        if ev.type == EventType.BUDGET_EXCEEDED:
+            return f"budget exceeded: {d.get('resource')} ({d.get('used')} of {d.get('limit')})"
+        if ev.type == EventType.RUN_INTERRUPTED:
+            return "run interrupted"
+        if ev.type == EventType.RUN_FINISHED:
+            return f"run finished: {d.get('status')}"
+        return None
+
+    def _table(self) -> Table:
+        table = Table(title="tasks", expand=False)
+        for col in ("task", "tool", "status", "attempts", "confidence", "elapsed"):
+            table.add_column(col)
+        now = time.monotonic()
+        for tid, row in self.rows.items():
+            if "elapsed" in row:
+                elapsed = f"{row['elapsed']:.2f}s"
+            elif tid in self.started:
+                elapsed = f"{now - self.started[tid]:.1f}s"
+            else:
+                elapsed = ""
+            conf = row.get("confidence")
+            table.add_row(
+                tid,
+                row["tool"],
+                styled(row["status"]),
+                str(row["attempts"] or ""),
+                "" if conf is None else f"{conf:.2f}",
+                elapsed,
+            )
+        return table
+
+
+def result_panel(result: RunResult) -> Group:
+    """The end of a run: status, value, gaps, usage."""
+    parts: list[Any] = [
+        Text.assemble("run ", (result.run_id, "bold"), ": ", styled(result.status.value)),
+    ]
+    if result.value is not None:
+        parts.append(Text.assemble(("value: ", "bold"), _short(result.value, 2000)))
+    for gap in result.gaps:
+        parts.append(Text.assemble(("gap: ", "yellow"), gap))
+    u = result.usage
+    parts.append(
+        Text(
+            f"usage: {u.input_tokens} in / {u.output_tokens} out tokens, "
+            f"${u.cost_usd:.4f}, {u.latency_s:.2f}s",
+            style="dim",
+        )
+    )
+    return Group(*parts)
+
+
+def state_view(state: RunState) -> Group:
+    """`veritask show`: the plan with each task's outcome and evidence."""
+    result = RunResult.from_state(state)
+    table = Table(title=f"run {state.run_id}")
+    for col in ("task", "tool", "args", "status", "attempts", "confidence", "value / error"):
+        table.add_column(col, overflow="fold")
+    for task in state.plan.tasks if state.plan else []:
+        o = state.outcomes.get(task.id)
+        status = o.status.value if o else ("running" if task.id in state.started else "pending")
+        detail = ""
+        if o is not None:
+            detail = o.error.message if o.error else _short(o.value, 200)
+        table.add_row(
+            task.id,
+            task.tool,
+            _short(task.args, 120),
+            styled(status),
+            str(o.attempts) if o else "",
+            f"{o.confidence.score:.2f}" if o else "",
+            detail,
+        )
+    header = Text.assemble(
+        ("goal: ", "bold"),
+        state.goal or "(none)",
+        "\n",
+        ("status: ", "bold"),
+        styled(state.status.value),
+    )
+    evidence = Table(title="evidence", show_lines=False)
+    for col in ("task", "source", "record", "fields"):
+        evidence.add_column(col, overflow="fold")
+    for tid, o in state.outcomes.items():
+        for src in o.evidence:
+            evidence.add_row(
+                tid,
+                src.source or src.tool,
+                src.record_id or "",
+                _short(src.fields or src.query, 160),
+            )
+    parts: list[Any] = [header, table]
+    if evidence.row_count:
+        parts.append(evidence)
+    for rejected in state.rejected_plans:
+        parts.append(Text(f"plan rejected: {rejected.get('problems', rejected)}", style="red"))
+    parts.append(result_panel(result))
+    return Group(*parts)
+
+
+def events_table(events: list[Event]) -> Table:
+    table = Table(title="events")
+    for col in ("seq", "at", "type", "data"):
+        table.add_column(col, overflow="fold")
+    for ev in events:
+        table.add_row(
+            str(ev.seq), ev.at.strftime("%H:%M:%S.%f")[:-3], ev.type.value, _short(ev.data, 160)
+        )
+    return table
+
+
+def runs_table(runs: list[RunSummary]) -> Table:
+    table = Table(title="runs")
+    for col in ("run id", "status", "tasks", "events", "started", "goal"):
+        table.add_column(col, overflow="fold")
+    for r in runs:
+        table.add_row(
+            r.run_id,
+            styled(r.status.value),
+            str(r.tasks),
+            str(r.events),
+            r.started_at.strftime("%Y-%m-%d %H:%M:%S") if r.started_at else "",
+            _short(r.goal, 60),
+        )
+    return table
+
+
+def _short(value: Any, limit: int) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

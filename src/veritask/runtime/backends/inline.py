@@ -1,0 +1,55 @@
+"""Inline backend: tools run in this process.
+
+Async tools run on the event loop; sync tools run in a thread pool so that a
+slow one neither blocks other tasks nor escapes its timeout. A timed-out sync
+tool cannot be killed (Python threads cannot be), so its thread finishes in
+the background: use the process backend for tools that may hang for good.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from veritask.errors import TaskTimeout
+from veritask.tools.registry import ToolSpec
+
+
+class InlineBackend:
+    """Run tools in-process: coroutines on the loop, functions in threads."""
+
+    def __init__(self, max_threads: int = 16) -> None:
+        self._max_threads = max_threads
+        self._executor: ThreadPoolExecutor | None = None
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                self._max_threads, thread_name_prefix="veritask-tool"
+            )
+        return self._executor
+
+    async def call(
+        self, spec: ToolSpec, args: dict[str, Any], *, task_id: str, timeout_s: float | None
+    ) -> Any:
+        if spec.is_async:
+            aw = spec.fn(**args)
+        else:
+            # Copy the context so model calls inside the tool charge the run's budget meter.
+            ctx = contextvars.copy_context()
+            fn = functools.partial(ctx.run, spec.fn, **args)
+            aw = asyncio.get_running_loop().run_in_executor(self._pool(), fn)
+        if timeout_s is None:
+            return await aw
+        try:
+            return await asyncio.wait_for(aw, timeout_s)
+        except TimeoutError:
+            raise TaskTimeout(task_id, timeout_s) from None
+
+    async def aclose(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None

@@ -1,0 +1,42 @@
+"""Buffered event writing with group commits.
+
+Events are buffered and committed together: everything the scheduler learns
+in one turn of its loop (tasks finished, tasks started) becomes one
+transaction. The one rule that keeps crash safety: `flush()` before calling
+a tool, so a `TaskStarted` is durable before the tool can have any effect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from veritask.store.base import NewEvent, RunStore
+from veritask.types import Event, EventType
+
+EventListener = Callable[[Event], None]
+
+
+class EventLog:
+    """The write side of one run's log."""
+
+    def __init__(self, store: RunStore, run_id: str, listeners: list[EventListener] | None = None):
+        self.store = store
+        self.run_id = run_id
+        self._buffer: list[NewEvent] = []
+        self._listeners = list(listeners or [])
+        self.count = 0
+
+    def emit(self, type: EventType, data: dict[str, Any] | None = None) -> None:
+        self._buffer.append(NewEvent(type, data or {}))
+
+    def flush(self) -> list[Event]:
+        if not self._buffer:
+            return []
+        batch, self._buffer = self._buffer, []
+        stored = self.store.append(self.run_id, batch)
+        self.count += len(stored)
+        for event in stored:
+            for listener in self._listeners:
+                listener(event)
+        return stored

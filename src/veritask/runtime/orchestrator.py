@@ -1,0 +1,214 @@
+"""Orchestrator: the Python entry point that runs plans against a store.
+
+`execute` runs a given plan; `resume` continues a run from its event log.
+Both have async twins (`aexecute`, `aresume`); the sync versions are for
+scripts and the CLI and refuse to run inside an event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections.abc import Coroutine, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from veritask.config import Budget, Settings, load_settings
+from veritask.errors import PlanError, RunNotFoundError, UserError
+from veritask.planner.validation import PlanProblem, validate_plan
+from veritask.runtime.backends import Backend, make_backend
+from veritask.runtime.eventlog import EventListener, EventLog
+from veritask.runtime.result import RunResult
+from veritask.runtime.scheduler import RuntimeOptions, Scheduler, dump_outcome
+from veritask.runtime.state import RunState, fold
+from veritask.store import RunStore, open_store
+from veritask.tools import default_registry
+from veritask.tools.registry import ToolRegistry
+from veritask.types import ErrorInfo, EventType, Outcome, OutcomeStatus, Plan, Policy
+
+T = TypeVar("T")
+
+
+def new_run_id() -> str:
+    """Sortable and readable: UTC time plus random suffix."""
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+def load_plan(source: Plan | Mapping[str, Any] | str | Path) -> Plan:
+    """A Plan from an object, a dict, or a JSON file path; malformed input is a PlanError."""
+    if isinstance(source, Plan):
+        return source
+    if isinstance(source, str | Path):
+        path = Path(source)
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise UserError(f"plan file {str(path)!r} does not exist") from None
+        except json.JSONDecodeError as exc:
+            raise UserError(
+                f"plan file {str(path)!r} is not valid JSON: {exc.msg} at line {exc.lineno}, "
+                f"column {exc.colno}"
+            ) from None
+    else:
+        data = source
+    try:
+        return Plan.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            problems.append(PlanProblem("malformed", f"{loc or '(root)'}: {err['msg']}"))
+        raise PlanError(problems) from None
+
+
+def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    coro.close()
+    raise UserError("called the sync API inside an event loop; await the a-prefixed twin instead")
+
+
+class Orchestrator:
+    """Runs plans with retries, timeouts, budgets and a durable event log.
+
+    Args:
+        store: a RunStore, a URL (`sqlite:///runs.db`, `memory://`) or None for
+            the configured default (`sqlite:///.veritask/runs.db`).
+        registry: the tools plans may call; defaults to the `@tool` registry.
+        backend: `inline` (threads and the event loop) or `process` (each call
+            in a child process that may crash or hang without harm).
+        budget, policy, concurrency: run-wide limits and task defaults.
+        listeners: called with every event once it is durable (live views).
+    """
+
+    def __init__(
+        self,
+        store: RunStore | str | Path | None = None,
+        *,
+        registry: ToolRegistry | None = None,
+        settings: Settings | None = None,
+        backend: str | Backend = "inline",
+        concurrency: int | None = None,
+        budget: Budget | None = None,
+        policy: Policy | None = None,
+        listeners: list[EventListener] | None = None,
+        options: RuntimeOptions | None = None,
+    ) -> None:
+        self.settings = settings or load_settings()
+        self.store: RunStore = (
+            store if isinstance(store, RunStore) else open_store(store or self.settings.store)
+        )
+        self.registry = registry if registry is not None else default_registry()
+        self._backend = backend
+        base = options or RuntimeOptions()
+        self.options = replace(
+            base,
+            concurrency=concurrency or (base.concurrency if options else self.settings.concurrency),
+            budget=budget or (base.budget if options else self.settings.budget),
+            policy=policy or base.policy,
+        )
+        self.listeners = list(listeners or [])
+
+    # -- sync API ------------------------------------------------------------
+
+    def execute(
+        self, plan: Plan | Mapping[str, Any] | str | Path, run_id: str | None = None
+    ) -> RunResult:
+        """Validate and run `plan`; see `aexecute`."""
+        return _run_sync(self.aexecute(plan, run_id=run_id))
+
+    def resume(self, run_id: str) -> RunResult:
+        """Continue an interrupted run; see `aresume`."""
+        return _run_sync(self.aresume(run_id))
+
+    def state(self, run_id: str) -> RunState:
+        """The run's state folded from its events; RunNotFoundError if there is none."""
+        events = self.store.events(run_id)
+        if not events:
+            raise RunNotFoundError(run_id, self.store.url)
+        return fold(events)
+
+    # -- async API -----------------------------------------------------------
+
+    async def aexecute(
+        self, plan: Plan | Mapping[str, Any] | str | Path, run_id: str | None = None
+    ) -> RunResult:
+        """Validate `plan` (raising PlanError with every problem) and run it to the end."""
+        plan = load_plan(plan)
+        problems = validate_plan(plan, self.registry)
+        if problems:
+            raise PlanError(problems)
+        run_id = run_id or new_run_id()
+        if self.store.has_run(run_id):
+            raise UserError(f"run {run_id!r} already exists in {self.store.url}; resume it instead")
+        log = EventLog(self.store, run_id, self.listeners)
+        log.emit(
+            EventType.RUN_STARTED,
+            {"goal": plan.goal, "options": self._describe_options()},
+        )
+        log.emit(EventType.PLAN_ACCEPTED, {"plan": plan.model_dump(mode="json")})
+        return await self._drive(plan, log, RunState(run_id=run_id, goal=plan.goal, plan=plan))
+
+    async def aresume(self, run_id: str) -> RunResult:
+        """Continue `run_id` from its log.
+
+        Finished tasks are not run again. A task that started but has no
+        result is re-run only if its tool is idempotent; otherwise it is
+        recorded as `unknown` (never silently run twice) and its dependents
+        are skipped.
+        """
+        state = self.state(run_id)
+        if state.finished or state.plan is None:
+            return RunResult.from_state(state)
+        plan = state.plan
+        problems = [p for p in validate_plan(plan, self.registry) if p.code == "unknown_tool"]
+        if problems:
+            raise PlanError(problems)
+        log = EventLog(self.store, run_id, self.listeners)
+        log.emit(EventType.RUN_RESUMED, {"pending": state.pending_task_ids()})
+        outcomes = dict(state.outcomes)
+        for tid, attempt in state.started.items():
+            if self.registry.get(plan.task(tid).tool).idempotent:
+                continue
+            outcome = Outcome(
+                task_id=tid,
+                status=OutcomeStatus.UNKNOWN,
+                attempts=attempt,
+                error=ErrorInfo(
+                    type="Interrupted",
+                    message=(
+                        "started before the run was interrupted and has no result; its tool is "
+                        "not idempotent, so it was not run again (mark it @tool(idempotent=True) "
+                        "if repeating it is safe)"
+                    ),
+                ),
+            )
+            outcomes[tid] = outcome
+            log.emit(EventType.TASK_UNKNOWN, {"task_id": tid, "outcome": dump_outcome(outcome)})
+        return await self._drive(plan, log, replace(state, outcomes=outcomes, started={}))
+
+    async def _drive(self, plan: Plan, log: EventLog, state: RunState) -> RunResult:
+        backend = make_backend(self._backend)
+        try:
+            scheduler = Scheduler(plan, self.registry, log, backend, self.options, state)
+            final = await scheduler.run()
+        finally:
+            if isinstance(self._backend, str):
+                await backend.aclose()
+        return RunResult.from_state(replace(final, goal=plan.goal))
+
+    def _describe_options(self) -> dict[str, Any]:
+        return {
+            "backend": self._backend
+            if isinstance(self._backend, str)
+            else type(self._backend).__name__,
+            "concurrency": self.options.concurrency,
+            "budget": self.options.budget.model_dump(exclude_none=True),
+        }

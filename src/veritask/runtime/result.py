@@ -1,0 +1,112 @@
+"""RunResult: what `Orchestrator.execute` returns, derived from the run's state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from veritask.planner.refs import RefError, fill_template, lookup, template_refs
+from veritask.runtime.state import RunState
+from veritask.types import Answer, Outcome, OutcomeStatus, Plan, RunStatus, Usage
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The end (or current point) of a run. Everything here is derived from events."""
+
+    run_id: str
+    status: RunStatus
+    value: Any
+    outcomes: dict[str, Outcome]
+    plan: Plan | None
+    usage: Usage
+    gaps: list[str] = field(default_factory=list)
+    answer: Answer | None = None
+    budget_exceeded: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        # Kept short on purpose: asyncio formats the main task's result on shutdown.
+        return (
+            f"RunResult(run_id={self.run_id!r}, status={self.status.value!r}, "
+            f"value={self.value!r:.80}, tasks={len(self.outcomes)})"
+        )
+
+    @classmethod
+    def from_state(cls, state: RunState) -> RunResult:
+        return cls(
+            run_id=state.run_id,
+            status=state.status,
+            value=state.value,
+            outcomes=dict(state.outcomes),
+            plan=state.plan,
+            usage=state.usage,
+            gaps=gaps(state),
+            answer=state.answer,
+            budget_exceeded=state.budget_exceeded,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The `--json` shape of `veritask exec`: run_id, status, value, tasks, usage, gaps."""
+        tasks = []
+        for task in self.plan.tasks if self.plan else []:
+            o = self.outcomes.get(task.id)
+            tasks.append(
+                {
+                    "id": task.id,
+                    "tool": task.tool,
+                    "status": o.status.value if o else "pending",
+                    "confidence": o.confidence.score if o else None,
+                    "attempts": o.attempts if o else 0,
+                    "value": o.value if o else None,
+                    "error": o.error.model_dump() if o and o.error else None,
+                }
+            )
+        return {
+            "run_id": self.run_id,
+            "status": self.status.value,
+            "value": self.value,
+            "gaps": self.gaps,
+            "tasks": tasks,
+            "usage": self.usage.model_dump(),
+        }
+
+
+def plan_value(plan: Plan, outcomes: dict[str, Outcome]) -> tuple[Any, bool]:
+    """(value, complete): the filled answer template, or the final task's value.
+
+    A template slot whose task did not succeed renders as a visible
+    `[missing: $t2]`, never a guess; `complete` is False then.
+    """
+    values = {tid: o.value for tid, o in outcomes.items() if o.status is OutcomeStatus.SUCCEEDED}
+    if plan.answer_template is not None:
+        complete = True
+        for ref in template_refs(plan.answer_template):
+            try:
+                lookup(ref, values)
+            except RefError:
+                complete = False
+        return fill_template(plan.answer_template, values, missing="[missing]"), complete
+    final = outcomes.get(plan.final_task_id)
+    if final is not None and final.ok:
+        return final.value, True
+    return None, False
+
+
+def gaps(state: RunState) -> list[str]:
+    """One sentence per task that did not succeed, and for a spent budget."""
+    out = []
+    plan = state.plan
+    for task in plan.tasks if plan else []:
+        o = state.outcomes.get(task.id)
+        if o is None:
+            if state.finished or state.status is RunStatus.INTERRUPTED:
+                out.append(f"{task.id} ({task.tool}) did not run")
+            continue
+        if o.status is OutcomeStatus.SUCCEEDED:
+            continue
+        reason = o.error.message if o.error else o.status.value
+        out.append(f"{task.id} ({task.tool}) {o.status.value}: {reason}")
+    if state.budget_exceeded:
+        b = state.budget_exceeded
+        out.append(f"budget for {b.get('resource')} exceeded ({b.get('used')} of {b.get('limit')})")
+    return out

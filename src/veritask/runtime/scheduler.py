@@ -1,0 +1,414 @@
+"""The asyncio DAG scheduler.
+
+One coroutine (the driver) owns the run: it starts ready tasks up to the
+concurrency limit, receives finished tasks through a queue, writes events,
+and decides what becomes ready, what is skipped and when the run ends.
+Each task runs in its own asyncio task that performs its attempts (with
+backoff between them) and reports one terminal Outcome. Nothing the driver
+knows is lost on a crash: it is all in the event log it writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from veritask.config import Budget
+from veritask.errors import BudgetExceeded
+from veritask.planner.validation import dependencies
+from veritask.runtime.backends.base import Backend
+from veritask.runtime.budget import BudgetMeter, bind_meter, unbind_meter
+from veritask.runtime.eventlog import EventLog
+from veritask.runtime.result import plan_value
+from veritask.runtime.state import RunState
+from veritask.tools.registry import ToolRegistry
+from veritask.types import (
+    DEFAULT_POLICY,
+    NO_CONFIDENCE,
+    ErrorInfo,
+    EventType,
+    Outcome,
+    OutcomeStatus,
+    Plan,
+    Policy,
+    RunStatus,
+    Task,
+    Usage,
+)
+from veritask.workers.tool_call import attempt
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass
+class RuntimeOptions:
+    """Knobs of one execution. Clock, sleep and randomness are injectable for tests."""
+
+    concurrency: int = 8
+    budget: Budget = field(default_factory=Budget)
+    policy: Policy = field(default_factory=Policy)
+    clock: Callable[[], float] = time.monotonic
+    sleep: Sleep = asyncio.sleep
+    rand: Callable[[], float] = random.random
+
+
+def effective_policy(task: Task, registry: ToolRegistry, run_policy: Policy) -> Policy:
+    """Task policy over tool defaults over run policy over built-in defaults."""
+    policy = run_policy.merged_over(DEFAULT_POLICY)
+    if task.tool in registry:
+        spec = registry.get(task.tool)
+        tool_policy = Policy(
+            timeout_s=spec.timeout_s,
+            max_attempts=None if spec.retries is None else spec.retries + 1,
+        )
+        policy = tool_policy.merged_over(policy)
+    if task.policy is not None:
+        policy = task.policy.merged_over(policy)
+    return policy
+
+
+def dump_outcome(outcome: Outcome) -> dict[str, Any]:
+    """An outcome as JSON; values that JSON cannot hold are stored as their repr."""
+    return outcome.model_dump(mode="json", fallback=repr)
+
+
+def _policies(plan: Plan, registry: ToolRegistry, run_policy: Policy) -> dict[str, Policy]:
+    """Effective policy per task, merged once per tool (most tasks set no policy)."""
+    per_tool: dict[str, Policy] = {}
+    out = {}
+    for task in plan.tasks:
+        if task.policy is not None:
+            out[task.id] = effective_policy(task, registry, run_policy)
+            continue
+        if task.tool not in per_tool:
+            per_tool[task.tool] = effective_policy(task, registry, run_policy)
+        out[task.id] = per_tool[task.tool]
+    return out
+
+
+@dataclass
+class _Finished:
+    outcome: Outcome
+
+
+class Scheduler:
+    """Drives one run of a validated plan from a (possibly resumed) state."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        registry: ToolRegistry,
+        log: EventLog,
+        backend: Backend,
+        options: RuntimeOptions,
+        state: RunState,
+    ) -> None:
+        self.plan = plan
+        self.registry = registry
+        self.log = log
+        self.backend = backend
+        self.options = options
+        self.meter = BudgetMeter(options.budget, clock=options.clock, used=state.usage)
+        self.outcomes: dict[str, Outcome] = dict(state.outcomes)
+        self.values: dict[str, Any] = {
+            tid: o.value for tid, o in state.outcomes.items() if o.status is OutcomeStatus.SUCCEEDED
+        }
+        self.tasks = {t.id: t for t in plan.tasks}
+        self.policies = _policies(plan, registry, options.policy)
+        self.deps = {t.id: dependencies(t) for t in plan.tasks}
+        self.dependents: dict[str, list[str]] = {t.id: [] for t in plan.tasks}
+        for tid, deps in self.deps.items():
+            for d in deps:
+                self.dependents[d].append(tid)
+        self.waiting_on = {
+            tid: sum(1 for d in deps if d not in self.values) for tid, deps in self.deps.items()
+        }
+        self.ready: deque[str] = deque(
+            t.id for t in plan.tasks if t.id not in self.outcomes and self.waiting_on[t.id] == 0
+        )
+        self.running: dict[str, asyncio.Task[None]] = {}
+        self.queue: asyncio.Queue[_Finished] = asyncio.Queue()
+        self.stopped: BudgetExceeded | None = None
+
+    async def run(self) -> RunState:
+        """Run to the end; returns nothing the log does not also hold."""
+        token = bind_meter(self.meter)
+        try:
+            self._skip_downstream_of_existing_failures()
+            self._launch_ready()
+            while self.running:
+                await self._wait_and_handle()
+                self._launch_ready()
+        except asyncio.CancelledError:
+            await self._cancel_running("the run was interrupted")
+            self.log.emit(EventType.RUN_INTERRUPTED, {"status": RunStatus.INTERRUPTED.value})
+            self.log.flush()
+            raise
+        finally:
+            unbind_meter(token)
+        return self._finish()
+
+    # -- the loop ------------------------------------------------------------
+
+    async def _wait_and_handle(self) -> None:
+        remaining = self.meter.remaining_seconds()
+        try:
+            if remaining is None:
+                first = await self.queue.get()
+            else:
+                first = await asyncio.wait_for(self.queue.get(), remaining + 1e-3)
+        except TimeoutError:
+            self._stop(self.meter.exceeded() or BudgetExceeded("seconds", 0, 0))
+            await self._cancel_running("the run's time budget ran out")
+            return
+        self._handle(first)
+        while not self.queue.empty():
+            self._handle(self.queue.get_nowait())
+
+    def _handle(self, msg: _Finished) -> None:
+        outcome = msg.outcome
+        self.running.pop(outcome.task_id, None)
+        self._record(outcome)
+
+    def _record(self, outcome: Outcome) -> None:
+        tid = outcome.task_id
+        self.outcomes[tid] = outcome
+        etype = {
+            OutcomeStatus.SUCCEEDED: EventType.TASK_SUCCEEDED,
+            OutcomeStatus.FAILED: EventType.TASK_FAILED,
+            OutcomeStatus.SKIPPED: EventType.TASK_SKIPPED,
+            OutcomeStatus.UNKNOWN: EventType.TASK_UNKNOWN,
+        }[outcome.status]
+        self.log.emit(etype, {"task_id": tid, "outcome": dump_outcome(outcome)})
+        if outcome.ok:
+            self.values[tid] = outcome.value
+            for dep in self.dependents[tid]:
+                self.waiting_on[dep] -= 1
+                if self.waiting_on[dep] == 0 and dep not in self.outcomes:
+                    self.ready.append(dep)
+        else:
+            self._skip_dependents(tid)
+
+    def _skip_dependents(self, failed_id: str) -> None:
+        stack = list(self.dependents[failed_id])
+        while stack:
+            tid = stack.pop()
+            if tid in self.outcomes or tid in self.running:
+                continue
+            upstream = next(
+                d for d in self.deps[tid] if d in self.outcomes and not self.outcomes[d].ok
+            )
+            self.outcomes[tid] = outcome = Outcome(
+                task_id=tid,
+                status=OutcomeStatus.SKIPPED,
+                error=ErrorInfo(
+                    type="UpstreamFailed",
+                    message=f"needs ${upstream}, which {self.outcomes[upstream].status.value}",
+                ),
+            )
+            self.log.emit(
+                EventType.TASK_SKIPPED, {"task_id": tid, "outcome": dump_outcome(outcome)}
+            )
+            stack.extend(self.dependents[tid])
+
+    def _skip_downstream_of_existing_failures(self) -> None:
+        for tid, o in list(self.outcomes.items()):
+            if not o.ok:
+                self._skip_dependents(tid)
+
+    def _launch_ready(self) -> None:
+        """Start ready tasks up to the limit; one commit covers everything learned so far."""
+        to_start: list[str] = []
+        while self.ready and len(self.running) + len(to_start) < self.options.concurrency:
+            if self.stopped is None:
+                try:
+                    self.meter.check()
+                    self.meter.start_task()
+                except BudgetExceeded as exc:
+                    self._stop(exc)
+            if self.stopped is not None:
+                break
+            tid = self.ready.popleft()
+            if tid in self.outcomes:
+                continue
+            to_start.append(tid)
+            self.log.emit(EventType.TASK_STARTED, {"task_id": tid, "attempt": 1})
+        if self.stopped is not None:
+            self._skip_unstarted()
+        self.log.flush()
+        for tid in to_start:
+            self.running[tid] = asyncio.create_task(self._run_task(tid), name=f"veritask:{tid}")
+
+    def _stop(self, exc: BudgetExceeded) -> None:
+        if self.stopped is None:
+            self.stopped = exc
+            self.log.emit(
+                EventType.BUDGET_EXCEEDED,
+                {"resource": exc.resource, "limit": exc.limit, "used": exc.used},
+            )
+
+    def _skip_unstarted(self) -> None:
+        for task in self.plan.tasks:
+            if task.id not in self.outcomes and task.id not in self.running:
+                self.outcomes[task.id] = outcome = Outcome(
+                    task_id=task.id,
+                    status=OutcomeStatus.SKIPPED,
+                    error=ErrorInfo(type="BudgetExceeded", message=f"not run: {self.stopped}"),
+                )
+                self.log.emit(
+                    EventType.TASK_SKIPPED,
+                    {"task_id": task.id, "outcome": dump_outcome(outcome)},
+                )
+        self.ready.clear()
+
+    async def _cancel_running(self, reason: str) -> None:
+        tasks = list(self.running.values())
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        while not self.queue.empty():
+            self._handle(self.queue.get_nowait())
+        if self.stopped is not None:
+            for tid in list(self.running):
+                self.running.pop(tid)
+                self._record(
+                    Outcome(
+                        task_id=tid,
+                        status=OutcomeStatus.FAILED,
+                        error=ErrorInfo(type="BudgetExceeded", message=f"cancelled: {reason}"),
+                    )
+                )
+            self._skip_unstarted()
+        self.running.clear()
+
+    # -- one task ------------------------------------------------------------
+
+    async def _run_task(self, tid: str) -> None:
+        task = self.tasks[tid]
+        policy = self.policies[tid]
+        spec = self.registry.get(task.tool)
+        max_attempts = policy.max_attempts or 1
+        backoff = policy.backoff or DEFAULT_POLICY.backoff
+        assert backoff is not None
+        number = 1
+        started = self.options.clock()
+        while True:
+            try:
+                result = await attempt(
+                    spec,
+                    task.args,
+                    self.values,
+                    self.backend,
+                    task_id=tid,
+                    timeout_s=policy.timeout_s,
+                )
+            except BudgetExceeded as exc:
+                self._stop(exc)
+                spent = ErrorInfo(type="BudgetExceeded", message=str(exc))
+                self._put(tid, OutcomeStatus.FAILED, number, started, error=spent)
+                return
+            if result.result is not None:
+                r = result.result
+                self._put(
+                    tid,
+                    OutcomeStatus.SUCCEEDED,
+                    number,
+                    started,
+                    value=r.value,
+                    confidence=r.confidence,
+                    evidence=r.evidence,
+                )
+                return
+            error = result.error
+            assert error is not None
+            if not error.retryable or number >= max_attempts or self.stopped is not None:
+                self._put(tid, OutcomeStatus.FAILED, number, started, error=error)
+                return
+            delay = backoff.delay(number, self.options.rand())
+            self.log.emit(
+                EventType.TASK_RETRYING,
+                {"task_id": tid, "attempt": number, "error": error.model_dump(), "delay_s": delay},
+            )
+            await self.options.sleep(delay)
+            number += 1
+            self.log.emit(EventType.TASK_STARTED, {"task_id": tid, "attempt": number})
+            self.log.flush()
+
+    def _put(
+        self,
+        tid: str,
+        status: OutcomeStatus,
+        attempts: int,
+        started: float,
+        **fields: Any,
+    ) -> None:
+        # model_construct: every field here was built by this module, so pydantic's
+        # validation would only cost time on the hot path of every task.
+        defaults: dict[str, Any] = {
+            "value": None,
+            "confidence": NO_CONFIDENCE,
+            "evidence": [],
+            "error": None,
+        }
+        defaults.update(fields)
+        outcome = Outcome.model_construct(
+            task_id=tid,
+            status=status,
+            attempts=attempts,
+            usage=Usage.model_construct(
+                input_tokens=0,
+                output_tokens=0,
+                cost_usd=0.0,
+                model_calls=0,
+                latency_s=max(0.0, self.options.clock() - started),
+            ),
+            **defaults,
+        )
+        self.queue.put_nowait(_Finished(outcome))
+
+    # -- the end -------------------------------------------------------------
+
+    def _finish(self) -> RunState:
+        value, complete = plan_value(self.plan, self.outcomes)
+        all_ok = all(o.ok for o in self.outcomes.values()) and len(self.outcomes) == len(self.tasks)
+        if all_ok and self.stopped is None:
+            status = RunStatus.SUCCEEDED
+        elif complete:
+            status = RunStatus.PARTIAL
+        else:
+            status = RunStatus.FAILED
+        usage = sum((o.usage for o in self.outcomes.values()), Usage())
+        usage = Usage(
+            input_tokens=max(usage.input_tokens, self.meter.used.input_tokens),
+            output_tokens=max(usage.output_tokens, self.meter.used.output_tokens),
+            cost_usd=max(usage.cost_usd, self.meter.used.cost_usd),
+            model_calls=max(usage.model_calls, self.meter.used.model_calls),
+            latency_s=self.meter.elapsed(),
+        )
+        self.log.emit(
+            EventType.RUN_FINISHED,
+            {"status": status.value, "value": value, "usage": usage.model_dump()},
+        )
+        self.log.flush()
+        budget = None
+        if self.stopped is not None:
+            budget = {
+                "resource": self.stopped.resource,
+                "limit": self.stopped.limit,
+                "used": self.stopped.used,
+            }
+        return RunState(
+            run_id=self.log.run_id,
+            plan=self.plan,
+            status=status,
+            value=value,
+            outcomes=dict(self.outcomes),
+            usage=usage,
+            budget_exceeded=budget,
+        )

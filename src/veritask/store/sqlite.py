@@ -1,0 +1,178 @@
+"""SQLite RunStore: WAL mode, one transaction per append batch.
+
+Crash safety comes from the transaction: a batch is either wholly in the
+log or not at all, and the runtime commits a task's `TaskStarted` before it
+calls the tool. `synchronous=NORMAL` under WAL keeps every commit atomic and
+consistent across a process crash (SIGKILL); only a power loss can drop the
+last commits, never corrupt the log.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from veritask.errors import StoreError
+from veritask.store.base import NewEvent
+from veritask.types import Event, EventType, RunStatus, RunSummary, utcnow
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    run_id TEXT NOT NULL,
+    seq    INTEGER NOT NULL,
+    at     TEXT NOT NULL,
+    type   TEXT NOT NULL,
+    data   TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS runs (
+    run_id      TEXT PRIMARY KEY,
+    goal        TEXT NOT NULL DEFAULT '',
+    status      TEXT NOT NULL,
+    started_at  TEXT NOT NULL,
+    finished_at TEXT,
+    tasks       INTEGER NOT NULL DEFAULT 0,
+    last_seq    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at);
+"""
+
+_FINAL_STATUS = {EventType.RUN_FINISHED, EventType.RUN_INTERRUPTED}
+
+
+class SQLiteRunStore:
+    """RunStore on one SQLite file (or `:memory:`)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self.url = f"sqlite:///{self.path}"
+        if self.path != ":memory:":
+            try:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the directory for {self.path}: {exc}") from exc
+        try:
+            self._conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30
+            )
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open run store {self.path}: {exc}") from exc
+        self._lock = threading.Lock()
+
+    def append(self, run_id: str, events: Sequence[NewEvent]) -> list[Event]:
+        if not events:
+            return []
+        now = utcnow()
+        with self._lock:
+            try:
+                return self._append_locked(run_id, events, now)
+            except sqlite3.Error as exc:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise StoreError(f"cannot append to run {run_id} in {self.path}: {exc}") from exc
+
+    def _append_locked(self, run_id: str, events: Sequence[NewEvent], now: datetime) -> list[Event]:
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        row = conn.execute("SELECT last_seq FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        at = now.isoformat()
+        if row is None:
+            goal = str(events[0].data.get("goal", "")) if events else ""
+            conn.execute(
+                "INSERT INTO runs (run_id, goal, status, started_at) VALUES (?, ?, ?, ?)",
+                (run_id, goal, RunStatus.RUNNING.value, at),
+            )
+            last = 0
+        else:
+            last = int(row[0])
+        stored = []
+        rows = []
+        for i, ev in enumerate(events, start=last + 1):
+            stored.append(Event(run_id=run_id, seq=i, at=now, type=ev.type, data=ev.data))
+            rows.append((run_id, i, at, ev.type.value, json.dumps(ev.data, default=str)))
+        conn.executemany(
+            "INSERT INTO events (run_id, seq, at, type, data) VALUES (?, ?, ?, ?, ?)", rows
+        )
+        self._project(run_id, events, at, last + len(events))
+        conn.execute("COMMIT")
+        return stored
+
+    def _project(self, run_id: str, events: Sequence[NewEvent], at: str, last_seq: int) -> None:
+        """Keep the `runs` summary row in step with the log (same transaction)."""
+        status: str | None = None
+        finished: str | None = None
+        tasks: int | None = None
+        for ev in events:
+            if ev.type == EventType.PLAN_ACCEPTED:
+                tasks = len(ev.data.get("plan", {}).get("tasks", []))
+            elif ev.type in _FINAL_STATUS:
+                status = str(ev.data.get("status", RunStatus.INTERRUPTED.value))
+                finished = at
+            elif ev.type in (EventType.RUN_RESUMED, EventType.RUN_STARTED):
+                status, finished = RunStatus.RUNNING.value, None
+        self._conn.execute(
+            "UPDATE runs SET last_seq = ?, status = COALESCE(?, status),"
+            " finished_at = CASE WHEN ? IS NOT NULL THEN ? WHEN ? = 'running' THEN NULL"
+            " ELSE finished_at END, tasks = COALESCE(?, tasks) WHERE run_id = ?",
+            (last_seq, status, finished, finished, status, tasks, run_id),
+        )
+
+    def events(self, run_id: str, after_seq: int = 0) -> list[Event]:
+        with self._lock:
+            try:
+                rows = self._conn.execute(
+                    "SELECT seq, at, type, data FROM events"
+                    " WHERE run_id = ? AND seq > ? ORDER BY seq",
+                    (run_id, after_seq),
+                ).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot read run {run_id} from {self.path}: {exc}") from exc
+        return [
+            Event(
+                run_id=run_id,
+                seq=seq,
+                at=datetime.fromisoformat(at),
+                type=EventType(etype),
+                data=json.loads(data),
+            )
+            for seq, at, etype, data in rows
+        ]
+
+    def has_run(self, run_id: str) -> bool:
+        with self._lock:
+            row = self._conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return row is not None
+
+    def runs(self, limit: int = 50) -> list[RunSummary]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT run_id, status, goal, started_at, finished_at, tasks, last_seq FROM runs"
+                " ORDER BY started_at DESC, run_id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [
+            RunSummary(
+                run_id=r[0],
+                status=RunStatus(r[1]),
+                goal=r[2],
+                started_at=datetime.fromisoformat(r[3]),
+                finished_at=datetime.fromisoformat(r[4]) if r[4] else None,
+                tasks=r[5],
+                events=r[6],
+            )
+            for r in rows
+        ]
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __repr__(self) -> str:
+        return f"SQLiteRunStore({self.path!r})"

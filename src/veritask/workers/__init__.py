@@ -1,0 +1,1 @@
+"""Workers: what runs one task and turns its result into an Outcome."""

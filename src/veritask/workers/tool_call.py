@@ -1,0 +1,97 @@
+"""Run one attempt of a tool task and describe the result as data.
+
+The scheduler decides *whether* to retry; this module only reports what
+happened: a value with evidence and confidence, or an error that says
+whether a retry could help. Only `ToolError(retryable=True)` and timeouts
+are retryable — an arbitrary exception is a bug in the tool, and retrying
+a bug wastes the budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from veritask.errors import BudgetExceeded, ToolError
+from veritask.planner.refs import RefError, resolve
+from veritask.runtime.backends.base import Backend
+from veritask.tools.registry import ToolResult, ToolSpec
+from veritask.types import Confidence, ConfidenceMethod, ErrorInfo, Source
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """One attempt: either `result` or `error` is set."""
+
+    result: ToolResult | None = None
+    error: ErrorInfo | None = None
+
+
+TOOL_CONFIDENCE = Confidence(score=1.0, method=ConfidenceMethod.TOOL)
+"""A value returned by a source of truth, with evidence: full confidence."""
+
+
+def tool_confidence(signals: Mapping[str, Any] | None = None) -> Confidence:
+    """Full tool confidence, with the signals behind it."""
+    if not signals:
+        return TOOL_CONFIDENCE
+    return Confidence(score=1.0, method=ConfidenceMethod.TOOL, signals=dict(signals))
+
+
+def _default_source(spec: ToolSpec, args: dict[str, Any]) -> Source:
+    # Built on the hot path of every task: the fields are known-good, skip validation.
+    return Source.model_construct(tool=spec.name, query=_jsonable(args))
+
+
+def normalise(spec: ToolSpec, args: dict[str, Any], raw: Any) -> ToolResult:
+    """Give every tool result evidence and a confidence, whatever the tool returned."""
+    if isinstance(raw, ToolResult):
+        evidence = raw.evidence or [_default_source(spec, args)]
+        return ToolResult(raw.value, evidence, raw.confidence or TOOL_CONFIDENCE)
+    return ToolResult(raw, [_default_source(spec, args)], TOOL_CONFIDENCE)
+
+
+def _jsonable(args: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: v if isinstance(v, str | int | float | bool | None | list | dict) else repr(v)
+        for k, v in args.items()
+    }
+
+
+async def attempt(
+    spec: ToolSpec,
+    raw_args: dict[str, Any],
+    values: Mapping[str, Any],
+    backend: Backend,
+    *,
+    task_id: str,
+    timeout_s: float | None,
+) -> AttemptResult:
+    """Resolve references, validate arguments, call the tool once."""
+    try:
+        resolved = resolve(raw_args, values)
+    except RefError as exc:
+        return AttemptResult(error=ErrorInfo(type="ReferenceError", message=str(exc)))
+    try:
+        args = spec.coerce_args(resolved)
+    except ValidationError as exc:
+        problems = "; ".join(spec.check_args(resolved)) or str(exc)
+        return AttemptResult(
+            error=ErrorInfo(type="InvalidArguments", message=f"{spec.name}: {problems}")
+        )
+    try:
+        raw = await backend.call(spec, args, task_id=task_id, timeout_s=timeout_s)
+    except ToolError as exc:
+        return AttemptResult(
+            error=ErrorInfo(type=exc.kind, message=str(exc), retryable=exc.retryable)
+        )
+    except BudgetExceeded:
+        raise
+    except Exception as exc:
+        return AttemptResult(
+            error=ErrorInfo(type=type(exc).__name__, message=str(exc) or repr(exc))
+        )
+    return AttemptResult(result=normalise(spec, resolved, raw))
