@@ -21,7 +21,7 @@ Decisions a caller must know:
 - In `distance_km` a country stands for its capital, and a name that is both
   a country and a city means the country. Distances are great-circle
   (haversine) on a sphere of the IUGG mean Earth radius, 6371.0088 km, which
-  is within 0.5% of the geodesic distance anywhere.
+  is within 0.5% of the geodesic distance anywhere, rounded to 0.1 km.
 - A capital's coordinates are those of its city record: the most populous
   city of that name in that country (Washington, D.C., not Washington, Utah).
 """
