@@ -217,7 +217,12 @@ def langgraph_graph(shape: str, n: int) -> StateGraph:
 
 
 def langgraph_case(
-    shape: str, n: int, store: str, tmp: Path, *, synchronous: str = "NORMAL",
+    shape: str,
+    n: int,
+    store: str,
+    tmp: Path,
+    *,
+    synchronous: str = "NORMAL",
     durability: str = "sync",
 ) -> Callable[[], Prepared]:
     def prepare() -> Prepared:
@@ -310,8 +315,7 @@ def build_series(n: int, tmp: Path, shapes: set[str], extras: bool) -> list[Seri
                     "langgraph default",
                     case,
                     "langgraph",
-                    langgraph_case(shape, n, store, tmp, synchronous="default",
-                                   durability="async"),
+                    langgraph_case(shape, n, store, tmp, synchronous="default", durability="async"),
                 )
             )
     return out
@@ -332,21 +336,31 @@ def machine() -> dict[str, Any]:
         "sqlite": sqlite3.sqlite_version,
         "packages": {
             p: version(p)
-            for p in ("veritask", "pydantic", "langgraph", "langgraph-checkpoint",
-                      "langgraph-checkpoint-sqlite", "langchain-core")
+            for p in (
+                "veritask",
+                "pydantic",
+                "langgraph",
+                "langgraph-checkpoint",
+                "langgraph-checkpoint-sqlite",
+                "langchain-core",
+            )
         },
     }
 
 
 def report(series: list[Series], n: int) -> list[dict[str, Any]]:
     rows = []
-    print(f"\n{'case':<14}{'series':<20}{'exec µs/task':>13}{'cpu µs/task':>12}"
-          f"{'build ms':>10}  pragmas")
+    print(
+        f"\n{'case':<14}{'series':<20}{'exec µs/task':>13}{'cpu µs/task':>12}"
+        f"{'build ms':>10}  pragmas"
+    )
     for s in series:
         pr = ", ".join(f"{k}={v}" for k, v in s.pragmas.items())
-        print(f"{s.case:<14}{s.name:<20}{s.us_per_task(n):>13.1f}"
-              f"{s.us_per_task(n, 'exec_cpu_s'):>12.1f}"
-              f"{statistics.median(x.build_s for x in s.samples) * 1e3:>10.1f}  {pr}")
+        print(
+            f"{s.case:<14}{s.name:<20}{s.us_per_task(n):>13.1f}"
+            f"{s.us_per_task(n, 'exec_cpu_s'):>12.1f}"
+            f"{statistics.median(x.build_s for x in s.samples) * 1e3:>10.1f}  {pr}"
+        )
     print(f"\n{'case':<14}{'veritask':>10}{'LangGraph':>11}{'LG/vt':>8}  target ≥{TARGET_RATIO:g}×")
     by_case: dict[str, dict[str, Series]] = {}
     for s in series:
@@ -357,8 +371,15 @@ def report(series: list[Series], n: int) -> list[dict[str, Any]]:
         ratio = lg / vt
         verdict = "met" if ratio >= TARGET_RATIO else "MISSED"
         print(f"{case:<14}{vt:>10.1f}{lg:>11.1f}{ratio:>7.2f}×  {verdict}")
-        rows.append({"case": case, "veritask_us": vt, "langgraph_us": lg, "ratio": ratio,
-                     "target_met": ratio >= TARGET_RATIO})
+        rows.append(
+            {
+                "case": case,
+                "veritask_us": vt,
+                "langgraph_us": lg,
+                "ratio": ratio,
+                "target_met": ratio >= TARGET_RATIO,
+            }
+        )
     return rows
 
 
@@ -368,16 +389,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=5, help="measured runs per series (default 5)")
     ap.add_argument("--json", type=Path, help="write all numbers to this file")
     ap.add_argument("--only", default="chain,fan", help="shapes to run: chain,fan")
-    ap.add_argument("--extras", action="store_true",
-                    help="also LangGraph with its own SQLite defaults (synchronous=FULL, "
-                         "durability='async')")
+    ap.add_argument(
+        "--extras",
+        action="store_true",
+        help="also LangGraph with its own SQLite defaults (synchronous=FULL, durability='async')",
+    )
     args = ap.parse_args(argv)
     n = args.tasks
     if n < 2 or args.repeat < 1:
         ap.error("--tasks must be at least 2 and --repeat at least 1")
     info = machine()
-    print(f"{n} no-op tasks, {args.repeat} repetitions (median), python {info['python']}, "
-          f"{info['nproc']} CPUs, load {info['loadavg_before'][0]:.2f}")
+    print(
+        f"{n} no-op tasks, {args.repeat} repetitions (median), python {info['python']}, "
+        f"{info['nproc']} CPUs, load {info['loadavg_before'][0]:.2f}"
+    )
     print("packages: " + ", ".join(f"{k} {v}" for k, v in info["packages"].items()))
     with tempfile.TemporaryDirectory(prefix="veritask-bench-") as tmpdir:
         series = build_series(n, Path(tmpdir), set(args.only.split(",")), args.extras)
@@ -387,17 +412,27 @@ def main(argv: list[str] | None = None) -> int:
             for s in series if rep % 2 == 0 else reversed(series):
                 sample, _ = measure(s.prepare)
                 s.samples.append(sample)
-            print(f"  repetition {rep + 1}/{args.repeat} done "
-                  f"(load {os.getloadavg()[0]:.2f})", file=sys.stderr)
+            print(
+                f"  repetition {rep + 1}/{args.repeat} done (load {os.getloadavg()[0]:.2f})",
+                file=sys.stderr,
+            )
     info["loadavg_after"] = list(os.getloadavg())
     rows = report(series, n)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(
-            {"tasks": n, "repeat": args.repeat, "machine": info, "summary": rows,
-             "series": [s.to_json(n) for s in series]},
-            indent=2,
-        ) + "\n")
+        args.json.write_text(
+            json.dumps(
+                {
+                    "tasks": n,
+                    "repeat": args.repeat,
+                    "machine": info,
+                    "summary": rows,
+                    "series": [s.to_json(n) for s in series],
+                },
+                indent=2,
+            )
+            + "\n"
+        )
         print(f"\nwrote {args.json}")
     return 0
 
