@@ -85,7 +85,7 @@ def test_check_names_the_missing_key(app: typer.Typer, project: Path) -> None:
     lines = result.output.strip().splitlines()
     assert lines == [
         "FAIL  anthropic:claude-haiku-4-5: anthropic:claude-haiku-4-5 needs an API key: "
-        "set ANTHROPIC_API_KEY (in the environment or .env)"
+        "set ANTHROPIC_API_KEY in the environment"
     ]
     assert "Traceback" not in result.output
 

@@ -72,9 +72,7 @@ class AnthropicProvider(SyncMixin):
         var = key_env or "ANTHROPIC_API_KEY"
         value = os.environ.get(var)
         if not value:
-            raise ConfigError(
-                f"{self.name} needs an API key: set {var} (in the environment or .env)"
-            )
+            raise ConfigError(f"{self.name} needs an API key: set {var} in the environment")
         return value
 
     def _get_client(self) -> anthropic.AsyncAnthropic:

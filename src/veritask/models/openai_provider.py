@@ -86,7 +86,7 @@ class OpenAIProvider(SyncMixin):
             return value
         if key_env or not self.base_url:
             raise ConfigError(
-                f"{self.name} needs an API key: set {var} (in the environment or .env), "
+                f"{self.name} needs an API key: set {var} in the environment, "
                 f"or point it at a local server with OPENAI_BASE_URL / "
                 f'[models."{self.name}"] base_url'
             )
