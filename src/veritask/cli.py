@@ -223,7 +223,7 @@ def _register_optional_commands() -> None:
     """Commands owned by other modules; each registers itself on `app`."""
     import importlib
 
-    for module in ("veritask.models.cli",):
+    for module in ("veritask.models.cli", "veritask.memory.cli"):
         try:
             mod = importlib.import_module(module)
         except ImportError:

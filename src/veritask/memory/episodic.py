@@ -1,0 +1,338 @@
+"""Episodic plan memory: the plans that answered well, found again by question shape.
+
+After a run answers with high confidence (the caller picks the threshold),
+`PlanMemory.remember` stores its question and plan. Before planning,
+`PlanMemory.similar` returns the closest past episodes so the planner can show
+them to the model as worked examples.
+
+Both sides work on the *abstract* form (see `veritask.memory.abstraction`):
+"What is the combined population of X and Y?" with ``country_facts("X")``.
+That is what makes an example safe to show a small model (it has no entity to
+copy) and what makes retrieval follow structure: the stored text has no
+entity names, so "combined population" and "distance between" decide the
+BM25 ranking, and the names in a new question simply match nothing.
+
+Storage is one SQLite file with an FTS5 index (porter stemming, so
+"populations" finds "population"). WAL mode and a 30 s busy timeout let
+several processes remember at once; `remember` takes the write lock before
+it looks for a duplicate, so two processes storing the same episode bump one
+row instead of inserting two. `similar` ranks inside SQLite and reads back
+only `k` rows, so its memory does not grow with the table.
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import json
+import os
+import re
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from veritask.errors import StoreError, UserError
+from veritask.memory.abstraction import abstract
+from veritask.planner.refs import REF_PATTERN
+from veritask.types import Plan, utcnow
+
+DEFAULT_PATH = ".veritask/memory.db"
+PATH_ENV = "VERITASK_MEMORY_PATH"
+MAX_QUERY_TERMS = 64
+"""A question longer than this is searched on its first 64 distinct terms."""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS episodes (
+    id                INTEGER PRIMARY KEY,
+    key               TEXT NOT NULL UNIQUE,
+    question          TEXT NOT NULL,
+    abstract_question TEXT NOT NULL,
+    plan              TEXT NOT NULL,
+    abstract_plan     TEXT NOT NULL,
+    confidence        REAL NOT NULL,
+    run_id            TEXT NOT NULL DEFAULT '',
+    created_at        TEXT NOT NULL,
+    last_used_at      TEXT NOT NULL,
+    uses              INTEGER NOT NULL DEFAULT 1
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS episodes_fts USING fts5(
+    abstract_question,
+    content='episodes',
+    content_rowid='id',
+    tokenize='porter unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS episodes_ai AFTER INSERT ON episodes BEGIN
+    INSERT INTO episodes_fts (rowid, abstract_question)
+    VALUES (new.id, new.abstract_question);
+END;
+CREATE TRIGGER IF NOT EXISTS episodes_ad AFTER DELETE ON episodes BEGIN
+    INSERT INTO episodes_fts (episodes_fts, rowid, abstract_question)
+    VALUES ('delete', old.id, old.abstract_question);
+END;
+CREATE TRIGGER IF NOT EXISTS episodes_au AFTER UPDATE OF abstract_question ON episodes BEGIN
+    INSERT INTO episodes_fts (episodes_fts, rowid, abstract_question)
+    VALUES ('delete', old.id, old.abstract_question);
+    INSERT INTO episodes_fts (rowid, abstract_question)
+    VALUES (new.id, new.abstract_question);
+END;
+"""
+
+_COLUMNS = (
+    "e.question, e.abstract_question, e.plan, e.abstract_plan,"
+    " e.confidence, e.run_id, e.created_at, e.uses"
+)
+
+# Words every question has; searching on them would make everything "similar".
+_COMMON_WORDS = """a about an and are as at be by can could did do does for from give had has have
+    how i in is it its me much my of on or please show tell than that the their them
+    there these this those to us was we were what when where which who whom whose why
+    will with would you your"""
+_STOPWORDS = frozenset(_COMMON_WORDS.split())
+_TERM = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One remembered question and the plan that answered it.
+
+    `plan` is the concrete plan of the first run stored under this shape;
+    `abstract_plan` is the form to show a planner model. `uses` counts how
+    many runs stored the same shape; `score` is the BM25 relevance from
+    `similar` (higher is closer; 0.0 from `list`).
+    """
+
+    question: str
+    abstract_question: str
+    plan: Plan
+    abstract_plan: Plan
+    confidence: float
+    run_id: str
+    created_at: datetime
+    uses: int
+    score: float = 0.0
+
+    @property
+    def tools(self) -> builtins.list[str]:
+        """The tools the plan calls, in plan order: its shape at a glance."""
+        return [t.tool for t in self.plan.tasks]
+
+
+def default_memory_path() -> str:
+    """`$VERITASK_MEMORY_PATH` if set, else `.veritask/memory.db` (relative to the cwd)."""
+    return os.environ.get(PATH_ENV) or DEFAULT_PATH
+
+
+class PlanMemory:
+    """Past good plans in one SQLite file, searchable by question shape.
+
+    Safe to share between threads (one connection behind a lock) and between
+    processes (WAL, busy timeout, write transactions taken up front).
+    """
+
+    def __init__(self, path: str | Path = DEFAULT_PATH) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            try:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the directory for {self.path}: {exc}") from exc
+        try:
+            self._conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30
+            )
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open plan memory {self.path}: {exc}") from exc
+        self._lock = threading.Lock()
+
+    def remember(self, question: str, plan: Plan, *, confidence: float, run_id: str = "") -> bool:
+        """Store a plan that answered `question` well; True if it was new.
+
+        The same abstract question with the same plan shape is stored once:
+        storing it again counts a use, keeps the highest confidence and the
+        latest run id, and leaves the first example in place.
+        """
+        if not 0.0 <= confidence <= 1.0:
+            raise UserError(f"confidence must be between 0 and 1, got {confidence}")
+        abstract_question, abstract_plan, _ = abstract(question, plan)
+        key = episode_key(abstract_question, abstract_plan)
+        now = utcnow().isoformat()
+        row = (
+            key,
+            question,
+            abstract_question,
+            plan.model_dump_json(),
+            abstract_plan.model_dump_json(),
+            confidence,
+            run_id,
+            now,
+            now,
+        )
+        with self._lock:
+            try:
+                return self._remember_locked(row, key, confidence, run_id, now)
+            except sqlite3.Error as exc:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise StoreError(f"cannot write plan memory {self.path}: {exc}") from exc
+
+    def _remember_locked(
+        self, row: tuple[Any, ...], key: str, confidence: float, run_id: str, now: str
+    ) -> bool:
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        bumped = conn.execute(
+            "UPDATE episodes SET uses = uses + 1, confidence = MAX(confidence, ?),"
+            " run_id = CASE WHEN ? != '' THEN ? ELSE run_id END, last_used_at = ?"
+            " WHERE key = ?",
+            (confidence, run_id, run_id, now, key),
+        ).rowcount
+        if not bumped:
+            conn.execute(
+                "INSERT INTO episodes (key, question, abstract_question, plan, abstract_plan,"
+                " confidence, run_id, created_at, last_used_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+        conn.execute("COMMIT")
+        return not bumped
+
+    def similar(self, question: str, k: int = 3) -> builtins.list[Episode]:
+        """The `k` past episodes whose abstract questions best match `question` (BM25).
+
+        Any text is safe: the question is cut into words, each quoted as an
+        FTS5 string, so `?`, quotes, `-`, `*`, `:` or `AND` are never query
+        syntax. Common words ("what", "the") are dropped so they cannot make
+        every episode match; an empty list means nothing shares a word.
+        """
+        match = fts_query(question)
+        if not match or k <= 0:
+            return []
+        sql = (
+            f"SELECT {_COLUMNS}, bm25(episodes_fts) AS relevance FROM episodes_fts"
+            " JOIN episodes e ON e.id = episodes_fts.rowid"
+            " WHERE episodes_fts MATCH ?"
+            " ORDER BY relevance, e.uses DESC, e.confidence DESC, e.id DESC LIMIT ?"
+        )
+        rows = self._read(sql, (match, k))
+        return [_episode(r[:-1], score=-float(r[-1])) for r in rows]
+
+    def list(self, limit: int = 50) -> builtins.list[Episode]:
+        """The most recently used episodes first."""
+        sql = f"SELECT {_COLUMNS} FROM episodes e ORDER BY e.last_used_at DESC, e.id DESC LIMIT ?"
+        return [_episode(r) for r in self._read(sql, (max(0, limit),))]
+
+    def clear(self) -> int:
+        """Forget every episode; returns how many were removed."""
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                removed = self._conn.execute("DELETE FROM episodes").rowcount
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise StoreError(f"cannot clear plan memory {self.path}: {exc}") from exc
+        return int(removed)
+
+    def __len__(self) -> int:
+        rows = self._read("SELECT COUNT(*) FROM episodes", ())
+        return int(rows[0][0])
+
+    def _read(self, sql: str, params: tuple[Any, ...]) -> builtins.list[tuple[Any, ...]]:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot read plan memory {self.path}: {exc}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> PlanMemory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"PlanMemory({self.path!r})"
+
+
+def fts_query(text: str) -> str:
+    """An FTS5 MATCH expression for `text`: its distinct non-common words, quoted, OR-ed.
+
+    Returns "" when no word is left, so the caller can skip the query.
+    """
+    terms: dict[str, None] = {}
+    for word in _TERM.findall(text.casefold()):
+        if word not in _STOPWORDS and word.strip("_"):
+            terms.setdefault(word, None)
+        if len(terms) >= MAX_QUERY_TERMS:
+            break
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+def episode_key(abstract_question: str, abstract_plan: Plan) -> str:
+    """The dedup key: normalised abstract question + plan shape.
+
+    The shape is the tools, their arguments and the answer template with task
+    ids renumbered by position, so the same plan written with other ids (or
+    a different goal or description) is the same episode.
+    """
+    question = " ".join(abstract_question.casefold().split()).rstrip(" ?.!")
+    return hashlib.sha256(
+        json.dumps([question, plan_shape(abstract_plan)], sort_keys=True).encode()
+    ).hexdigest()
+
+
+def plan_shape(plan: Plan) -> builtins.list[Any]:
+    """The parts of a plan that decide what it does, with ids replaced by positions."""
+    number = {t.id: str(i) for i, t in enumerate(plan.tasks, start=1)}
+
+    def renumber(value: Any) -> Any:
+        if isinstance(value, str):
+            return REF_PATTERN.sub(lambda m: f"${number.get(m[1], m[1])}{m[2]}", value)
+        if isinstance(value, dict):
+            return {k: renumber(v) for k, v in value.items()}
+        if isinstance(value, builtins.list | tuple):
+            return [renumber(v) for v in value]
+        return value
+
+    steps = [
+        [t.tool, renumber(t.args), sorted(number.get(a, a) for a in t.after)] for t in plan.tasks
+    ]
+    return [steps, renumber(plan.answer_template)]
+
+
+def _episode(row: tuple[Any, ...], score: float = 0.0) -> Episode:
+    question, abstract_question, plan, abstract_plan, confidence, run_id, created, uses = row
+    return Episode(
+        question=question,
+        abstract_question=abstract_question,
+        plan=Plan.model_validate_json(plan),
+        abstract_plan=Plan.model_validate_json(abstract_plan),
+        confidence=float(confidence),
+        run_id=run_id,
+        created_at=datetime.fromisoformat(created),
+        uses=int(uses),
+        score=score,
+    )
+
+
+__all__ = [
+    "DEFAULT_PATH",
+    "PATH_ENV",
+    "Episode",
+    "PlanMemory",
+    "default_memory_path",
+    "episode_key",
+    "fts_query",
+    "plan_shape",
+]
