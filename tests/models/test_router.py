@@ -275,3 +275,10 @@ async def test_passes_request_options_through() -> None:
     call = a.last_call
     assert out.parsed == {"x": 1}
     assert (call.temperature, call.logprobs, call.json_schema) == (0.3, True, {"type": "object"})
+
+
+async def test_a_call_can_name_its_own_chain() -> None:
+    a, b = ScriptedModel(["a"]), ScriptedModel(["b"])
+    router, _, _ = make_router(a=a, b=b)
+    assert (await router.acomplete("escalate", Q, models=["b"])).text == "b"
+    assert a.calls == []

@@ -31,6 +31,7 @@ import os
 import random
 import threading
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,9 +133,22 @@ class _Engine:
             eos_token=model.token_get_text(eos) if eos != -1 else "",
             bos_token=model.token_get_text(bos) if bos != -1 else "",
         )
+        self._async_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
         self.vocab = self.llama._model.vocab
         self.n_ctx = self.llama.n_ctx()
         self.n_vocab = self.llama.n_vocab()
+
+    def async_lock(self) -> asyncio.Lock:
+        """A per-event-loop lock taken before handing work to a thread, so that
+        waiting calls queue on the loop instead of each parking a worker thread
+        (the default executor is small and shared with tools)."""
+        loop = asyncio.get_running_loop()
+        lock = self._async_locks.get(loop)
+        if lock is None:
+            lock = self._async_locks[loop] = asyncio.Lock()
+        return lock
 
     def prompt_tokens(self, msgs: list[dict[str, str]]) -> list[int]:
         prompt = self.formatter(messages=msgs).prompt
@@ -256,10 +270,13 @@ class LocalProvider(SyncMixin):
         self.n_ctx = n_ctx
         self.n_threads = n_threads
         self._rng = random.Random(seed)
+        self._engine: _Engine | None = None
 
     def engine(self) -> _Engine:
         """The loaded model (loads it now if this process has not yet)."""
-        return load_engine(self.path, n_ctx=self.n_ctx, n_threads=self.n_threads)
+        if self._engine is None:
+            self._engine = load_engine(self.path, n_ctx=self.n_ctx, n_threads=self.n_threads)
+        return self._engine
 
     async def acomplete(
         self,
@@ -285,10 +302,14 @@ class LocalProvider(SyncMixin):
         seeds = [self._rng.randrange(2**31) for _ in range(n)]
         cancel = threading.Event()
         started = time.perf_counter()
+        engine = self._engine
+        if engine is None:  # first call: load off the event loop
+            engine = await asyncio.to_thread(self.engine)
         try:
-            samples = await asyncio.to_thread(
-                self._generate, msgs, compiled, max_tokens, temperature, logprobs, seeds, cancel
-            )
+            async with engine.async_lock():
+                samples = await asyncio.to_thread(
+                    self._generate, msgs, compiled, max_tokens, temperature, logprobs, seeds, cancel
+                )
         except asyncio.CancelledError:
             cancel.set()
             raise

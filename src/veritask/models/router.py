@@ -185,17 +185,23 @@ class Router:
         n: int = 1,
         logprobs: bool = False,
         timeout_s: float | None = None,
+        models: Sequence[str] | None = None,
     ) -> Completion:
         """Complete with the first model of `kind`'s chain that answers.
 
-        Raises `AllModelsFailed` (a ModelError) when none does, `BudgetExceeded`
-        when the run's budget runs out, `ConfigError` when a model is misconfigured.
+        `models` replaces the chain for this call (e.g. an escalation that
+        names its model). Raises `AllModelsFailed` (a ModelError) when no model
+        answers, `BudgetExceeded` when the run's budget runs out, `ConfigError`
+        when a model is misconfigured.
         """
         request = _Request(
             messages, json_schema, grammar, max_tokens, temperature, n, logprobs, timeout_s
         )
         failures: list[tuple[str, ModelError]] = []
-        for name in self.chain(kind):
+        chain = self.chain(kind)  # validates the kind even when `models` overrides it
+        if models:
+            chain = list(models)
+        for name in chain:
             if not self.breaker.allow(name):
                 wait = self.breaker.reopens_in(name)
                 failures.append(
