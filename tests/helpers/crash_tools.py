@@ -1,0 +1,58 @@
+"""Tools for the crash-and-resume test, used only in subprocesses.
+
+Like a user's tool module they register with `@tool` into the default
+registry, so `veritask resume --import helpers.crash_tools` finds them. Each
+call appends its task name to the file named by `VERITASK_TEST_CALLS`, so the
+test can count how often each task really ran. While `VERITASK_TEST_BLOCK=1`
+the `hold` tools block until the process is killed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from veritask import tool
+
+
+def _record(name: str) -> None:
+    fd = os.open(os.environ["VERITASK_TEST_CALLS"], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    try:
+        os.write(fd, f"{name}\n".encode())
+    finally:
+        os.close(fd)
+
+
+async def _hold() -> None:
+    while os.environ.get("VERITASK_TEST_BLOCK") == "1":
+        await asyncio.sleep(0.02)
+
+
+@tool(name="crash_record", idempotent=True)
+async def crash_record(name: str, value: int) -> int:
+    """Record the call and return `value` (safe to repeat)."""
+    _record(name)
+    return value
+
+
+@tool(name="crash_send_once")
+async def crash_send_once(name: str, value: int) -> int:
+    """Record the call and return `value`; not idempotent (like sending an email)."""
+    _record(name)
+    return value
+
+
+@tool(name="crash_hold_idempotent", idempotent=True)
+async def crash_hold_idempotent(name: str, value: int) -> int:
+    """Record the call, block while told to, return `value` (safe to repeat)."""
+    _record(name)
+    await _hold()
+    return value
+
+
+@tool(name="crash_hold_once")
+async def crash_hold_once(name: str, value: int) -> int:
+    """Record the call, block while told to, return `value`; not idempotent."""
+    _record(name)
+    await _hold()
+    return value

@@ -1,0 +1,164 @@
+"""SIGKILL a run mid-flight, resume it in a new process: nothing finished runs twice,
+an interrupted non-idempotent task is `unknown`, an interrupted idempotent one re-runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from veritask.store import SQLiteRunStore
+from veritask.types import EventType
+
+TESTS_DIR = Path(__file__).parent
+VERITASK = Path(sys.executable).parent / "veritask"
+RUN_ID = "crash-run"
+
+PLAN = {
+    "goal": "survive a crash",
+    "tasks": [
+        {"id": "a", "tool": "crash_record", "args": {"name": "a", "value": 1}},
+        {"id": "b", "tool": "crash_send_once", "args": {"name": "b", "value": 2}},
+        {
+            "id": "c",
+            "tool": "crash_hold_once",
+            "args": {"name": "c", "value": "$a"},
+            "policy": {"optional": True},
+        },
+        {"id": "d", "tool": "crash_hold_idempotent", "args": {"name": "d", "value": "$b"}},
+        {"id": "e", "tool": "crash_record", "args": {"name": "e", "value": "$d"}},
+        {
+            "id": "c2",
+            "tool": "crash_record",
+            "args": {"name": "c2", "value": "$c"},
+            "policy": {"optional": True},
+        },
+        {"id": "total", "tool": "calc", "args": {"expression": "$a + $b + $d + $e"}},
+    ],
+}
+
+STARTER = """
+import sys
+import helpers.crash_tools
+from veritask import Orchestrator, Plan
+plan = Plan.model_validate_json(open(sys.argv[2]).read())
+Orchestrator(store=sys.argv[1]).execute(plan, run_id=sys.argv[3])
+"""
+
+
+def _env(calls: Path, *, block: bool) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VERITASK_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(TESTS_DIR), env.get("PYTHONPATH", "")])
+    env["VERITASK_TEST_CALLS"] = str(calls)
+    if block:
+        env["VERITASK_TEST_BLOCK"] = "1"
+    return env
+
+
+def _calls(path: Path) -> Counter[str]:
+    return Counter(path.read_text().split()) if path.exists() else Counter()
+
+
+def _wait_for(calls: Path, names: set[str], proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while not names <= set(_calls(calls)):
+        if proc.poll() is not None:
+            raise AssertionError(f"the run ended early: {proc.stderr.read().decode()}")  # type: ignore[union-attr]
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"tasks {names} never started; calls: {_calls(calls)}")
+        time.sleep(0.02)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_sigkill_mid_run_then_resume_in_a_new_process(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    url = f"sqlite:///{db}"
+    calls = tmp_path / "calls.txt"
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(PLAN))
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", STARTER, url, str(plan_file), RUN_ID],
+        cwd=tmp_path,
+        env=_env(calls, block=True),
+        stderr=subprocess.PIPE,
+    )
+    try:
+        _wait_for(calls, {"a", "b", "c", "d"}, proc)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        assert proc.stderr is not None
+        proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+
+    # What the log held at the moment of the kill.
+    store = SQLiteRunStore(db)
+    before = store.events(RUN_ID)
+    store.close()
+    succeeded = {e.data["task_id"] for e in before if e.type == EventType.TASK_SUCCEEDED}
+    started = {e.data["task_id"] for e in before if e.type == EventType.TASK_STARTED}
+    assert succeeded == {"a", "b"}
+    assert started == {"a", "b", "c", "d"}
+    assert EventType.RUN_FINISHED not in {e.type for e in before}
+    assert _calls(calls) == Counter({"a": 1, "b": 1, "c": 1, "d": 1})
+
+    resumed = subprocess.run(
+        [
+            str(VERITASK),
+            "resume",
+            RUN_ID,
+            "--store",
+            url,
+            "--import",
+            "helpers.crash_tools",
+            "--json",
+        ],
+        cwd=tmp_path,
+        env=_env(calls, block=False),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert resumed.returncode in (0, 1), resumed.stderr
+    out = json.loads(resumed.stdout)
+
+    # Nothing that had succeeded ran again; the idempotent interrupted task ran once more;
+    # the non-idempotent interrupted one did not.
+    assert _calls(calls) == Counter({"a": 1, "b": 1, "c": 1, "d": 2, "e": 1})
+
+    assert out["run_id"] == RUN_ID
+    assert out["value"] == 7
+    assert out["status"] == "partial"
+    tasks = {t["id"]: t for t in out["tasks"]}
+    assert {tid: t["status"] for tid, t in tasks.items()} == {
+        "a": "succeeded",
+        "b": "succeeded",
+        "c": "unknown",
+        "d": "succeeded",
+        "e": "succeeded",
+        "c2": "skipped",
+        "total": "succeeded",
+    }
+    assert "idempotent" in tasks["c"]["error"]["message"]
+    assert any(g.startswith("c (crash_hold_once) unknown") for g in out["gaps"])
+
+    store = SQLiteRunStore(db)
+    after = store.events(RUN_ID)
+    store.close()
+    assert after[: len(before)] == before  # the log was only appended to
+    assert [e.seq for e in after] == list(range(1, len(after) + 1))
+    new = after[len(before) :]
+    assert new[0].type == EventType.RUN_RESUMED
+    assert [e.data["task_id"] for e in new if e.type == EventType.TASK_UNKNOWN] == ["c"]
+    rerun = [e.data["task_id"] for e in new if e.type == EventType.TASK_STARTED]
+    assert sorted(rerun) == ["d", "e", "total"]
+    assert new[-1].type == EventType.RUN_FINISHED
