@@ -203,7 +203,7 @@ def test_concretise_inverts_abstract_for_real_country_names(
     plan = combined_plan(a, b, goal=template.format(a=a, b=b) if casing is str else "")
     aq, ap, mapping = abstract(question, plan)
     assert concretise(ap, mapping) == plan
-    assert sorted(mapping.values()) == sorted(names)
+    assert sorted(mapping.values()) == sorted(n.strip() for n in names)
     for name in names:
         assert not mentions(aq, name)
         assert not any(mentions(s, name) for s in strings(ap))

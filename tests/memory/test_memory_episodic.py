@@ -119,10 +119,11 @@ def test_fts_syntax_in_questions_never_raises(stocked: PlanMemory, text: str) ->
 
 
 def test_fts_query_quotes_every_term() -> None:
-    assert fts_query('What is "the" combined-population AND x*?') == (
-        '"combined" OR "population" OR "x"'
+    assert fts_query('What is "the" combined-population AND x* 3?') == (
+        '"combined" OR "population" OR "3"'
     )
     assert fts_query("what is the") == ""
+    assert fts_query("X and Y") == ""  # placeholders match nothing by themselves
 
 
 def test_the_same_shape_is_stored_once_and_counts_uses(memory: PlanMemory) -> None:
@@ -233,9 +234,11 @@ def _writer(path: str, worker: int) -> None:
     memory.close()
 
 
-def test_several_processes_can_remember_at_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("precreate", [True, False])
+def test_several_processes_can_remember_at_once(tmp_path: Path, precreate: bool) -> None:
     path = str(tmp_path / "memory.db")
-    PlanMemory(path).close()
+    if precreate:
+        PlanMemory(path).close()
     ctx = multiprocessing.get_context("fork")
     procs = [ctx.Process(target=_writer, args=(path, w)) for w in range(4)]
     for p in procs:

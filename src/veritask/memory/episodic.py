@@ -101,7 +101,9 @@ class Episode:
     `plan` is the concrete plan of the first run stored under this shape;
     `abstract_plan` is the form to show a planner model. `uses` counts how
     many runs stored the same shape; `score` is the BM25 relevance from
-    `similar` (higher is closer; 0.0 from `list`).
+    `similar` (higher is closer; 0.0 from `list`). BM25 weighs words by how
+    rare they are in the memory, so scores only compare episodes within one
+    search: in a memory of a few episodes they are all tiny.
     """
 
     question: str
@@ -143,10 +145,14 @@ class PlanMemory:
             self._conn = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=30
             )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open plan memory {self.path}: {exc}") from exc
+        try:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.executescript(_SCHEMA)
         except sqlite3.Error as exc:
+            self._conn.close()
             raise StoreError(f"cannot open plan memory {self.path}: {exc}") from exc
         self._lock = threading.Lock()
 
@@ -268,12 +274,15 @@ class PlanMemory:
 def fts_query(text: str) -> str:
     """An FTS5 MATCH expression for `text`: its distinct non-common words, quoted, OR-ed.
 
-    Returns "" when no word is left, so the caller can skip the query.
+    Single letters are dropped too: stored questions use them as placeholders
+    (X, Y), so a stray "x" would otherwise match every episode. Returns ""
+    when no word is left, so the caller can skip the query.
     """
     terms: dict[str, None] = {}
     for word in _TERM.findall(text.casefold()):
-        if word not in _STOPWORDS and word.strip("_"):
-            terms.setdefault(word, None)
+        if word in _STOPWORDS or not word.strip("_") or (len(word) == 1 and word.isalpha()):
+            continue
+        terms.setdefault(word, None)
         if len(terms) >= MAX_QUERY_TERMS:
             break
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
