@@ -61,11 +61,12 @@ def abstract(question: str, plan: Plan) -> tuple[str, Plan, dict[str, str]]:
     taken = _words_in([question, *_plan_strings(plan)])
     placeholders = _placeholders(len(entities), taken)
     mapping = dict(zip(placeholders, entities, strict=True))
-    by_key = {entity.casefold(): ph for ph, entity in mapping.items()}
-    pattern = _alternation(entities, flags=re.IGNORECASE)
+    pattern = _entity_pattern(entities)
 
     def swap(text: str) -> str:
-        return _outside_refs(text, lambda s: pattern.sub(lambda m: by_key[m[0].casefold()], s))
+        return _outside_refs(
+            text, lambda s: pattern.sub(lambda m: placeholders[_group_index(m)], s)
+        )
 
     return swap(question), _map_plan(plan, swap), mapping
 
@@ -98,14 +99,29 @@ def _entities(question: str, plan: Plan) -> list[str]:
             found[key] = candidate
     if not found:
         return []
-    # Longest first in the alternation, so "Congo" never wins inside
-    # "Democratic Republic of the Congo"; then order by where each first appears.
-    pattern = _alternation(list(found.values()), flags=re.IGNORECASE)
-    order: dict[str, None] = {}
-    for m in pattern.finditer(question):
-        order.setdefault(m[0].casefold(), None)
-    keys = list(order) + [k for k in found if k not in order]
-    return [found[k] for k in keys]
+    # Order by where each first appears; an entity only ever seen inside a
+    # longer one ("Congo" in "Democratic Republic of the Congo") comes last.
+    entities = list(found.values())
+    order: dict[int, None] = {}
+    for m in _entity_pattern(entities).finditer(question):
+        order.setdefault(_group_index(m), None)
+    ranked = list(order) + [i for i in range(len(entities)) if i not in order]
+    return [entities[i] for i in ranked]
+
+
+def _entity_pattern(entities: list[str]) -> re.Pattern[str]:
+    """Any of `entities` as a whole word, case-insensitively, longest first.
+
+    Group `e<i>` is entity `i`, so a match says which entity it is without
+    comparing case-folded text (which Unicode does not always agree on).
+    """
+    ordered = sorted(range(len(entities)), key=lambda i: (-len(entities[i]), i))
+    body = "|".join(f"(?P<e{i}>{re.escape(entities[i])})" for i in ordered)
+    return re.compile(rf"(?<![\w$])(?:{body})(?!\w)", re.IGNORECASE)
+
+
+def _group_index(match: re.Match[str]) -> int:
+    return int((match.lastgroup or "e0")[1:])
 
 
 def _is_candidate(text: str) -> bool:
