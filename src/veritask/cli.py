@@ -219,6 +219,94 @@ def show(
         out.print(events_table(log))
 
 
+ModelOpt = Annotated[
+    str | None,
+    typer.Option("--model", "-m", help="Model, e.g. local:smollm2-135m or openai:gpt-4o."),
+]
+
+
+@app.command("run")
+def run_question(
+    question: Annotated[str, typer.Argument(help="The question, in plain language.")],
+    as_json: JsonOpt = False,
+    mode: Annotated[
+        str, typer.Option(help="orchestrated (plan + tools), single-agent (ReAct) or static.")
+    ] = "orchestrated",
+    model: ModelOpt = None,
+    store: StoreOpt = None,
+    imports: ImportOpt = None,
+    max_seconds: Annotated[float | None, typer.Option(help="Wall-clock budget.")] = None,
+    max_tokens: Annotated[int | None, typer.Option(help="Token budget for the run.")] = None,
+) -> None:
+    """Answer a question: plan it, run the plan live, print the answer with evidence and gaps.
+
+    With --json, stdout is one object: run_id, status (answered, partial, abstained,
+    failed), answer, value, confidence, gaps, usage, tasks.
+    """
+    from veritask.cli_render import ProgressView, answer_panel
+    from veritask.runtime.result import answer_json
+
+    with user_errors():
+        import_tool_modules(imports or [])
+        settings = load_settings(store=store, model=model)
+        budget = None
+        if max_seconds is not None or max_tokens is not None:
+            budget = Budget(max_seconds=max_seconds, max_tokens=max_tokens)
+        view = ProgressView(err, show_plan=True)
+        orch = Orchestrator(settings=settings, budget=budget, listeners=[] if as_json else [view])
+        rid = new_run_id()
+        try:
+            if as_json:
+                result = orch.run(question, mode=mode, run_id=rid)
+            else:
+                with view:
+                    result = orch.run(question, mode=mode, run_id=rid)
+        except KeyboardInterrupt:
+            err.print(f"interrupted — continue with: veritask resume {rid}")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+    if as_json:
+        sys.stdout.write(json.dumps(answer_json(result), default=str, ensure_ascii=False) + "\n")
+    else:
+        out.print(answer_panel(result))
+    answered = result.answer is not None and result.answer.status.value == "answered"
+    raise typer.Exit(EXIT_OK if answered else EXIT_RUN_FAILED)
+
+
+@app.command("plan")
+def plan_question(
+    question: Annotated[str, typer.Argument(help="The question to plan.")],
+    as_json: JsonOpt = False,
+    model: ModelOpt = None,
+    imports: ImportOpt = None,
+) -> None:
+    """Show the validated plan for a question; runs nothing (a dry run)."""
+    from veritask.planner.planner import Planner
+    from veritask.planner.steps import render_steps
+    from veritask.runtime.orchestrator import Orchestrator as _O
+
+    with user_errors():
+        import_tool_modules(imports or [])
+        orch = _O(settings=load_settings(model=model))
+        planner = Planner(orch.router, orch.registry, remembered=orch.remembered_examples)
+        from veritask.models.base import run_sync
+
+        planned = run_sync(planner.aplan(question))
+    if as_json:
+        payload = {
+            "plan": planned.plan.model_dump(mode="json"),
+            "confidence": planned.confidence,
+            "votes": planned.votes,
+            "samples": len(planned.candidates),
+        }
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+        return
+    out.print(render_steps(planned.plan, orch.registry), highlight=False)
+    out.print(
+        f"[dim]plan confidence {planned.confidence:.2f} "
+        f"({planned.votes} of {len(planned.candidates)} samples agree)[/dim]"
+    )
+
+
 def _register_optional_commands() -> None:
     """Commands owned by other modules; each registers itself on `app`."""
     import importlib

@@ -44,8 +44,10 @@ class ProgressView:
     prints one plain line per event that matters, so logs stay readable.
     """
 
-    def __init__(self, console: Console, plan: Plan | None = None) -> None:
+    def __init__(self, console: Console, plan: Plan | None = None, show_plan: bool = False) -> None:
         self.console = console
+        self.show_plan = show_plan
+        self.plan_text = ""
         self.live_mode = console.is_terminal
         self.rows: dict[str, dict[str, Any]] = {}
         self.started: dict[str, float] = {}
@@ -60,21 +62,21 @@ class ProgressView:
     def __enter__(self) -> ProgressView:
         if self.live_mode:
             self._live = Live(
-                self._table(), console=self.console, refresh_per_second=8, transient=False
+                self._renderable(), console=self.console, refresh_per_second=8, transient=False
             )
             self._live.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._live is not None:
-            self._live.update(self._table())
+            self._live.update(self._renderable())
             self._live.__exit__(None, None, None)
             self._live = None
 
     def __call__(self, event: Event) -> None:
         line = self._apply(event)
         if self._live is not None:
-            self._live.update(self._table())
+            self._live.update(self._renderable())
         elif line:
             self.console.print(line, highlight=False)
 
@@ -82,9 +84,22 @@ class ProgressView:
         d = ev.data
         if ev.type == EventType.RUN_STARTED:
             return f"run {ev.run_id} started"
+        if ev.type == EventType.PLAN_PROPOSED:
+            verdict = "valid" if d.get("valid") else "; ".join(d.get("problems", []))[:200]
+            return f"plan sample: {verdict}"
+        if ev.type == EventType.PLAN_REJECTED:
+            return "no valid plan: " + "; ".join(d.get("problems", []))
         if ev.type == EventType.PLAN_ACCEPTED:
-            self.set_plan(Plan.model_validate(d["plan"]))
-            return f"plan accepted: {len(d['plan']['tasks'])} task(s)"
+            plan = Plan.model_validate(d["plan"])
+            self.set_plan(plan)
+            conf = d.get("confidence")
+            head = f"plan ({len(plan.tasks)} task(s)" + (
+                f", confidence {conf:.2f})" if conf is not None else ")"
+            )
+            if self.show_plan:
+                self.plan_text = head + ":\n" + plan_lines(plan)
+                return self.plan_text
+            return head
         tid = str(d.get("task_id", ""))
         row = (
             self.rows.setdefault(tid, {"tool": "?", "status": "pending", "attempts": 0})
@@ -122,6 +137,11 @@ class ProgressView:
             return f"run finished: {d.get('status')}"
         return None
 
+    def _renderable(self) -> Any:
+        if self.plan_text:
+            return Group(Text(self.plan_text), self._table())
+        return self._table()
+
     def _table(self) -> Table:
         table = Table(title="tasks", expand=False)
         for col in ("task", "tool", "status", "attempts", "confidence", "elapsed"):
@@ -144,6 +164,58 @@ class ProgressView:
                 elapsed,
             )
         return table
+
+
+def plan_lines(plan: Plan) -> str:
+    """A plan as numbered tool calls, one per line."""
+    lines = []
+    for task in plan.tasks:
+        args = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in task.args.items())
+        lines.append(f"  {task.id}: {task.tool}({args})")
+    if plan.answer_template:
+        lines.append(f"  answer: {plan.answer_template}")
+    return "\n".join(lines)
+
+
+def answer_panel(result: RunResult) -> Group:
+    """The answer of a question run: text, status, claims with their evidence, gaps."""
+    answer = result.answer
+    if answer is None:
+        return result_panel(result)
+    parts: list[Any] = [
+        Text.assemble(("answer: ", "bold"), answer.text),
+        Text.assemble(
+            ("status: ", "bold"),
+            styled(answer.status.value),
+            f"  confidence {answer.confidence.score:.2f}",
+        ),
+    ]
+    for claim in answer.claims:
+        parts.append(Text(f"claim supported by {', '.join(claim.task_ids)}", style="dim"))
+    evidence = Table(title="evidence", show_lines=False)
+    for col in ("task", "source", "record", "fields"):
+        evidence.add_column(col, overflow="fold")
+    for tid, o in result.outcomes.items():
+        for src in o.evidence:
+            evidence.add_row(
+                tid,
+                src.source or src.tool,
+                src.record_id or "",
+                _short(src.fields or src.query, 160),
+            )
+    if evidence.row_count:
+        parts.append(evidence)
+    for gap in answer.gaps:
+        parts.append(Text.assemble(("gap: ", "yellow"), gap))
+    u = result.usage
+    parts.append(
+        Text(
+            f"run {result.run_id} · {u.input_tokens} in / {u.output_tokens} out tokens · "
+            f"${u.cost_usd:.4f} · {u.latency_s:.2f}s",
+            style="dim",
+        )
+    )
+    return Group(*parts)
 
 
 def result_panel(result: RunResult) -> Group:

@@ -14,7 +14,7 @@ from collections.abc import Coroutine, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from pydantic import ValidationError
 
@@ -22,16 +22,30 @@ from veritask.config import Budget, Settings, load_settings
 from veritask.errors import PlanError, RunNotFoundError, UserError
 from veritask.planner.validation import PlanProblem, validate_plan
 from veritask.runtime.backends import Backend, make_backend
+from veritask.runtime.budget import BudgetMeter
 from veritask.runtime.eventlog import EventListener, EventLog
 from veritask.runtime.result import RunResult
-from veritask.runtime.scheduler import RuntimeOptions, Scheduler, dump_outcome
+from veritask.runtime.scheduler import Assembler, RuntimeOptions, Scheduler, dump_outcome
 from veritask.runtime.state import RunState, fold
-from veritask.store import RunStore, open_store
+from veritask.store import RunStore, SQLiteRunStore, open_store
 from veritask.tools import default_registry
 from veritask.tools.registry import ToolRegistry
 from veritask.types import ErrorInfo, EventType, Outcome, OutcomeStatus, Plan, Policy
 
+if TYPE_CHECKING:
+    from veritask.models import ModelProvider, Router
+
 T = TypeVar("T")
+
+
+class PlanMemoryLike(Protocol):
+    """What the orchestrator needs from episodic memory (veritask.memory.episodic.PlanMemory)."""
+
+    def similar(self, question: str, k: int = 3) -> list[Any]: ...
+
+    def remember(
+        self, question: str, plan: Plan, *, confidence: float, run_id: str = ""
+    ) -> bool: ...
 
 
 def new_run_id() -> str:
@@ -100,8 +114,17 @@ class Orchestrator:
         policy: Policy | None = None,
         listeners: list[EventListener] | None = None,
         options: RuntimeOptions | None = None,
+        model: str | ModelProvider | None = None,
+        router: Router | None = None,
+        memory: PlanMemoryLike | bool | None = None,
     ) -> None:
         self.settings = settings or load_settings()
+        if isinstance(model, str):
+            self.settings = self.settings.model_copy(update={"model": model})
+        self._model = model
+        self._router = router
+        self._memory_arg = memory
+        self._memory: PlanMemoryLike | None = None
         self.store: RunStore = (
             store if isinstance(store, RunStore) else open_store(store or self.settings.store)
         )
@@ -116,7 +139,59 @@ class Orchestrator:
         )
         self.listeners = list(listeners or [])
 
+    # -- models and memory -----------------------------------------------------
+
+    @property
+    def router(self) -> Router:
+        """The model router, built on first use so plan-only use needs no model."""
+        if self._router is None:
+            from veritask.models import Router
+
+            providers = {}
+            if self._model is not None and not isinstance(self._model, str):
+                providers[self._model.name] = self._model
+                self.settings = self.settings.model_copy(update={"model": self._model.name})
+            self._router = Router(self.settings, providers)
+        return self._router
+
+    @property
+    def memory(self) -> PlanMemoryLike | None:
+        """Episodic plan memory: off for in-memory stores, else beside the run store."""
+        if self._memory is None and self._memory_arg is not False:
+            if self._memory_arg not in (None, True):
+                self._memory = self._memory_arg  # type: ignore[assignment]
+            elif isinstance(self.store, SQLiteRunStore) and self.store.path != ":memory:":
+                try:
+                    from veritask.memory.episodic import PlanMemory
+                except ImportError:
+                    return None
+                self._memory = PlanMemory(Path(self.store.path).with_name("memory.db"))
+        return self._memory
+
+    def remembered_examples(self, question: str, k: int) -> list[tuple[str, str]]:
+        """Past plans for questions like this one, as (question, steps) with entities abstracted."""
+        from veritask.planner.steps import render_steps
+
+        memory = self.memory
+        if memory is None:
+            return []
+        return [
+            (ep.abstract_question, render_steps(ep.abstract_plan, self.registry))
+            for ep in memory.similar(question, k)
+        ]
+
+    def remember(self, question: str, plan: Plan, confidence: float, run_id: str) -> None:
+        memory = self.memory
+        if memory is not None:
+            memory.remember(question, plan, confidence=confidence, run_id=run_id)
+
     # -- sync API ------------------------------------------------------------
+
+    def run(
+        self, question: str, *, mode: str = "orchestrated", run_id: str | None = None
+    ) -> RunResult:
+        """Answer a question: plan it, run the plan, assemble a grounded answer."""
+        return _run_sync(self.arun(question, mode=mode, run_id=run_id))
 
     def execute(
         self, plan: Plan | Mapping[str, Any] | str | Path, run_id: str | None = None
@@ -137,6 +212,21 @@ class Orchestrator:
 
     # -- async API -----------------------------------------------------------
 
+    async def arun(
+        self, question: str, *, mode: str = "orchestrated", run_id: str | None = None
+    ) -> RunResult:
+        """Async twin of `run`. `mode` is orchestrated, single-agent or static."""
+        from veritask.runtime.question import MODES, run_question
+
+        if mode not in MODES:
+            raise UserError(f"unknown mode {mode!r}; use one of: {', '.join(MODES)}")
+        if not question.strip():
+            raise UserError("the question is empty")
+        run_id = run_id or new_run_id()
+        if self.store.has_run(run_id):
+            raise UserError(f"run {run_id!r} already exists in {self.store.url}")
+        return await run_question(self, question, mode=mode, run_id=run_id)
+
     async def aexecute(
         self, plan: Plan | Mapping[str, Any] | str | Path, run_id: str | None = None
     ) -> RunResult:
@@ -151,10 +241,10 @@ class Orchestrator:
         log = EventLog(self.store, run_id, self.listeners)
         log.emit(
             EventType.RUN_STARTED,
-            {"goal": plan.goal, "options": self._describe_options()},
+            {"goal": plan.goal, "options": self.describe_options()},
         )
         log.emit(EventType.PLAN_ACCEPTED, {"plan": plan.model_dump(mode="json")})
-        return await self._drive(plan, log, RunState(run_id=run_id, goal=plan.goal, plan=plan))
+        return await self.drive(plan, log, RunState(run_id=run_id, goal=plan.goal, plan=plan))
 
     async def aresume(self, run_id: str) -> RunResult:
         """Continue `run_id` from its log.
@@ -192,19 +282,35 @@ class Orchestrator:
             )
             outcomes[tid] = outcome
             log.emit(EventType.TASK_UNKNOWN, {"task_id": tid, "outcome": dump_outcome(outcome)})
-        return await self._drive(plan, log, replace(state, outcomes=outcomes, started={}))
+        assembler = None
+        if state.options.get("mode") == "orchestrated":
+            from veritask.runtime.question import plan_assembler
 
-    async def _drive(self, plan: Plan, log: EventLog, state: RunState) -> RunResult:
+            assembler = plan_assembler(state.plan_confidence, self.settings.answer_threshold)
+        return await self.drive(plan, log, replace(state, outcomes=outcomes, started={}), assembler)
+
+    async def drive(
+        self,
+        plan: Plan,
+        log: EventLog,
+        state: RunState,
+        assembler: Assembler | None = None,
+        meter: BudgetMeter | None = None,
+    ) -> RunResult:
+        """Run a validated plan from `state`, writing to `log` (used by run, execute, resume)."""
         backend = make_backend(self._backend)
         try:
-            scheduler = Scheduler(plan, self.registry, log, backend, self.options, state)
+            scheduler = Scheduler(
+                plan, self.registry, log, backend, self.options, state, assembler, meter
+            )
             final = await scheduler.run()
         finally:
             if isinstance(self._backend, str):
                 await backend.aclose()
         return RunResult.from_state(replace(final, goal=plan.goal))
 
-    def _describe_options(self) -> dict[str, Any]:
+    def describe_options(self) -> dict[str, Any]:
+        """Run options as logged in RunStarted."""
         return {
             "backend": self._backend
             if isinstance(self._backend, str)

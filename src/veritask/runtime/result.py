@@ -71,6 +71,44 @@ class RunResult:
         }
 
 
+def answer_json(result: RunResult) -> dict[str, Any]:
+    """The `--json` shape of `veritask run` (DESIGN.md): `status` is the answer's status
+    (answered, partial, abstained, failed), `value` its machine-readable value."""
+    answer = result.answer
+    usage = result.usage
+    tasks = []
+    for tid, o in result.outcomes.items():
+        tool = "?"
+        if result.plan is not None and any(t.id == tid for t in result.plan.tasks):
+            tool = result.plan.task(tid).tool
+        elif o.evidence:
+            tool = o.evidence[0].tool
+        tasks.append(
+            {
+                "id": tid,
+                "tool": tool,
+                "status": o.status.value,
+                "confidence": o.confidence.score,
+                "attempts": o.attempts,
+            }
+        )
+    return {
+        "run_id": result.run_id,
+        "status": answer.status.value if answer else "failed",
+        "answer": answer.text if answer else None,
+        "value": answer.value if answer else None,
+        "confidence": answer.confidence.score if answer else 0.0,
+        "gaps": answer.gaps if answer else result.gaps,
+        "usage": {
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "cost_usd": usage.cost_usd,
+            "latency_s": usage.latency_s,
+        },
+        "tasks": tasks,
+    }
+
+
 def plan_value(plan: Plan, outcomes: dict[str, Outcome]) -> tuple[Any, bool]:
     """(value, complete): the filled answer template, or the final task's value.
 

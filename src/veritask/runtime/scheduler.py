@@ -30,6 +30,7 @@ from veritask.tools.registry import ToolRegistry
 from veritask.types import (
     DEFAULT_POLICY,
     NO_CONFIDENCE,
+    Answer,
     ErrorInfo,
     EventType,
     Outcome,
@@ -43,6 +44,8 @@ from veritask.types import (
 from veritask.workers.tool_call import attempt
 
 Sleep = Callable[[float], Awaitable[None]]
+Assembler = Callable[[Plan, dict[str, Outcome], Usage], Answer]
+"""Builds the run's Answer from its outcomes, before RunFinished is written."""
 
 
 @dataclass
@@ -107,13 +110,16 @@ class Scheduler:
         backend: Backend,
         options: RuntimeOptions,
         state: RunState,
+        assembler: Assembler | None = None,
+        meter: BudgetMeter | None = None,
     ) -> None:
+        self.assembler = assembler
         self.plan = plan
         self.registry = registry
         self.log = log
         self.backend = backend
         self.options = options
-        self.meter = BudgetMeter(options.budget, clock=options.clock, used=state.usage)
+        self.meter = meter or BudgetMeter(options.budget, clock=options.clock, used=state.usage)
         self.outcomes: dict[str, Outcome] = dict(state.outcomes)
         self.values: dict[str, Any] = {
             tid: o.value for tid, o in state.outcomes.items() if o.status is OutcomeStatus.SUCCEEDED
@@ -391,6 +397,10 @@ class Scheduler:
             model_calls=max(usage.model_calls, self.meter.used.model_calls),
             latency_s=self.meter.elapsed(),
         )
+        answer = None
+        if self.assembler is not None:
+            answer = self.assembler(self.plan, self.outcomes, usage)
+            self.log.emit(EventType.ANSWER_ASSEMBLED, {"answer": answer.model_dump(mode="json")})
         self.log.emit(
             EventType.RUN_FINISHED,
             {"status": status.value, "value": value, "usage": usage.model_dump()},
@@ -411,4 +421,5 @@ class Scheduler:
             outcomes=dict(self.outcomes),
             usage=usage,
             budget_exceeded=budget,
+            answer=answer,
         )

@@ -32,6 +32,7 @@ class RunState:
     last_seq: int = 0
     goal: str = ""
     plan: Plan | None = None
+    plan_confidence: float = 1.0
     status: RunStatus = RunStatus.RUNNING
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     started: dict[str, int] = field(default_factory=dict)
@@ -113,6 +114,7 @@ class _Folder:
             ch.update(status=RunStatus.RUNNING)
         elif t == EventType.PLAN_ACCEPTED:
             ch["plan"] = Plan.model_validate(d["plan"])
+            ch["plan_confidence"] = float(d.get("confidence", 1.0))
         elif t == EventType.PLAN_REJECTED:
             self.rejected.append(d)
         elif t == EventType.ESCALATED:

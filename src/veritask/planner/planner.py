@@ -1,0 +1,182 @@
+"""The planner: question → validated Plan. It plans; it never calls a tool.
+
+Decoding is constrained by a per-question grammar (see `grammar.py`), so
+every sample parses and names only entities from the question. Several
+samples are drawn; those that validate vote, and the most common plan wins.
+Agreement between samples is the plan's confidence. When no sample
+validates, the problems are fed back for a bounded number of repair rounds;
+after that the planner gives up with every problem named, instead of
+running a plan it knows is wrong.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from veritask.errors import ModelError, PlanError
+from veritask.models.base import Completion, Message
+from veritask.planner.examples import EXAMPLES, Example, closest_examples
+from veritask.planner.grammar import MAX_STEPS, build_grammar
+from veritask.planner.prompt import plan_messages, repair_messages
+from veritask.planner.steps import StepSyntaxError, canonical, parse_steps, render_steps
+from veritask.planner.validation import PlanProblem, validate_plan
+from veritask.tools.registry import ToolRegistry
+from veritask.types import Plan
+
+
+class Completer(Protocol):
+    """What the planner needs from the model layer (a Router satisfies it)."""
+
+    async def acomplete(
+        self,
+        kind: str,
+        messages: Sequence[Message],
+        *,
+        grammar: str | None = None,
+        max_tokens: int = ...,
+        temperature: float = ...,
+    ) -> Completion: ...
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One sampled plan: its text, the Plan if it parsed, and what is wrong with it."""
+
+    text: str
+    plan: Plan | None
+    problems: list[str]
+    round: int
+
+    @property
+    def valid(self) -> bool:
+        return self.plan is not None and not self.problems
+
+
+@dataclass(frozen=True)
+class PlanningResult:
+    plan: Plan
+    confidence: float
+    votes: int
+    candidates: list[Candidate] = field(default_factory=list)
+
+
+Remembered = Callable[[str, int], Sequence[tuple[str, str]]]
+"""Look-up of past (question, steps) pairs similar to a question: episodic memory."""
+
+
+@dataclass
+class PlannerSettings:
+    samples: int = 3
+    """Plans drawn per round; the first at temperature 0, the rest at `temperature`."""
+    temperature: float = 0.7
+    repair_rounds: int = 2
+    examples: int = 3
+    max_steps: int = MAX_STEPS
+    max_tokens: int = 160
+
+
+class Planner:
+    """Turns a question into a validated Plan with a model, a tool catalog and examples."""
+
+    def __init__(
+        self,
+        model: Completer,
+        registry: ToolRegistry,
+        *,
+        settings: PlannerSettings | None = None,
+        remembered: Remembered | None = None,
+        examples: Sequence[Example] = EXAMPLES,
+        on_candidate: Callable[[Candidate], None] | None = None,
+    ) -> None:
+        self.model = model
+        self.registry = registry
+        self.settings = settings or PlannerSettings()
+        self.remembered = remembered
+        self.examples = examples
+        self.on_candidate = on_candidate
+
+    def example_pairs(self, question: str) -> list[tuple[str, str]]:
+        """Past plans that worked first, then the closest shipped examples."""
+        k = self.settings.examples
+        pairs: list[tuple[str, str]] = []
+        if self.remembered is not None:
+            pairs.extend(self.remembered(question, k))
+        if self.examples is EXAMPLES:
+            chosen = closest_examples(question, k)
+        else:
+            chosen = list(self.examples)[:k]
+        for ex in chosen:
+            if len(pairs) >= k:
+                break
+            pairs.append((ex.question, ex.steps))
+        # Most similar example last: small models copy the nearest turn most.
+        return list(reversed(pairs[:k]))
+
+    async def aplan(self, question: str) -> PlanningResult:
+        """A validated plan for `question`, or PlanError listing what every attempt got wrong."""
+        s = self.settings
+        grammar = build_grammar(question, self.registry, s.max_steps)
+        messages = plan_messages(question, self.registry, self.example_pairs(question))
+        candidates: list[Candidate] = []
+        for round_no in range(s.repair_rounds + 1):
+            count = s.samples if round_no == 0 else 1
+            batch = [
+                await self._sample(messages, grammar, question, i, round_no) for i in range(count)
+            ]
+            candidates.extend(batch)
+            chosen = _vote([c for c in batch if c.valid])
+            if chosen is not None:
+                plan, votes = chosen
+                return PlanningResult(plan, votes / len(batch), votes, candidates)
+            worst = min(batch, key=lambda c: len(c.problems))
+            messages = repair_messages(messages, worst.text, worst.problems)
+        problems = [PlanProblem("rejected", p) for p in candidates[-1].problems]
+        raise PlanError(problems or [PlanProblem("rejected", "the planner produced no plan")])
+
+    async def _sample(
+        self, messages: list[Message], grammar: str, question: str, index: int, round_no: int
+    ) -> Candidate:
+        temperature = 0.0 if index == 0 else self.settings.temperature
+        try:
+            completion = await self.model.acomplete(
+                "plan",
+                messages,
+                grammar=grammar,
+                max_tokens=self.settings.max_tokens,
+                temperature=temperature,
+            )
+        except ModelError as exc:
+            cand = Candidate("", None, [f"the model failed: {exc}"], round_no)
+        else:
+            cand = self._check(completion.text, question, round_no)
+        if self.on_candidate is not None:
+            self.on_candidate(cand)
+        return cand
+
+    def _check(self, text: str, question: str, round_no: int) -> Candidate:
+        try:
+            plan = parse_steps(text, self.registry, goal=question)
+        except StepSyntaxError as exc:
+            return Candidate(text, None, [str(exc)], round_no)
+        problems = [str(p) for p in validate_plan(plan, self.registry)]
+        if plan.answer_template is None:
+            problems.append("the plan has no Answer line; end with 'Answer: ... {$N} ...'")
+        return Candidate(text, plan, problems, round_no)
+
+
+def _vote(valid: list[Candidate]) -> tuple[Plan, int] | None:
+    """The most common valid plan and its vote count; ties go to the earliest sample."""
+    if not valid:
+        return None
+    counts = Counter(canonical(c.plan) for c in valid if c.plan is not None)
+    best_key, votes = max(counts.items(), key=lambda kv: kv[1])
+    for c in valid:
+        if c.plan is not None and canonical(c.plan) == best_key:
+            return c.plan, votes
+    return None
+
+
+__all__ = ["Candidate", "Planner", "PlannerSettings", "PlanningResult", "render_steps"]

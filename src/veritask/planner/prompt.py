@@ -1,0 +1,58 @@
+"""The planner's prompt: goal, tool catalog, a few example plans, the question.
+
+Examples are given as earlier chat turns (question → plan), which small
+instruction-tuned models imitate far more faithfully than a description of
+the format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from veritask.models.base import Message, assistant, system, user
+from veritask.planner.validation import PlanProblem
+from veritask.tools.registry import ToolRegistry, ToolSpec
+
+_SYSTEM = """You write plans. A plan is a numbered list of tool calls, then one Answer line.
+Each step calls one tool with quoted arguments. "$2" means the result of step 2 and
+"$2.population" one field of it. calc does arithmetic. The Answer line puts results in
+{$N} or {$N.field} slots. Use only names that appear in the question.
+
+Tools:
+{catalog}"""
+
+
+def tool_line(spec: ToolSpec) -> str:
+    params = ", ".join(spec.param_names)
+    line = f"- {spec.name}({params}): {spec.description.split('.')[0].strip()}"
+    if spec.output_fields:
+        line += f". Fields: {', '.join(sorted(spec.output_fields))}"
+    return line
+
+
+def catalog(registry: ToolRegistry) -> str:
+    return "\n".join(tool_line(spec) for spec in sorted(registry, key=lambda s: s.name))
+
+
+def plan_messages(
+    question: str, registry: ToolRegistry, examples: Sequence[tuple[str, str]]
+) -> list[Message]:
+    """Chat messages asking for a plan for `question`; `examples` are (question, steps) pairs."""
+    messages: list[Message] = [system(_SYSTEM.replace("{catalog}", catalog(registry)))]
+    for ex_question, ex_steps in examples:
+        messages.append(user(ex_question))
+        messages.append(assistant(ex_steps))
+    messages.append(user(question))
+    return messages
+
+
+def repair_messages(
+    messages: Sequence[Message], attempt_text: str, problems: Sequence[PlanProblem | str]
+) -> list[Message]:
+    """Messages that show the model its rejected plan and every problem with it."""
+    listed = "\n".join(f"- {p}" for p in problems)
+    return [
+        *messages,
+        assistant(attempt_text),
+        user(f"That plan has problems:\n{listed}\nWrite a corrected plan."),
+    ]

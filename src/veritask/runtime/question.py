@@ -1,0 +1,156 @@
+"""A question end to end: plan it, run the plan, assemble a grounded answer.
+
+Every step is an event: each sampled plan (`PlanProposed`), the rejection or
+acceptance of the plan, the tasks, the answer. A question the planner cannot
+turn into a valid plan ends `failed` with the problems named, and the answer
+abstains rather than guessing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from veritask.assembler import assemble_from_template
+from veritask.errors import PlanError
+from veritask.planner.planner import Candidate, Planner
+from veritask.runtime.budget import BudgetMeter, bind_meter, unbind_meter
+from veritask.runtime.eventlog import EventLog
+from veritask.runtime.result import RunResult
+from veritask.runtime.scheduler import Assembler
+from veritask.runtime.state import RunState
+from veritask.types import (
+    Answer,
+    AnswerStatus,
+    EventType,
+    RunStatus,
+    Usage,
+)
+
+if TYPE_CHECKING:
+    from veritask.runtime.orchestrator import Orchestrator
+
+MODES = ("orchestrated", "single-agent", "static")
+REMEMBER_AT = 0.9
+"""Answers at least this confident teach the planner (episodic memory)."""
+
+
+def plan_assembler(plan_confidence: float, threshold: float) -> Assembler:
+    """The assembler a planned run uses; rebuilt on resume from the logged plan confidence."""
+    return partial(_assemble, plan_confidence=plan_confidence, threshold=threshold)
+
+
+def _assemble(
+    plan: Any, outcomes: Any, usage: Usage, *, plan_confidence: float, threshold: float
+) -> Answer:
+    return assemble_from_template(
+        plan, outcomes, plan_confidence=plan_confidence, threshold=threshold, usage=usage
+    )
+
+
+def _candidate_logger(log: EventLog) -> Callable[[Candidate], None]:
+    def record(c: Candidate) -> None:
+        log.emit(
+            EventType.PLAN_PROPOSED,
+            {"text": c.text, "problems": c.problems, "round": c.round, "valid": c.valid},
+        )
+        log.flush()
+
+    return record
+
+
+async def run_question(orch: Orchestrator, question: str, *, mode: str, run_id: str) -> RunResult:
+    """Plan and run `question` in `mode`, logging every step under `run_id`."""
+    log = EventLog(orch.store, run_id, orch.listeners)
+    log.emit(
+        EventType.RUN_STARTED,
+        {"goal": question, "options": {**orch.describe_options(), "mode": mode}},
+    )
+    log.flush()
+    meter = BudgetMeter(orch.options.budget, clock=orch.options.clock)
+    if mode == "orchestrated":
+        return await _orchestrated(orch, question, log, meter)
+    from veritask.modes import run_mode
+
+    token = bind_meter(meter)
+    try:
+        answer = await run_mode(mode, question, orch, log)
+    finally:
+        unbind_meter(token)
+    return _finish_without_plan(log, answer, meter)
+
+
+async def _orchestrated(
+    orch: Orchestrator, question: str, log: EventLog, meter: BudgetMeter
+) -> RunResult:
+    planner = Planner(
+        orch.router,
+        orch.registry,
+        remembered=orch.remembered_examples,
+        on_candidate=_candidate_logger(log),
+    )
+    token = bind_meter(meter)
+    try:
+        planned = await planner.aplan(question)
+    except PlanError as exc:
+        log.emit(EventType.PLAN_REJECTED, {"problems": [str(p) for p in exc.problems]})
+        answer = Answer(
+            text="I could not make a valid plan for this question, so I will not guess. "
+            + "; ".join(str(p) for p in exc.problems[:5]),
+            status=AnswerStatus.ABSTAINED,
+            gaps=[str(p) for p in exc.problems],
+            usage=meter.used,
+        )
+        return _finish_without_plan(log, answer, meter, status=RunStatus.FAILED)
+    finally:
+        unbind_meter(token)
+    plan = planned.plan
+    log.emit(
+        EventType.PLAN_ACCEPTED,
+        {
+            "plan": plan.model_dump(mode="json"),
+            "confidence": planned.confidence,
+            "votes": planned.votes,
+        },
+    )
+    state = RunState(run_id=log.run_id, goal=question, plan=plan, usage=meter.used)
+    assembler = plan_assembler(planned.confidence, orch.settings.answer_threshold)
+    final = await orch.drive(plan, log, state, assembler, meter)
+    done = final.answer
+    if (
+        done is not None
+        and done.status is AnswerStatus.ANSWERED
+        and done.confidence.score >= REMEMBER_AT
+    ):
+        orch.remember(question, plan, done.confidence.score, log.run_id)
+    return final
+
+
+def _finish_without_plan(
+    log: EventLog,
+    answer: Answer,
+    meter: BudgetMeter,
+    status: RunStatus | None = None,
+) -> RunResult:
+    answer = answer.model_copy(update={"usage": meter.used})
+    log.emit(EventType.ANSWER_ASSEMBLED, {"answer": answer.model_dump(mode="json")})
+    if status is None:
+        status = (
+            RunStatus.SUCCEEDED
+            if answer.status is AnswerStatus.ANSWERED
+            else RunStatus.PARTIAL
+            if answer.status is AnswerStatus.PARTIAL
+            else RunStatus.FAILED
+        )
+    log.emit(
+        EventType.RUN_FINISHED,
+        {"status": status.value, "value": answer.value, "usage": meter.used.model_dump()},
+    )
+    log.flush()
+    from veritask.runtime.state import fold
+
+    return RunResult.from_state(fold(log.store.events(log.run_id)))
+
+
+__all__ = ["MODES", "plan_assembler", "run_question"]

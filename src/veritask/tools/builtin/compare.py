@@ -1,0 +1,39 @@
+"""`larger`: pick which of two named quantities is bigger.
+
+"Which has more X, A or B?" is answered with a name, not a number; letting
+a tool make the comparison keeps it out of the model's hands, and the
+evidence shows both values that were compared.
+"""
+
+from __future__ import annotations
+
+from veritask.errors import ToolError
+from veritask.tools import tool
+from veritask.tools.registry import ToolResult
+from veritask.types import Source
+
+
+@tool(name="larger", idempotent=True, timeout_s=5)
+def larger(first: str, first_value: float, second: str, second_value: float) -> str:
+    """Name of whichever of two things has the larger value, e.g. the more populous country.
+
+    Args:
+        first: name of the first thing, usually "$1.name".
+        first_value: its value, usually "$1.population".
+        second: name of the second thing, usually "$2.name".
+        second_value: its value, usually "$2.population".
+    """
+    if first == second:
+        raise ToolError(f"both sides are {first!r}; compare two different things")
+    if first_value == second_value:
+        raise ToolError(
+            f"{first} and {second} have the same value ({first_value:g}); neither is larger",
+            kind="Tie",
+        )
+    winner = first if first_value > second_value else second
+    evidence = Source(
+        tool="larger",
+        query={"first": first, "second": second},
+        fields={first: first_value, second: second_value},
+    )
+    return ToolResult(winner, [evidence])  # type: ignore[return-value]
