@@ -81,61 +81,68 @@ class ProgressView:
             self.console.print(line, highlight=False)
 
     def _apply(self, ev: Event) -> str | None:
+        if ev.type.value.startswith("Task") and ev.data.get("task_id"):
+            return self._task_event(ev)
+        if ev.type.value.startswith("Plan"):
+            return self._plan_event(ev)
         d = ev.data
-        if ev.type == EventType.RUN_STARTED:
-            return f"run {ev.run_id} started"
+        messages = {
+            EventType.RUN_STARTED: f"run {ev.run_id} started",
+            EventType.BUDGET_EXCEEDED: (
+                f"budget exceeded: {d.get('resource')} ({d.get('used')} of {d.get('limit')})"
+            ),
+            EventType.RUN_INTERRUPTED: "run interrupted",
+            EventType.RUN_FINISHED: f"run finished: {d.get('status')}",
+        }
+        return messages.get(ev.type)
+
+    def _plan_event(self, ev: Event) -> str | None:
+        d = ev.data
         if ev.type == EventType.PLAN_PROPOSED:
             verdict = "valid" if d.get("valid") else "; ".join(d.get("problems", []))[:200]
             return f"plan sample: {verdict}"
         if ev.type == EventType.PLAN_REJECTED:
             return "no valid plan: " + "; ".join(d.get("problems", []))
-        if ev.type == EventType.PLAN_ACCEPTED:
-            plan = Plan.model_validate(d["plan"])
-            self.set_plan(plan)
-            conf = d.get("confidence")
-            head = f"plan ({len(plan.tasks)} task(s)" + (
-                f", confidence {conf:.2f})" if conf is not None else ")"
-            )
-            if self.show_plan:
-                self.plan_text = head + ":\n" + plan_lines(plan)
-                return self.plan_text
-            return head
-        tid = str(d.get("task_id", ""))
-        row = (
-            self.rows.setdefault(tid, {"tool": "?", "status": "pending", "attempts": 0})
-            if tid
-            else None
+        if ev.type != EventType.PLAN_ACCEPTED:
+            return None
+        plan = Plan.model_validate(d["plan"])
+        self.set_plan(plan)
+        conf = d.get("confidence")
+        head = f"plan ({len(plan.tasks)} task(s)" + (
+            f", confidence {conf:.2f})" if conf is not None else ")"
         )
-        if ev.type == EventType.TASK_STARTED and row is not None:
+        if self.show_plan:
+            self.plan_text = head + ":\n" + plan_lines(plan)
+            return self.plan_text
+        return head
+
+    def _task_event(self, ev: Event) -> str | None:
+        d = ev.data
+        tid = str(d["task_id"])
+        row = self.rows.setdefault(tid, {"tool": "?", "status": "pending", "attempts": 0})
+        if ev.type == EventType.TASK_STARTED:
             row.update(status="running", attempts=d.get("attempt", 1))
             self.started.setdefault(tid, time.monotonic())
             return f"{tid}: started (attempt {d.get('attempt', 1)})"
-        if ev.type == EventType.TASK_RETRYING and row is not None:
+        if ev.type == EventType.TASK_RETRYING:
             row["status"] = "retrying"
             err = d.get("error", {})
             return (
                 f"{tid}: attempt {d.get('attempt')} failed ({err.get('message', '')}); "
                 f"retrying in {d.get('delay_s', 0):.2f}s"
             )
-        if ev.type.value.startswith("Task") and "outcome" in d and row is not None:
-            o = d["outcome"]
-            row.update(
-                status=o["status"],
-                attempts=o.get("attempts", 0),
-                confidence=o["confidence"]["score"],
-            )
-            row["elapsed"] = o.get("usage", {}).get("latency_s", 0.0)
-            msg = f"{tid}: {o['status']}"
-            if o.get("error"):
-                msg += f" — {o['error']['message']}"
-            return msg
-        if ev.type == EventType.BUDGET_EXCEEDED:
-            return f"budget exceeded: {d.get('resource')} ({d.get('used')} of {d.get('limit')})"
-        if ev.type == EventType.RUN_INTERRUPTED:
-            return "run interrupted"
-        if ev.type == EventType.RUN_FINISHED:
-            return f"run finished: {d.get('status')}"
-        return None
+        if "outcome" not in d:
+            return None
+        o = d["outcome"]
+        row.update(status=o["status"], attempts=o.get("attempts", 0))
+        row["confidence"] = o["confidence"]["score"]
+        row["elapsed"] = o.get("usage", {}).get("latency_s", 0.0)
+        if row["tool"] == "?" and o.get("evidence"):
+            row["tool"] = o["evidence"][0].get("tool", "?")
+        msg = f"{tid}: {o['status']}"
+        if o.get("error"):
+            msg += f" — {o['error']['message']}"
+        return msg
 
     def _renderable(self) -> Any:
         if self.plan_text:

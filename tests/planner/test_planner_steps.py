@@ -1,0 +1,83 @@
+"""The step language: parsing, rendering, and the per-question grammar."""
+
+from __future__ import annotations
+
+import pytest
+
+from veritask.planner.examples import EXAMPLES, closest_examples
+from veritask.planner.grammar import build_grammar, question_spans
+from veritask.planner.steps import StepSyntaxError, canonical, parse_steps, render_steps
+from veritask.planner.validation import validate_plan
+from veritask.tools import default_registry
+
+REG = default_registry()
+
+
+def test_parse_maps_positional_args_and_step_refs() -> None:
+    plan = parse_steps(
+        '1. country_facts("France")\n2. country_facts("Spain")\n'
+        '3. calc("$1.population + $2.population")\nAnswer: Together {$3} people.',
+        REG,
+        goal="q",
+    )
+    assert [t.id for t in plan.tasks] == ["t1", "t2", "t3"]
+    assert plan.tasks[0].args == {"country": "France"}
+    assert plan.tasks[2].args == {"expression": "$t1.population + $t2.population"}
+    assert plan.answer_template == "Together {$t3} people."
+    assert validate_plan(plan, REG) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "no steps"),
+        ('2. country_facts("France")', "numbered 1"),
+        ("1. country_facts(France)", "quoted strings"),
+        ("country_facts('France')", "expected 'N. tool"),
+    ],
+)
+def test_parse_errors_say_where(text: str, message: str) -> None:
+    with pytest.raises(StepSyntaxError, match=message):
+        parse_steps(text, REG)
+
+
+def test_every_shipped_example_validates_and_round_trips() -> None:
+    for example in EXAMPLES:
+        plan = example.plan(REG)
+        assert validate_plan(plan, REG) == [], example.question
+        assert render_steps(plan, REG) == example.steps
+
+
+def test_canonical_ignores_spacing_but_not_arguments() -> None:
+    a = parse_steps('1. calc("1 + 2")\nAnswer: {$1}', REG)
+    b = parse_steps('1. calc("1+2")\nAnswer: it is {$1}', REG)
+    c = parse_steps('1. calc("1 - 2")\nAnswer: {$1}', REG)
+    assert canonical(a) == canonical(b) != canonical(c)
+
+
+def test_question_spans_are_names_from_the_question() -> None:
+    spans = question_spans(
+        "How far apart are the capitals of Bosnia and Herzegovina and Sri Lanka?"
+    )
+    assert "Bosnia and Herzegovina" in spans
+    assert "Sri Lanka" in spans
+    assert "How" not in spans and "the" not in spans
+
+
+def test_lowercase_question_still_offers_spans() -> None:
+    assert "france" in question_spans("what is the population of france")
+
+
+def test_grammar_only_offers_question_entities_and_earlier_steps() -> None:
+    grammar = build_grammar("What is the combined population of France and Spain?", REG)
+    ent = next(line for line in grammar.splitlines() if line.startswith("ent ::="))
+    assert '"France"' in ent and '"Spain"' in ent and "Chile" not in ent
+    ref2 = next(line for line in grammar.splitlines() if line.startswith("ref2 ::="))
+    assert '"1"' in ref2 and "[1-2]" not in ref2
+    ref4 = next(line for line in grammar.splitlines() if line.startswith("ref4 ::="))
+    assert "[1-3]" in ref4
+
+
+def test_closest_examples_fold_synonyms() -> None:
+    best = closest_examples("What is the combined population of Peru and Chile?", 1)[0]
+    assert "total population" in best.question
