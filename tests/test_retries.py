@@ -322,7 +322,7 @@ def test_optional_gap_in_the_answer_template_is_visible(
         template="b is {$b}; a is {$a}.",
     )
     assert result.status is RunStatus.PARTIAL
-    assert result.value == "b is 5; a is [missing]."
+    assert result.value.startswith("b is 5; a is [missing")  # a visible gap, never a guess
 
 
 # -- budgets -------------------------------------------------------------------

@@ -1,0 +1,130 @@
+"""One task's attempt: evidence and confidence on every outcome, argument problems found
+only at run time, and the low-confidence policy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from veritask import Confidence, Orchestrator, Plan, Source, Task, ToolResult
+from veritask.runtime.result import RunResult
+from veritask.runtime.state import fold
+from veritask.tools import ToolRegistry
+from veritask.types import ConfidenceMethod, OutcomeStatus, Policy, RunStatus
+
+
+@pytest.fixture
+def reg(registry: ToolRegistry) -> ToolRegistry:
+    @registry.tool
+    def lookup(key: str) -> ToolResult:
+        """A source of truth that cites its record and may be unsure."""
+        if key == "fuzzy":
+            return ToolResult(
+                value=7,
+                evidence=[Source(tool="lookup", source="kb", record_id="r7", fields={"v": 7})],
+                confidence=Confidence(
+                    score=0.2, method=ConfidenceMethod.TOOL, signals={"match": 0.2}
+                ),
+            )
+        if key == "bare":
+            return ToolResult(value=3)
+        return ToolResult(value={"key": key, "n": 1})
+
+    @registry.tool
+    def scale(value: float, factor: int = 2) -> float:
+        return value * factor
+
+    @registry.tool
+    def text(s: str) -> str:
+        return s
+
+    @registry.tool
+    def record(key: str) -> dict[str, Any]:
+        return {"key": key}
+
+    return registry
+
+
+def execute(reg: ToolRegistry, *tasks: Task) -> tuple[Orchestrator, RunResult]:
+    orch = Orchestrator(store="memory://", registry=reg)
+    return orch, orch.execute(Plan(tasks=list(tasks)))
+
+
+def T(tid: str, tool: str, policy: Policy | None = None, **args: Any) -> Task:
+    return Task(id=tid, tool=tool, args=args, policy=policy)
+
+
+def test_plain_values_get_tool_confidence_and_default_evidence(reg: ToolRegistry) -> None:
+    _, result = execute(reg, T("a", "calc", expression="1"), T("b", "calc", expression="$a + 2"))
+    b = result.outcomes["b"]
+    assert b.value == 3
+    assert b.confidence.score == 1.0 and b.confidence.method is ConfidenceMethod.TOOL
+    # Evidence records the query as actually sent: references resolved.
+    assert b.evidence == [Source(tool="calc", query={"expression": "1 + 2"})]
+
+
+def test_tool_result_evidence_and_confidence_are_kept_and_logged(reg: ToolRegistry) -> None:
+    orch, result = execute(
+        reg,
+        T("f", "lookup", Policy(min_confidence=0.1), key="fuzzy"),
+        T("b", "lookup", key="bare"),
+    )
+    fuzzy = result.outcomes["f"]
+    assert fuzzy.value == 7
+    assert fuzzy.confidence.score == 0.2 and fuzzy.confidence.signals == {"match": 0.2}
+    assert fuzzy.evidence == [Source(tool="lookup", source="kb", record_id="r7", fields={"v": 7})]
+    bare = result.outcomes["b"]
+    assert bare.confidence.score == 1.0
+    assert bare.evidence == [Source(tool="lookup", query={"key": "bare"})]
+    # The same, read back from the log.
+    assert fold(orch.store.events(result.run_id)).outcomes == result.outcomes
+
+
+def test_field_reference_into_a_tool_result_value(reg: ToolRegistry) -> None:
+    # `-> ToolResult` says nothing about the value's fields: `$a.n` must not be rejected
+    # as if it named a field of ToolResult itself (value, evidence, confidence).
+    _, result = execute(reg, T("a", "lookup", key="x"), T("b", "scale", value="$a.n", factor=5))
+    assert result.status is RunStatus.SUCCEEDED
+    assert result.outcomes["b"].value == 5
+
+
+def test_argument_of_the_wrong_type_at_run_time_fails_without_retry(reg: ToolRegistry) -> None:
+    _, result = execute(reg, T("a", "text", s="many"), T("b", "scale", value="$a"))
+    b = result.outcomes["b"]
+    assert b.status is OutcomeStatus.FAILED and b.attempts == 1
+    assert b.error is not None
+    assert b.error.type == "InvalidArguments" and not b.error.retryable
+    assert "'value'" in b.error.message and "scale" in b.error.message
+
+
+def test_missing_field_at_run_time_is_a_reference_error(reg: ToolRegistry) -> None:
+    _, result = execute(reg, T("a", "record", key="x"), T("b", "scale", value="$a.missing"))
+    b = result.outcomes["b"]
+    assert b.status is OutcomeStatus.FAILED
+    assert b.error is not None and b.error.type == "ReferenceError"
+    assert "no field 'missing'" in b.error.message
+
+
+def test_arguments_are_coerced_to_the_declared_types(reg: ToolRegistry) -> None:
+    _, result = execute(reg, T("a", "scale", value=2, factor=3))
+    assert result.outcomes["a"].value == 6.0
+    assert isinstance(result.outcomes["a"].value, float)
+
+
+def test_low_confidence_is_accepted_when_the_policy_says_accept(reg: ToolRegistry) -> None:
+    policy = Policy(min_confidence=0.5, on_low_confidence="accept")
+    _, result = execute(reg, T("f", "lookup", policy, key="fuzzy"))
+    assert result.outcomes["f"].status is OutcomeStatus.SUCCEEDED
+    assert result.outcomes["f"].confidence.score == 0.2
+
+
+def test_low_confidence_fails_the_task_when_the_policy_says_fail(reg: ToolRegistry) -> None:
+    policy = Policy(min_confidence=0.5, on_low_confidence="fail")
+    _, result = execute(
+        reg, T("f", "lookup", policy, key="fuzzy"), T("g", "scale", value="$f", factor=1)
+    )
+    f = result.outcomes["f"]
+    assert f.status is OutcomeStatus.FAILED
+    assert f.error is not None and "confidence" in f.error.message
+    assert result.outcomes["g"].status is OutcomeStatus.SKIPPED
