@@ -3,6 +3,7 @@ an interrupted non-idempotent task is `unknown`, an interrupted idempotent one r
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -14,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from veritask import Orchestrator, Plan, Task
 from veritask.store import SQLiteRunStore
-from veritask.types import EventType
+from veritask.tools import ToolRegistry
+from veritask.types import EventType, OutcomeStatus, Policy, RunStatus
 
 TESTS_DIR = Path(__file__).parent
 VERITASK = Path(sys.executable).parent / "veritask"
@@ -162,3 +165,55 @@ def test_sigkill_mid_run_then_resume_in_a_new_process(tmp_path: Path) -> None:
     rerun = [e.data["task_id"] for e in new if e.type == EventType.TASK_STARTED]
     assert sorted(rerun) == ["d", "e", "total"]
     assert new[-1].type == EventType.RUN_FINISHED
+
+
+async def test_cancelled_run_is_interrupted_and_resumable(
+    registry: ToolRegistry, store_url: str
+) -> None:
+    """Cancelling a run (what Ctrl-C does) logs RunInterrupted; resume finishes it."""
+    release = asyncio.Event()
+    calls: Counter[str] = Counter()
+
+    @registry.tool(name="wait_idempotent", idempotent=True)
+    async def wait_idempotent(n: int) -> int:
+        calls["idempotent"] += 1
+        await release.wait()
+        return n
+
+    @registry.tool(name="wait_once")
+    async def wait_once(n: int) -> int:
+        calls["once"] += 1
+        await release.wait()
+        return n
+
+    plan = Plan(
+        tasks=[
+            Task(id="a", tool="calc", args={"expression": "1"}),
+            Task(id="i", tool="wait_idempotent", args={"n": "$a"}),
+            Task(id="o", tool="wait_once", args={"n": "$a"}, policy=Policy(optional=True)),
+            Task(id="total", tool="calc", args={"expression": "$i + 1"}),
+        ]
+    )
+    orch = Orchestrator(store=store_url, registry=registry)
+    run = asyncio.create_task(orch.aexecute(plan, run_id="cancelled"))
+    for _ in range(500):
+        if calls["idempotent"] and calls["once"]:
+            break
+        await asyncio.sleep(0.01)
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+
+    state = orch.state("cancelled")
+    assert state.status is RunStatus.INTERRUPTED
+    assert set(state.started) == {"i", "o"}
+    assert state.outcomes["a"].ok
+    assert [r.status for r in orch.store.runs()] == [RunStatus.INTERRUPTED]
+
+    release.set()
+    result = await Orchestrator(store=store_url, registry=registry).aresume("cancelled")
+    assert calls == Counter({"idempotent": 2, "once": 1})
+    assert result.value == 2
+    assert result.outcomes["o"].status is OutcomeStatus.UNKNOWN
+    assert result.status is RunStatus.PARTIAL
+    assert orch.state("cancelled").status is RunStatus.PARTIAL
