@@ -77,6 +77,8 @@ def plan_of(dag: Dag) -> Plan:
 @dataclass
 class Recorder:
     log: list[tuple[str, str]] = field(default_factory=list)
+    active: int = 0
+    most_active: int = 0
 
     def registry(self) -> ToolRegistry:
         reg = ToolRegistry()
@@ -84,7 +86,10 @@ class Recorder:
         @reg.tool
         async def node(name: str, inputs: list[int], mode: str = "ok") -> int:
             self.log.append(("start", name))
+            self.active += 1
+            self.most_active = max(self.most_active, self.active)
             await asyncio.sleep(0)
+            self.active -= 1
             attempt = sum(1 for kind, n in self.log if kind == "start" and n == name)
             self.log.append(("finish", name))
             if mode == "fail" or (mode == "flaky" and attempt < 2):
@@ -126,6 +131,7 @@ def test_random_dags_validate_and_run_in_dependency_order(dag: Dag, concurrency:
     assert result.value == expected[dag.order[-1]]
     position = {entry: k for k, entry in enumerate(recorder.log)}
     assert len(position) == 2 * dag.size  # every task started and finished exactly once
+    assert recorder.most_active <= concurrency
     for i in range(dag.size):
         for j in dag.deps(i):
             assert position[("finish", f"t{j}")] < position[("start", f"t{i}")], (i, j)

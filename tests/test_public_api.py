@@ -13,7 +13,7 @@ from veritask import Orchestrator, Plan, Task, tool
 from veritask.errors import PlanError, RunNotFoundError, UserError
 from veritask.runtime.result import RunResult
 from veritask.store import SQLiteRunStore
-from veritask.types import OutcomeStatus, RunStatus
+from veritask.types import Event, EventType, OutcomeStatus, RunStatus
 
 DOCUMENTED = {
     # entry points
@@ -147,3 +147,11 @@ async def test_async_twins(in_tmp: Path) -> None:
 async def test_sync_api_inside_an_event_loop_points_to_the_async_twin(in_tmp: Path) -> None:
     with pytest.raises(UserError, match="await"):
         Orchestrator(store="memory://").execute(PLAN)
+
+
+def test_listeners_see_every_durable_event_in_order(in_tmp: Path) -> None:
+    seen: list[Event] = []
+    orch = Orchestrator(store="sqlite:///path.db", listeners=[seen.append])
+    result = orch.execute(PLAN)
+    assert seen == orch.store.events(result.run_id)
+    assert seen[0].type is EventType.RUN_STARTED and seen[-1].type is EventType.RUN_FINISHED
