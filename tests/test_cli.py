@@ -150,6 +150,25 @@ def test_exec_existing_run_id_is_refused(cli: Invoke, tmp_path: Path) -> None:
     assert_clean_usage_error(result, "'mine' already exists")
 
 
+def test_exec_options_backend_and_budget(cli: Invoke, tmp_path: Path, store: str) -> None:
+    plan = str(write(tmp_path, "plan.json", VALID))
+    isolated = run_json(cli, "exec", plan, "--backend", "process")
+    assert isolated["status"] == "succeeded"
+    assert isolated["value"] == "The combined population is 116120000."
+
+    limited = cli("exec", plan, "--json", "--max-tasks", "1", "--concurrency", "1")
+    assert limited.exit_code == 1
+    payload = json.loads(limited.stdout)
+    assert payload["status"] == "failed"
+    assert any("budget for tasks exceeded" in g for g in payload["gaps"])
+
+
+def test_exec_unknown_backend(cli: Invoke, tmp_path: Path, store: str) -> None:
+    result = cli("exec", str(write(tmp_path, "plan.json", VALID)), "--backend", "celeryish")
+    assert_clean_usage_error(result, "unknown backend 'celeryish'")
+    assert open_store(store).runs() == []
+
+
 # -- runs / show / resume ---------------------------------------------------------------
 
 
