@@ -143,6 +143,17 @@ def test_exec_missing_file(cli: Invoke, tmp_path: Path) -> None:
     assert_clean_usage_error(result, "nope.json", "does not exist")
 
 
+def test_exec_plan_path_that_is_a_directory(cli: Invoke, tmp_path: Path) -> None:
+    (tmp_path / "plans").mkdir()
+    assert_clean_usage_error(cli("exec", str(tmp_path / "plans")), "plans")
+
+
+def test_exec_plan_file_that_is_not_text(cli: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    path.write_bytes(b"\xff\xfe{\x00")
+    assert_clean_usage_error(cli("exec", str(path)), "plan.json")
+
+
 def test_exec_existing_run_id_is_refused(cli: Invoke, tmp_path: Path) -> None:
     plan = str(write(tmp_path, "plan.json", VALID))
     assert cli("exec", plan, "--json", "--run-id", "mine").exit_code == 0
