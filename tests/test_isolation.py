@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from helpers.faulty_tools import registry as faulty_registry
-from veritask import Orchestrator, Plan, Task
+from veritask import Budget, Orchestrator, Plan, Task
 from veritask.runtime.result import RunResult
 from veritask.tools import ToolRegistry, default_registry
 from veritask.types import Backoff, EventType, OutcomeStatus, Policy, RunStatus
@@ -125,3 +125,28 @@ def test_unpicklable_result_is_a_clear_failure(registry: ToolRegistry, store_url
     )
     kind, message = error_of(result, "u")
     assert kind == "UnpicklableResult" and "cannot be sent back" in message
+
+
+def test_run_budget_kills_a_hung_worker(
+    registry: ToolRegistry, store_url: str, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "hung.pid"
+    orch = Orchestrator(
+        store=store_url, registry=registry, backend="process", budget=Budget(max_seconds=1.0)
+    )
+    t0 = time.monotonic()
+    result = orch.execute(
+        Plan(
+            tasks=[
+                Task(id="ok", tool="calc", args={"expression": "1"}),
+                Task(id="hangs", tool="hangs", args={"pid_file": str(pid_file)}),
+            ]
+        )
+    )
+    assert time.monotonic() - t0 < 5
+    kind, _ = error_of(result, "hangs")
+    assert kind == "BudgetExceeded"
+    assert result.outcomes["ok"].ok
+    hung_pid = int(pid_file.read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(hung_pid, 0)
