@@ -45,8 +45,8 @@ holds even when routes send other kinds (synthesize, verify...) elsewhere."""
 FALLBACK_SCORE = 0.5
 """Confidence of a model answer when the provider returns no token logprobs."""
 
-SHORT_VALUE_WORDS = 4
-"""A final answer of at most this many words (and no number) is itself the value."""
+SHORT_VALUE_WORDS = 5
+"""A final answer of at most this many words (no number, not a sentence) is itself the value."""
 
 
 class ToolCalls:
@@ -172,10 +172,12 @@ def parse_value(text: str) -> Any:
     """The machine-readable value of a free-text answer, or None.
 
     A lone number (commas allowed) or a sentence holding exactly one number
-    gives that number; a short answer without numbers ("Nairobi", "Chile")
-    is its own value. Anything else has no single value.
+    gives that number; a short answer without numbers that is not a
+    sentence ("Nairobi", "Kinshasa.", "Democratic Republic of the Congo", but
+    not "Peru is larger.") is its own value. Anything else has no single value.
     """
-    stripped = text.strip().strip("\"'“”").rstrip(".!").strip()
+    unquoted = text.strip().strip("\"'“”").strip()
+    stripped = unquoted.rstrip(".!").strip()
     if not stripped:
         return None
     numbers = _NUMBER.findall(stripped)
@@ -183,7 +185,8 @@ def parse_value(text: str) -> Any:
         raw = numbers[0].replace(",", "")
         number = float(raw)
         return int(number) if number.is_integer() and "." not in raw else number
-    if not numbers and len(stripped.split()) <= SHORT_VALUE_WORDS:
+    sentence = unquoted.endswith((".", "!")) and len(stripped.split()) >= 3
+    if not numbers and not sentence and len(stripped.split()) <= SHORT_VALUE_WORDS:
         return stripped
     return None
 
