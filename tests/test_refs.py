@@ -147,3 +147,21 @@ def test_template_refs_and_fill() -> None:
 )
 def test_format_value(value: object, text: str) -> None:
     assert format_value(value) == text
+
+
+@pytest.mark.parametrize(
+    ("arg", "values"),
+    [
+        ("$a.__class__", {"a": 5}),
+        ("$lst.count", {"lst": [1, 2]}),
+        ("$s.upper", {"s": "Paris"}),
+        ("$p._secret", {"p": type("P", (), {"_secret": 1})()}),
+    ],
+)
+def test_field_references_read_data_not_methods_or_private_attributes(
+    arg: str, values: dict[str, object]
+) -> None:
+    # `$t.field` names a field of a value; a method object or a private attribute is not
+    # a value a task should receive (nor one that survives the JSON event log).
+    with pytest.raises(RefError):
+        resolve(arg, values)
