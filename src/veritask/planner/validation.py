@@ -117,7 +117,13 @@ def _type_problem(spec: ToolSpec, name: str, value: Any) -> str | None:
 def _check_refs(task: Task, tasks: dict[str, Task], registry: ToolRegistry) -> list[PlanProblem]:
     out = []
     for dep in task.after:
-        if dep not in tasks:
+        if dep == task.id:
+            out.append(
+                PlanProblem(
+                    "self_ref", "'after' names the task itself; it could never start", task.id
+                )
+            )
+        elif dep not in tasks:
             out.append(
                 PlanProblem(
                     "missing_ref", f"'after' names task {dep!r}, which is not in the plan", task.id

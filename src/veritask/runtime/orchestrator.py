@@ -63,6 +63,12 @@ def load_plan(source: Plan | Mapping[str, Any] | str | Path) -> Plan:
             data = json.loads(path.read_text())
         except FileNotFoundError:
             raise UserError(f"plan file {str(path)!r} does not exist") from None
+        except IsADirectoryError:
+            raise UserError(f"{str(path)!r} is a directory; pass a plan JSON file") from None
+        except UnicodeDecodeError:
+            raise UserError(f"plan file {str(path)!r} is not UTF-8 text; save it as JSON") from None
+        except OSError as exc:
+            raise UserError(f"cannot read plan file {str(path)!r}: {exc.strerror}") from None
         except json.JSONDecodeError as exc:
             raise UserError(
                 f"plan file {str(path)!r} is not valid JSON: {exc.msg} at line {exc.lineno}, "

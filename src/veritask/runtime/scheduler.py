@@ -380,15 +380,29 @@ class Scheduler:
 
     # -- the end -------------------------------------------------------------
 
+    def _status(self, value_complete: bool) -> RunStatus:
+        """succeeded: every task did. failed: a required task failed or is unknown, or the
+        budget ran out before the value existed. partial: only optional tasks (and what
+        depends on them) are missing, or the budget ran out after the value existed."""
+        outcomes = self.outcomes.values()
+        complete_run = self.stopped is None and len(self.outcomes) == len(self.tasks)
+        if complete_run and all(o.ok for o in outcomes):
+            return RunStatus.SUCCEEDED
+        required_broken = any(
+            o.status in (OutcomeStatus.FAILED, OutcomeStatus.UNKNOWN)
+            and not self.policies[o.task_id].optional
+            and not (o.error is not None and o.error.type == "BudgetExceeded")
+            for o in outcomes
+        )
+        if required_broken:
+            return RunStatus.FAILED
+        if self.stopped is not None and not value_complete:
+            return RunStatus.FAILED
+        return RunStatus.PARTIAL
+
     def _finish(self) -> RunState:
         value, complete = plan_value(self.plan, self.outcomes)
-        all_ok = all(o.ok for o in self.outcomes.values()) and len(self.outcomes) == len(self.tasks)
-        if all_ok and self.stopped is None:
-            status = RunStatus.SUCCEEDED
-        elif complete:
-            status = RunStatus.PARTIAL
-        else:
-            status = RunStatus.FAILED
+        status = self._status(complete)
         usage = sum((o.usage for o in self.outcomes.values()), Usage())
         usage = Usage(
             input_tokens=max(usage.input_tokens, self.meter.used.input_tokens),

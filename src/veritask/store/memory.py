@@ -22,15 +22,18 @@ class MemoryRunStore:
         self._lock = threading.Lock()
 
     def append(self, run_id: str, events: Sequence[NewEvent]) -> list[Event]:
+        if not events:
+            return []
         now = utcnow()
         with self._lock:
-            log = self._events.setdefault(run_id, [])
+            log = self._events.get(run_id, [])
             start = len(log) + 1
+            # Build (and so validate) every event before touching the log: all or nothing.
             stored = [
                 Event(run_id=run_id, seq=start + i, at=now, type=ev.type, data=ev.data)
                 for i, ev in enumerate(events)
             ]
-            log.extend(stored)
+            self._events.setdefault(run_id, log).extend(stored)
         return stored
 
     def events(self, run_id: str, after_seq: int = 0) -> list[Event]:

@@ -70,15 +70,24 @@ class SQLiteRunStore:
         if not events:
             return []
         now = utcnow()
+        # Serialise before the transaction: data that cannot be stored fails here, untouched.
+        payload = [(EventType(ev.type), json.dumps(ev.data, default=str)) for ev in events]
         with self._lock:
             try:
-                return self._append_locked(run_id, events, now)
+                return self._append_locked(run_id, events, payload, now)
             except sqlite3.Error as exc:
+                raise StoreError(f"cannot append to run {run_id} in {self.path}: {exc}") from exc
+            finally:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
-                raise StoreError(f"cannot append to run {run_id} in {self.path}: {exc}") from exc
 
-    def _append_locked(self, run_id: str, events: Sequence[NewEvent], now: datetime) -> list[Event]:
+    def _append_locked(
+        self,
+        run_id: str,
+        events: Sequence[NewEvent],
+        payload: list[tuple[EventType, str]],
+        now: datetime,
+    ) -> list[Event]:
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         row = conn.execute("SELECT last_seq FROM runs WHERE run_id = ?", (run_id,)).fetchone()
@@ -94,9 +103,9 @@ class SQLiteRunStore:
             last = int(row[0])
         stored = []
         rows = []
-        for i, ev in enumerate(events, start=last + 1):
-            stored.append(Event(run_id=run_id, seq=i, at=now, type=ev.type, data=ev.data))
-            rows.append((run_id, i, at, ev.type.value, json.dumps(ev.data, default=str)))
+        for i, (ev, (etype, data)) in enumerate(zip(events, payload, strict=True), start=last + 1):
+            stored.append(Event(run_id=run_id, seq=i, at=now, type=etype, data=ev.data))
+            rows.append((run_id, i, at, etype.value, data))
         conn.executemany(
             "INSERT INTO events (run_id, seq, at, type, data) VALUES (?, ?, ?, ?, ?)", rows
         )

@@ -7,6 +7,8 @@ CLI, the planner and `Orchestrator()` use unless given another one.
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import overload
@@ -82,6 +84,10 @@ def load_entry_points() -> list[str]:
 
 def import_tool_modules(modules: list[str]) -> None:
     """Import user modules whose `@tool`s should join the default registry (CLI --import)."""
+    # A console script's sys.path lacks the working directory; users expect it there.
+    cwd = os.getcwd()
+    if modules and cwd not in sys.path:
+        sys.path.insert(0, cwd)
     for mod in modules:
         try:
             importlib.import_module(mod)
@@ -89,6 +95,10 @@ def import_tool_modules(modules: list[str]) -> None:
             raise UserError(
                 f"cannot import tool module {mod!r}: {exc}. "
                 "Pass a dotted module path that is importable from the current directory."
+            ) from exc
+        except Exception as exc:
+            raise UserError(
+                f"tool module {mod!r} failed while importing: {type(exc).__name__}: {exc}"
             ) from exc
 
 
