@@ -145,6 +145,12 @@ def _example_terms() -> tuple[frozenset[str], ...]:
     return tuple(frozenset(_terms(e.question)) for e in EXAMPLES)
 
 
+def similarity(a: str, b: str) -> float:
+    """Jaccard similarity of two questions' content words after folding synonyms."""
+    ta, tb = _terms(a), _terms(b)
+    return len(ta & tb) / (len(ta | tb) or 1)
+
+
 def closest_examples(question: str, k: int = 3) -> list[Example]:
     """The k shipped examples sharing the most words with `question` (Jaccard)."""
     q = _terms(question)

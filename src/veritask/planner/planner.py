@@ -18,7 +18,7 @@ from typing import Protocol
 
 from veritask.errors import ModelError, PlanError
 from veritask.models.base import Completion, Message
-from veritask.planner.examples import EXAMPLES, Example, closest_examples
+from veritask.planner.examples import EXAMPLES, Example, closest_examples, similarity
 from veritask.planner.grammar import MAX_STEPS, build_grammar
 from veritask.planner.prompt import plan_messages, repair_messages
 from veritask.planner.steps import StepSyntaxError, canonical, parse_steps, render_steps
@@ -99,21 +99,23 @@ class Planner:
         self.on_candidate = on_candidate
 
     def example_pairs(self, question: str) -> list[tuple[str, str]]:
-        """Past plans that worked first, then the closest shipped examples."""
+        """The k most similar of: past plans that worked, and the shipped examples.
+
+        Remembered plans win ties, but a weak memory match never pushes out a
+        closer shipped example.
+        """
         k = self.settings.examples
-        pairs: list[tuple[str, str]] = []
+        pool: list[tuple[float, int, tuple[str, str]]] = []
         if self.remembered is not None:
-            pairs.extend(self.remembered(question, k))
-        if self.examples is EXAMPLES:
-            chosen = closest_examples(question, k)
-        else:
-            chosen = list(self.examples)[:k]
+            for pair in self.remembered(question, k):
+                pool.append((similarity(question, pair[0]), 1, pair))
+        chosen = closest_examples(question, k) if self.examples is EXAMPLES else self.examples
         for ex in chosen:
-            if len(pairs) >= k:
-                break
-            pairs.append((ex.question, ex.steps))
+            pool.append((similarity(question, ex.question), 0, (ex.question, ex.steps)))
+        pool.sort(key=lambda item: (item[0], item[1]), reverse=True)
+        best = [pair for _, _, pair in pool[:k]]
         # Most similar example last: small models copy the nearest turn most.
-        return list(reversed(pairs[:k]))
+        return list(reversed(best))
 
     async def aplan(self, question: str) -> PlanningResult:
         """A validated plan for `question`, or PlanError listing what every attempt got wrong."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
 from collections.abc import Coroutine, Mapping
 from dataclasses import replace
@@ -171,7 +172,10 @@ class Orchestrator:
                     from veritask.memory.episodic import PlanMemory
                 except ImportError:
                     return None
-                self._memory = PlanMemory(Path(self.store.path).with_name("memory.db"))
+                path = os.environ.get("VERITASK_MEMORY_PATH") or Path(self.store.path).with_name(
+                    "memory.db"
+                )
+                self._memory = PlanMemory(path)
         return self._memory
 
     def remembered_examples(self, question: str, k: int) -> list[tuple[str, str]]:
