@@ -35,7 +35,7 @@ import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from veritask.config import Settings
 from veritask.errors import ConfigError, ModelError
@@ -105,6 +105,10 @@ class _Engine:
     """One loaded GGUF model and the lock that serialises its use."""
 
     def __init__(self, path: Path, n_ctx: int, n_threads: int) -> None:
+        # llama.cpp's OpenMP threads spin while waiting by default; on a busy
+        # machine (a test suite, other workers) that cuts decode speed by ~10x.
+        # Must be set before libgomp loads, i.e. before llama_cpp is imported.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
             import llama_cpp
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -151,9 +155,29 @@ class _Engine:
         return lock
 
     def prompt_tokens(self, msgs: list[dict[str, str]]) -> list[int]:
-        prompt = self.formatter(messages=msgs).prompt
+        prompt = self.formatter(messages=cast(Any, msgs)).prompt
         tokens: list[int] = self.llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
         return tokens
+
+    def prefill(self, tokens: list[int]) -> None:
+        """Evaluate all prompt tokens but the last, reusing the cached prefix.
+
+        `generate` then evaluates the last prompt token on its own. A cold call
+        would otherwise compute it inside a batch (a matrix-matrix product) and
+        a warm one alone (matrix-vector), whose rounding differs enough to flip
+        a greedy choice on a small model; always doing it alone makes the output
+        independent of what ran before.
+        """
+        llama = self.llama
+        head = tokens[:-1]
+        common = 0
+        for cached, new in zip(llama._input_ids, head, strict=False):
+            if cached != new:
+                break
+            common += 1
+        llama.n_tokens = common  # `eval` drops the KV cache past n_tokens
+        if common < len(head):
+            llama.eval(head[common:])
 
     def is_end(self, token: int) -> bool:
         return bool(self._llama_cpp.llama_vocab_is_eog(self.vocab, token))
@@ -180,6 +204,7 @@ class _Engine:
     ) -> _Sample:
         """Generate one answer; the caller holds `lock`."""
         self.llama.set_seed(seed)
+        self.prefill(tokens)
         pieces: list[bytes] = []
         lps: list[TokenLogprob] = []
         finish = "length"
@@ -229,7 +254,7 @@ def load_engine(path: Path, *, n_ctx: int = DEFAULT_N_CTX, n_threads: int | None
 
 @functools.lru_cache(maxsize=64)
 def _grammar_from_schema(schema_json: str) -> Any:
-    from llama_cpp import LlamaGrammar
+    from llama_cpp.llama_grammar import LlamaGrammar
 
     try:
         return LlamaGrammar.from_json_schema(schema_json, verbose=False)
@@ -239,7 +264,7 @@ def _grammar_from_schema(schema_json: str) -> Any:
 
 @functools.lru_cache(maxsize=64)
 def _grammar_from_gbnf(gbnf: str) -> Any:
-    from llama_cpp import LlamaGrammar
+    from llama_cpp.llama_grammar import LlamaGrammar
 
     try:
         return LlamaGrammar.from_string(gbnf, verbose=False)

@@ -50,7 +50,8 @@ class OpenAIProvider(SyncMixin):
     Structured output uses ``response_format`` of type ``json_schema``. When a
     server rejects that with 400/422 and the model entry does not pin a
     format, the provider retries once with llama-cpp-python's
-    ``{"type": "json_object", "schema": ...}`` and remembers what worked.
+    ``{"type": "json_object", "schema": ...}`` and remembers what worked
+    (llama-cpp-python's server reports that rejection as a 500 naming the field).
     A GBNF `grammar` is sent as the ``grammar`` body field (llama.cpp servers).
     """
 
@@ -186,8 +187,9 @@ class OpenAIProvider(SyncMixin):
         except openai.APIConnectionError as exc:
             raise connection_error(self.name, str(exc), self.base_url) from exc
         except openai.APIStatusError as exc:
-            err = status_error(self.name, exc.status_code, _message(exc), exc.response.headers)
-            if exc.status_code in (400, 422) and "response_format" in request:
+            message = _message(exc)
+            err = status_error(self.name, exc.status_code, message, exc.response.headers)
+            if "response_format" in request and _format_rejected(exc.status_code, message):
                 raise _Rejected(str(err), provider=self.name) from exc
             raise err from exc
         except openai.OpenAIError as exc:
@@ -227,6 +229,12 @@ class OpenAIProvider(SyncMixin):
 
 class _Rejected(ModelError):
     """A 400/422 for a request with response_format: maybe the format, maybe not."""
+
+
+def _format_rejected(status: int, message: str) -> bool:
+    """Did the server refuse the response_format? llama-cpp-python's server reports
+    its request validation errors as HTTP 500, so a 500 counts when it names the field."""
+    return status in (400, 422) or (status == 500 and "response_format" in message)
 
 
 def _message(exc: Any) -> str:
