@@ -11,7 +11,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from veritask.planner.refs import RefError, fill_template, lookup, template_refs
+from veritask.assembler.grounding import check
+from veritask.planner.refs import RefError, fill_template, format_value, lookup, template_refs
 from veritask.planner.validation import dependencies
 from veritask.types import (
     Answer,
@@ -74,19 +75,37 @@ def assemble_from_template(
     gaps = _gaps(plan, outcomes)
     shown = {tid: _display(v) for tid, v in values.items()}
     text = fill_template(template, shown, missing=GAP)
+    supporting = [outcomes[t] for t in support if t in outcomes and outcomes[t].ok]
+    grounding = check(text, supporting, plan.goal)
+    repaired = False
+    if not grounding.ok and not missing:
+        # One repair: drop the planner's wording, keep only the values the slots hold.
+        text = _neutral_text(refs, shown)
+        repaired = True
+        grounding = check(text, supporting, plan.goal)
     scores = [outcomes[t].confidence.score if t in outcomes else 0.0 for t in support]
     weakest = min(scores) if scores else 0.0
     score = max(0.0, min(1.0, weakest * plan_confidence)) if not missing else 0.0
     confidence = Confidence(
         score=score,
         method=ConfidenceMethod.COMPOSITE,
-        signals={"weakest_task": weakest, "plan": plan_confidence, "missing_slots": len(missing)},
+        signals={
+            "weakest_task": weakest,
+            "plan": plan_confidence,
+            "missing_slots": len(missing),
+            "grounding": "ok"
+            if grounding.ok and not repaired
+            else "repaired"
+            if grounding.ok
+            else "failed",
+            "ungrounded": grounding.problems(),
+        },
     )
     value = resolved[str(refs[0])] if len(refs) == 1 and not missing else None
     if not refs or len(missing) == len(refs):
         status = AnswerStatus.ABSTAINED
         text = "I could not establish an answer: " + ("; ".join(gaps) or "no task produced a value")
-    elif missing:
+    elif missing or not grounding.ok:
         status = AnswerStatus.PARTIAL
     elif score >= threshold:
         status = AnswerStatus.ANSWERED
@@ -102,6 +121,19 @@ def assemble_from_template(
         gaps=gaps,
         usage=usage or Usage(),
     )
+
+
+def _neutral_text(refs: list[Any], shown: Mapping[str, Any]) -> str:
+    """'population: 125681593' per slot: nothing but the values and what they are."""
+    parts = []
+    for ref in refs:
+        try:
+            value = lookup(ref, shown)
+        except RefError:
+            continue
+        label = (ref.path[-1] if ref.path else "result").replace("_", " ")
+        parts.append(f"{label}: {format_value(value)}")
+    return "; ".join(parts) + "."
 
 
 def _gaps(plan: Plan, outcomes: Mapping[str, Outcome]) -> list[str]:

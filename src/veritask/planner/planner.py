@@ -21,6 +21,7 @@ from veritask.models.base import Completion, Message
 from veritask.planner.examples import EXAMPLES, Example, closest_examples, similarity
 from veritask.planner.grammar import MAX_STEPS, build_grammar
 from veritask.planner.prompt import plan_messages, repair_messages
+from veritask.planner.relevance import out_of_scope, relevance_problems
 from veritask.planner.steps import StepSyntaxError, canonical, parse_steps, render_steps
 from veritask.planner.validation import PlanProblem, validate_plan
 from veritask.tools.registry import ToolRegistry
@@ -76,6 +77,9 @@ class PlannerSettings:
     examples: int = 3
     max_steps: int = MAX_STEPS
     max_tokens: int = 160
+    check_relevance: bool = True
+    """Reject valid plans that do not answer the question asked (see relevance.py), and
+    refuse questions using words no tool covers before spending a model call."""
 
 
 class Planner:
@@ -120,6 +124,10 @@ class Planner:
     async def aplan(self, question: str) -> PlanningResult:
         """A validated plan for `question`, or PlanError listing what every attempt got wrong."""
         s = self.settings
+        if s.check_relevance:
+            scope = out_of_scope(question, self.registry)
+            if scope:
+                raise PlanError([PlanProblem("out_of_scope", p) for p in scope])
         grammar = build_grammar(question, self.registry, s.max_steps)
         messages = plan_messages(question, self.registry, self.example_pairs(question))
         candidates: list[Candidate] = []
@@ -166,6 +174,8 @@ class Planner:
         problems = [str(p) for p in validate_plan(plan, self.registry)]
         if plan.answer_template is None:
             problems.append("the plan has no Answer line; end with 'Answer: ... {$N} ...'")
+        if not problems and self.settings.check_relevance:
+            problems = relevance_problems(question, plan, self.registry)
         return Candidate(text, plan, problems, round_no)
 
 

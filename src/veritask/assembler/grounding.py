@@ -1,0 +1,123 @@
+"""The grounding check: every number and name in an answer must come from a task.
+
+A planner (or an injected instruction in the question) can write text
+around the template slots — "The population of Japan is 12 ({$1})". The
+slots are filled from sources of truth; the words around them are not.
+This check extracts every number and capitalised name from the final text
+and requires each to match a value or evidence field of a supporting
+outcome (numbers after rounding to the precision shown, names after case
+and accent folding). Names that appear in the question are allowed — the
+answer may repeat what was asked about — numbers are not: a number in the
+question is a claim to verify, not evidence.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from veritask.types import Outcome
+
+_NUMBER = re.compile(r"(?<![\w.])[-−]?\d[\d,]*(?:\.\d+)?(?![\w])")
+_NAME = re.compile(r"\b[A-Z][\w'’\-]*(?:\s+(?:of|and|the|de|du|la|le|da)?\s*[A-Z][\w'’\-]*)*")
+_SENTENCE_START = re.compile(r"(^|[.!?:]\s+)([A-Z][\w'’\-]*)")
+_HARMLESS = frozenset(
+    "The A An It Its This That These Those There Their They I We You He She In On At Of "
+    "And Or But So If Which What Who Where How Answer Both Neither".split()
+)
+
+
+@dataclass(frozen=True)
+class Grounding:
+    """What the check found: the tokens it could not trace to any outcome."""
+
+    numbers: list[str]
+    names: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.numbers and not self.names
+
+    def problems(self) -> list[str]:
+        out = [f"the number {n} is not in any task's result" for n in self.numbers]
+        out += [f"the name {n!r} is not in any task's result" for n in self.names]
+        return out
+
+
+def fold(text: str) -> str:
+    """Lower case without accents, for comparing names."""
+    nfkd = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in nfkd if not unicodedata.combining(c)).lower()
+
+
+def _walk(value: Any) -> Iterator[Any]:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield k
+            yield from _walk(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from _walk(v)
+    else:
+        yield value
+
+
+def facts(outcomes: Iterable[Outcome]) -> tuple[list[float], str]:
+    """Every number and all the text in the outcomes' values and evidence."""
+    numbers: list[float] = []
+    texts: list[str] = []
+    for o in outcomes:
+        items = [o.value, *(e.model_dump() for e in o.evidence)]
+        for leaf in _walk(items):
+            if isinstance(leaf, bool) or leaf is None:
+                continue
+            if isinstance(leaf, int | float):
+                numbers.append(float(leaf))
+            elif isinstance(leaf, str):
+                texts.append(leaf)
+                numbers.extend(_parse_number(m.group()) for m in _NUMBER.finditer(leaf))
+    return numbers, fold(" \n ".join(texts))
+
+
+def _parse_number(token: str) -> float:
+    return float(token.replace(",", "").replace("−", "-"))
+
+
+def _matches(token: str, known: list[float]) -> bool:
+    value = _parse_number(token)
+    decimals = len(token.split(".")[1]) if "." in token else 0
+    # Rounded to the precision shown, or within 0.5% (figures shown with fewer digits).
+    slack = 0.5 * 10 ** (-decimals) + 1e-9
+    return any(
+        abs(value - f) <= slack or (f != 0 and abs(value - f) <= 0.005 * abs(f))
+        for f in known
+        if math.isfinite(f)
+    )
+
+
+def _names(text: str) -> list[str]:
+    starts = {m.start(2) for m in _SENTENCE_START.finditer(text)}
+    out = []
+    for m in _NAME.finditer(text):
+        name = m.group().strip()
+        if m.start() in starts and " " not in name:
+            continue  # a capitalised first word of a sentence is not a name
+        words = [w for w in name.split() if w not in _HARMLESS]
+        if words:
+            out.append(" ".join(words))
+    return out
+
+
+def check(text: str, outcomes: Iterable[Outcome], question: str = "") -> Grounding:
+    """Trace every number and name in `text` to the outcomes (names also to the question)."""
+    known_numbers, known_text = facts(outcomes)
+    allowed_text = known_text + " \n " + fold(question)
+    bad_numbers = [
+        m.group() for m in _NUMBER.finditer(text) if not _matches(m.group(), known_numbers)
+    ]
+    bad_names = [n for n in _names(text) if fold(n) not in allowed_text]
+    return Grounding(bad_numbers, bad_names)

