@@ -94,7 +94,9 @@ class Planner:
         remembered: Remembered | None = None,
         examples: Sequence[Example] = EXAMPLES,
         on_candidate: Callable[[Candidate], None] | None = None,
+        kind: str = "plan",
     ) -> None:
+        self.kind = kind
         self.model = model
         self.registry = registry
         self.settings = settings or PlannerSettings()
@@ -140,11 +142,29 @@ class Planner:
             chosen = _vote([c for c in batch if c.valid])
             if chosen is not None:
                 plan, votes = chosen
-                return PlanningResult(plan, votes / len(batch), votes, candidates)
+                # Agreement over everything sampled: a plan that needed repair is less sure.
+                return PlanningResult(plan, votes / len(candidates), votes, candidates)
             worst = min(batch, key=lambda c: len(c.problems))
             messages = repair_messages(messages, worst.text, worst.problems)
         problems = [PlanProblem("rejected", p) for p in candidates[-1].problems]
         raise PlanError(problems or [PlanProblem("rejected", "the planner produced no plan")])
+
+    async def aresample(
+        self, question: str, previous: PlanningResult, extra: int
+    ) -> PlanningResult:
+        """Self-consistency: draw `extra` more samples and vote again over all of them."""
+        grammar = build_grammar(question, self.registry, self.settings.max_steps)
+        messages = plan_messages(question, self.registry, self.example_pairs(question))
+        round_no = max((c.round for c in previous.candidates), default=0) + 1
+        fresh = [
+            await self._sample(messages, grammar, question, i + 1, round_no) for i in range(extra)
+        ]
+        pool = [c for c in previous.candidates if c.round == 0] + fresh
+        chosen = _vote([c for c in pool if c.valid])
+        if chosen is None:
+            return previous
+        plan, votes = chosen
+        return PlanningResult(plan, votes / len(pool), votes, [*previous.candidates, *fresh])
 
     async def _sample(
         self, messages: list[Message], grammar: str, question: str, index: int, round_no: int
@@ -152,7 +172,7 @@ class Planner:
         temperature = 0.0 if index == 0 else self.settings.temperature
         try:
             completion = await self.model.acomplete(
-                "plan",
+                self.kind,
                 messages,
                 grammar=grammar,
                 max_tokens=self.settings.max_tokens,

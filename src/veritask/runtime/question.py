@@ -8,13 +8,14 @@ abstains rather than guessing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from veritask.assembler import assemble_from_template
 from veritask.errors import PlanError
-from veritask.planner.planner import Candidate, Planner
+from veritask.escalation.ladder import Attempt, Rung, Step, climb
+from veritask.planner.planner import Candidate, Planner, PlanningResult
 from veritask.runtime.budget import BudgetMeter, bind_meter, unbind_meter
 from veritask.runtime.eventlog import EventLog
 from veritask.runtime.result import RunResult
@@ -93,6 +94,7 @@ async def _orchestrated(
     token = bind_meter(meter)
     try:
         planned = await planner.aplan(question)
+        planned = await _escalate_plan(orch, planner, question, planned, log, meter)
     except PlanError as exc:
         log.emit(EventType.PLAN_REJECTED, {"problems": [str(p) for p in exc.problems]})
         answer = Answer(
@@ -125,6 +127,67 @@ async def _orchestrated(
     ):
         orch.remember(question, plan, done.confidence.score, log.run_id)
     return final
+
+
+PLAN_MIN_CONFIDENCE = 0.6
+"""Plans with less sample agreement than this climb the escalation ladder."""
+
+
+async def _escalate_plan(
+    orch: Orchestrator,
+    planner: Planner,
+    question: str,
+    planned: PlanningResult,
+    log: EventLog,
+    meter: BudgetMeter,
+) -> PlanningResult:
+    """Resample (self-consistency), then a stronger model if one is routed for `escalate`."""
+    per_sample = 900 + planner.settings.max_tokens
+    rungs: list[Rung[PlanningResult]] = [
+        Rung(
+            "resample",
+            lambda: _attempt(planner.aresample(question, planned, 4)),
+            estimated_tokens=4 * per_sample,
+            estimated_calls=4,
+        )
+    ]
+    if orch.settings.routes.get("escalate"):
+        stronger = Planner(
+            orch.router,
+            orch.registry,
+            remembered=orch.remembered_examples,
+            on_candidate=_candidate_logger(log),
+            kind="escalate",
+        )
+        rungs.append(
+            Rung(
+                "stronger_model",
+                lambda: _attempt(stronger.aplan(question)),
+                estimated_tokens=3 * per_sample,
+                estimated_calls=3,
+            )
+        )
+
+    def record(step: Step) -> None:
+        log.emit(EventType.ESCALATED, step.as_event("plan"))
+        log.flush()
+
+    climbed = await climb(
+        rungs,
+        start=Attempt(planned, planned.confidence),
+        threshold=PLAN_MIN_CONFIDENCE,
+        meter=meter,
+        on_step=record,
+    )
+    return climbed.result or planned
+
+
+async def _attempt(pending: Awaitable[PlanningResult]) -> Attempt[PlanningResult]:
+    try:
+        result = await pending
+    except PlanError:
+        return Attempt(None, 0.0)
+    return Attempt(result, result.confidence)
 
 
 def _finish_without_plan(
