@@ -198,7 +198,19 @@ def answer_panel(result: RunResult) -> Group:
         ),
     ]
     for claim in answer.claims:
-        parts.append(Text(f"claim supported by {', '.join(claim.task_ids)}", style="dim"))
+        parts.append(Text(f"claim: {claim.text}", style="bold"))
+        for tid in claim.task_ids:
+            o = result.outcomes.get(tid)
+            if o is None:
+                continue
+            for src in o.evidence:
+                where = " ".join(x for x in (src.source or src.tool, src.record_id or "") if x)
+                parts.append(
+                    Text(
+                        f"  ← {tid} {o.status.value}: {where} {_short(src.fields or src.query, 120)}",
+                        style="dim",
+                    )
+                )
     evidence = Table(title="evidence", show_lines=False)
     for col in ("task", "source", "record", "fields"):
         evidence.add_column(col, overflow="fold")
@@ -285,11 +297,28 @@ def state_view(state: RunState) -> Group:
                 _short(src.fields or src.query, 160),
             )
     parts: list[Any] = [header, table]
-    if evidence.row_count:
-        parts.append(evidence)
     for rejected in state.rejected_plans:
         parts.append(Text(f"plan rejected: {rejected.get('problems', rejected)}", style="red"))
-    parts.append(result_panel(result))
+    for step in state.escalations:
+        u = step.get("usage", {})
+        verb = "escalated" if step.get("taken") else "skipped escalation"
+        parts.append(
+            Text(
+                f"{verb} {step.get('target')} via {step.get('rung')}: confidence "
+                f"{step.get('before', 0):.2f} → {step.get('after', 0):.2f}, "
+                f"{u.get('model_calls', 0)} model call(s), "
+                f"{u.get('input_tokens', 0) + u.get('output_tokens', 0)} tokens, "
+                f"${u.get('cost_usd', 0):.4f}"
+                + (f" ({step['reason']})" if step.get("reason") else ""),
+                style="cyan",
+            )
+        )
+    if result.answer is not None:
+        parts.append(answer_panel(result))
+    else:
+        if evidence.row_count:
+            parts.append(evidence)
+        parts.append(result_panel(result))
     return Group(*parts)
 
 
