@@ -205,12 +205,8 @@ def answer_panel(result: RunResult) -> Group:
                 continue
             for src in o.evidence:
                 where = " ".join(x for x in (src.source or src.tool, src.record_id or "") if x)
-                parts.append(
-                    Text(
-                        f"  ← {tid} {o.status.value}: {where} {_short(src.fields or src.query, 120)}",
-                        style="dim",
-                    )
-                )
+                fields = _short(src.fields or src.query, 120)
+                parts.append(Text(f"  ← {tid} {o.status.value}: {where} {fields}", style="dim"))
     evidence = Table(title="evidence", show_lines=False)
     for col in ("task", "source", "record", "fields"):
         evidence.add_column(col, overflow="fold")
@@ -222,7 +218,7 @@ def answer_panel(result: RunResult) -> Group:
                 src.record_id or "",
                 _short(src.fields or src.query, 160),
             )
-    if evidence.row_count:
+    if evidence.row_count and not answer.claims:
         parts.append(evidence)
     for gap in answer.gaps:
         parts.append(Text.assemble(("gap: ", "yellow"), gap))
