@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
+import typer
+from typer.testing import CliRunner
 
 from veritask.config import ModelEntry, Settings
 from veritask.errors import ModelError
-from veritask.models import Router, get_provider, user
+from veritask.models import LangChainModel, Router, get_provider, user
+from veritask.models.cli import register
 from veritask.models.openai_provider import OpenAIProvider
 
 from .conftest import free_port
@@ -74,3 +80,38 @@ async def test_an_unknown_route_on_the_server_is_not_retryable(llama_server: str
     with pytest.raises(ModelError) as info:
         await p.acomplete([user("hi")], max_tokens=2)
     assert not info.value.retryable and "404" in str(info.value)
+
+
+async def test_langchain_chat_openai_against_the_server(llama_server: str) -> None:
+    """The LangChain adapter around a real ChatOpenAI (optional: needs langchain-openai)."""
+    langchain_openai = pytest.importorskip("langchain_openai")
+    chat = langchain_openai.ChatOpenAI(
+        model="smollm2", base_url=llama_server, api_key="not-needed", max_retries=0
+    )
+    model = LangChainModel(chat)
+    assert model.name == "langchain:smollm2"
+    out = await model.acomplete([user("What is the capital of France?")], max_tokens=12)
+    # usage as the server reported it (ChatOpenAI sends max_completion_tokens,
+    # which llama_cpp.server ignores, so the cap is not checked here)
+    assert out.text and out.usage.input_tokens > 5 and out.usage.output_tokens > 0
+
+
+def test_cli_check_against_the_server_and_the_embedded_model(
+    llama_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "veritask.toml").write_text(
+        'routes = { plan = ["openai:smollm2"] }\n'
+        f'[models."openai:smollm2"]\nbase_url = "{llama_server}"\n'
+    )
+    app = typer.Typer()
+    app.callback()(lambda: None)
+    register(app)
+    result = CliRunner().invoke(app, ["models", "--check", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [(r["name"], r["provider"], r["ok"]) for r in rows] == [
+        ("local:smollm2-135m", "local", True),
+        ("openai:smollm2", "openai", True),
+    ]
+    assert all(r["output_tokens"] > 0 and r["error"] is None for r in rows)

@@ -93,6 +93,17 @@ class AnthropicProvider(SyncMixin):
             self._clients[loop] = client
         return client
 
+    async def aclose(self) -> None:
+        """Close the connections this provider opened on the running loop.
+
+        One SDK client is kept per event loop (its connection pool belongs to
+        that loop); close it before the loop ends. A `client` or `http_client`
+        passed in by the caller is the caller's to close.
+        """
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None and self._http_client is None:
+            await client.close()
+
     async def acomplete(
         self,
         messages: Sequence[Message],

@@ -170,17 +170,25 @@ class SyncMixin:
         logprobs: bool = False,
     ) -> Completion:
         """Blocking twin of `acomplete`; safe to call from inside a running event loop."""
-        return run_sync(
-            self.acomplete(
-                messages,
-                json_schema=json_schema,
-                grammar=grammar,
-                max_tokens=max_tokens,
-                temperature=temperature,
-                n=n,
-                logprobs=logprobs,
-            )
-        )
+
+        async def once() -> Completion:
+            try:
+                return await self.acomplete(
+                    messages,
+                    json_schema=json_schema,
+                    grammar=grammar,
+                    max_tokens=max_tokens,
+                    temperature=temperature,
+                    n=n,
+                    logprobs=logprobs,
+                )
+            finally:  # the helper loop ends here; so must its connections
+                await self.aclose()
+
+        return run_sync(once())
+
+    async def aclose(self) -> None:
+        """Release connections opened on the running event loop (none by default)."""
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:

@@ -18,7 +18,7 @@ import typer
 
 from veritask.config import Settings, load_settings
 from veritask.errors import VeritaskError
-from veritask.models.base import user
+from veritask.models.base import run_sync, user
 from veritask.models.prices import split_name
 from veritask.models.registry import get_provider
 from veritask.models.router import KINDS
@@ -62,9 +62,14 @@ async def check_model(name: str, settings: Settings, timeout_s: float = 30.0) ->
     started = time.perf_counter()
     try:
         provider = get_provider(name, settings)
-        completion = await asyncio.wait_for(
-            provider.acomplete(CHECK_PROMPT, max_tokens=4, temperature=0.0), timeout_s
-        )
+        try:
+            completion = await asyncio.wait_for(
+                provider.acomplete(CHECK_PROMPT, max_tokens=4, temperature=0.0), timeout_s
+            )
+        finally:
+            close = getattr(provider, "aclose", None)
+            if close is not None:
+                await close()
     except TimeoutError:
         error = f"no answer within {timeout_s:g}s"
     except VeritaskError as exc:
@@ -119,7 +124,7 @@ def register(app: typer.Typer) -> None:
         if not check:
             _print_list(infos, as_json)
             return
-        results = [asyncio.run(check_model(i.name, settings, timeout)) for i in infos]
+        results = [run_sync(check_model(i.name, settings, timeout)) for i in infos]
         _print_checks(results, as_json)
         if not all(r.ok for r in results):
             raise typer.Exit(1)

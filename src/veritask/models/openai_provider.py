@@ -12,6 +12,7 @@ the `Router` retries, so that budgets and the injected clock see every attempt.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 import weakref
@@ -36,8 +37,6 @@ from veritask.models.prices import cost_usd, model_entry
 from veritask.types import Usage
 
 if TYPE_CHECKING:
-    import asyncio
-
     import openai
 
 DEFAULT_TIMEOUT_S = 60.0
@@ -96,8 +95,6 @@ class OpenAIProvider(SyncMixin):
     def _get_client(self) -> openai.AsyncOpenAI:
         if self._client is not None:
             return self._client
-        import asyncio
-
         import openai
 
         # An SDK client's connection pool belongs to the loop it was first used
@@ -114,6 +111,17 @@ class OpenAIProvider(SyncMixin):
             )
             self._clients[loop] = client
         return client
+
+    async def aclose(self) -> None:
+        """Close the connections this provider opened on the running loop.
+
+        One SDK client is kept per event loop (its connection pool belongs to
+        that loop); close it before the loop ends. A `client` or `http_client`
+        passed in by the caller is the caller's to close.
+        """
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None and self._http_client is None:
+            await client.close()
 
     async def acomplete(
         self,

@@ -217,7 +217,22 @@ class Router:
 
     def complete(self, kind: str, messages: Sequence[Message], **kwargs: Any) -> Completion:
         """Blocking twin of `acomplete`."""
-        return run_sync(self.acomplete(kind, messages, **kwargs))
+
+        async def once() -> Completion:
+            try:
+                return await self.acomplete(kind, messages, **kwargs)
+            finally:  # the helper loop ends here; so must its connections
+                await self.aclose()
+
+        return run_sync(once())
+
+    async def aclose(self) -> None:
+        """Close the providers' connections on the running loop; call it before the
+        loop ends (``asyncio.run`` returns) to avoid warnings about unclosed clients."""
+        for provider in self._providers.values():
+            close = getattr(provider, "aclose", None)
+            if close is not None:
+                await close()
 
     async def _call(self, name: str, provider: ModelProvider, request: _Request) -> Completion:
         """One model, with retries on retryable errors."""
