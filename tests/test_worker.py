@@ -128,3 +128,21 @@ def test_low_confidence_fails_the_task_when_the_policy_says_fail(reg: ToolRegist
     assert f.status is OutcomeStatus.FAILED
     assert f.error is not None and "confidence" in f.error.message
     assert result.outcomes["g"].status is OutcomeStatus.SKIPPED
+
+
+def test_a_value_the_log_cannot_store_does_not_crash_the_run(
+    registry: ToolRegistry, store_url: str
+) -> None:
+    @registry.tool
+    def huge() -> int:
+        return 10**5000  # more digits than Python will turn into a JSON string
+
+    orch = Orchestrator(store=store_url, registry=registry)
+    plan = Plan(
+        tasks=[Task(id="h", tool="huge"), Task(id="ok", tool="calc", args={"expression": "1"})]
+    )
+    result = orch.execute(plan)
+    assert result.outcomes["ok"].ok
+    state = fold(orch.store.events(result.run_id))
+    assert state.finished, "the run must reach RunFinished"
+    assert set(state.outcomes) == {"h", "ok"}
