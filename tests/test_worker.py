@@ -3,9 +3,11 @@ only at run time, and the low-confidence policy."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from veritask import Confidence, Orchestrator, Plan, Source, Task, ToolResult
 from veritask.runtime.result import RunResult
@@ -146,3 +148,37 @@ def test_a_value_the_log_cannot_store_does_not_crash_the_run(
     state = fold(orch.store.events(result.run_id))
     assert state.finished, "the run must reach RunFinished"
     assert set(state.outcomes) == {"h", "ok"}
+
+
+@dataclass
+class Point:
+    x: int
+    y: int
+
+
+class Facts(BaseModel):
+    name: str
+    population: int
+
+
+def test_structured_final_values_are_logged_as_data(registry: ToolRegistry, store_url: str) -> None:
+    """The run's logged value is the same JSON data as its final task's logged value,
+    not a repr string: `veritask show` and resume read the value from the log."""
+
+    @registry.tool
+    def point(x: int) -> Point:
+        return Point(x, 2)
+
+    @registry.tool
+    def facts(name: str) -> Facts:
+        return Facts(name=name, population=5)
+
+    orch = Orchestrator(store=store_url, registry=registry)
+    for tool, args, logged in [
+        ("point", {"x": 1}, {"x": 1, "y": 2}),
+        ("facts", {"name": "Malta"}, {"name": "Malta", "population": 5}),
+    ]:
+        result = orch.execute(Plan(tasks=[Task(id="t", tool=tool, args=args)]))
+        state = fold(orch.store.events(result.run_id))
+        assert state.outcomes["t"].value == logged
+        assert state.value == logged
