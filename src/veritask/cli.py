@@ -311,7 +311,7 @@ def _register_optional_commands() -> None:
     """Commands owned by other modules; each registers itself on `app`."""
     import importlib
 
-    for module in ("veritask.models.cli", "veritask.memory.cli"):
+    for module in ("veritask.models.cli", "veritask.memory.cli", "veritask.bench.cli"):
         try:
             mod = importlib.import_module(module)
         except ImportError:
