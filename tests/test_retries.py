@@ -312,6 +312,20 @@ def test_optional_failure_is_a_gap_and_the_run_is_partial(
     assert any(g.startswith("a2 (calc) skipped") for g in result.gaps)
 
 
+def test_optional_failure_that_leaves_no_value_fails_the_run(
+    tools: ToolRegistry, make: Callable[..., Orchestrator]
+) -> None:
+    # "partial" promises a value with gaps; with no template and the final task skipped
+    # there is no value at all (as when a budget runs out before the value exists).
+    result = run(
+        make(),
+        task("a", "broken", Policy(optional=True)),
+        task("final", "calc", expression="$a + 1"),
+    )
+    assert result.value is None
+    assert result.status is RunStatus.FAILED
+
+
 def test_optional_gap_in_the_answer_template_is_visible(
     tools: ToolRegistry, make: Callable[..., Orchestrator]
 ) -> None:
