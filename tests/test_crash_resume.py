@@ -217,3 +217,55 @@ async def test_cancelled_run_is_interrupted_and_resumable(
     assert result.outcomes["o"].status is OutcomeStatus.UNKNOWN
     assert result.status is RunStatus.PARTIAL
     assert orch.state("cancelled").status is RunStatus.PARTIAL
+
+
+def test_ctrl_c_interrupts_the_cli_and_resume_finishes(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/runs.db"
+    calls = tmp_path / "calls.txt"
+    plan = {
+        "tasks": [
+            {"id": "a", "tool": "crash_record", "args": {"name": "a", "value": 1}},
+            {"id": "d", "tool": "crash_hold_idempotent", "args": {"name": "d", "value": "$a"}},
+            {"id": "total", "tool": "calc", "args": {"expression": "$d + 1"}},
+        ]
+    }
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(plan))
+    common = ["--store", url, "--import", "helpers.crash_tools", "--json"]
+
+    proc = subprocess.Popen(
+        [str(VERITASK), "exec", str(plan_file), "--run-id", "int-run", *common],
+        cwd=tmp_path,
+        env=_env(calls, block=True),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        _wait_for(calls, {"a", "d"}, proc)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, stderr.decode()
+    assert "veritask resume int-run" in stderr.decode()
+
+    store = SQLiteRunStore(tmp_path / "runs.db")
+    [summary] = store.runs()
+    assert summary.status is RunStatus.INTERRUPTED
+    assert store.events("int-run")[-1].type == EventType.RUN_INTERRUPTED
+    store.close()
+
+    resumed = subprocess.run(
+        [str(VERITASK), "resume", "int-run", *common],
+        cwd=tmp_path,
+        env=_env(calls, block=False),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    out = json.loads(resumed.stdout)
+    assert (out["status"], out["value"]) == ("succeeded", 2)
+    assert _calls(calls) == Counter({"a": 1, "d": 2})
