@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 import veritask
-from veritask import Orchestrator, Plan, Task, tool
+from veritask import Budget, Orchestrator, Plan, Task, tool
 from veritask.errors import PlanError, RunNotFoundError, UserError
 from veritask.runtime.result import RunResult
+from veritask.runtime.scheduler import RuntimeOptions
 from veritask.store import SQLiteRunStore
 from veritask.types import Event, EventType, OutcomeStatus, RunStatus
 
@@ -155,3 +156,25 @@ def test_listeners_see_every_durable_event_in_order(in_tmp: Path) -> None:
     result = orch.execute(PLAN)
     assert seen == orch.store.events(result.run_id)
     assert seen[0].type is EventType.RUN_STARTED and seen[-1].type is EventType.RUN_FINISHED
+
+
+def test_settings_from_the_environment_apply(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VERITASK_BUDGET__MAX_TASKS", "1")
+    monkeypatch.setenv("VERITASK_CONCURRENCY", "3")
+    orch = Orchestrator(store="memory://")
+    assert (orch.options.budget.max_tasks, orch.options.concurrency) == (1, 3)
+    assert orch.execute(PLAN).status is RunStatus.FAILED  # the second task is over budget
+    explicit = Orchestrator(store="memory://", budget=Budget(max_tasks=5), concurrency=2)
+    assert (explicit.options.budget.max_tasks, explicit.options.concurrency) == (5, 2)
+
+
+def test_injecting_runtime_options_does_not_drop_the_configured_limits(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Options exist to inject a clock, sleep or randomness; passing them must not
+    # silently replace the configured budget and concurrency with "unlimited".
+    monkeypatch.setenv("VERITASK_BUDGET__MAX_TASKS", "1")
+    monkeypatch.setenv("VERITASK_CONCURRENCY", "3")
+    orch = Orchestrator(store="memory://", options=RuntimeOptions(rand=lambda: 0.5))
+    assert (orch.options.budget.max_tasks, orch.options.concurrency) == (1, 3)
+    assert orch.execute(PLAN).status is RunStatus.FAILED
