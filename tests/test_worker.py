@@ -3,6 +3,7 @@ only at run time, and the low-confidence policy."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -182,3 +183,24 @@ def test_structured_final_values_are_logged_as_data(registry: ToolRegistry, stor
         state = fold(orch.store.events(result.run_id))
         assert state.outcomes["t"].value == logged
         assert state.value == logged
+
+
+def test_async_tool_behind_a_sync_decorator_is_awaited(registry: ToolRegistry) -> None:
+    """A plain `functools.wraps` decorator hides that the tool is async; the coroutine it
+    returns must be awaited, not reported as the task's value."""
+
+    def logged(fn: Any) -> Any:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    @registry.tool
+    @logged
+    async def double(n: int) -> int:
+        return 2 * n
+
+    _, result = execute(registry, T("a", "double", n=21))
+    assert result.outcomes["a"].status is OutcomeStatus.SUCCEEDED
+    assert result.value == 42
