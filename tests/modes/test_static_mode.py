@@ -72,7 +72,7 @@ def test_capitals_and_cities_resolve_with_the_next_tool(scripted: MakeOrch) -> N
         "city_facts",
     ]
     assert city.outcomes["s3"].value["country"] == "Japan"
-    assert city.answer is not None and city.answer.value == 2.7
+    assert city.answer is not None and city.answer.value == 2_700_000
 
 
 def test_no_entity_abstains_without_calling_the_model(scripted: MakeOrch) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from veritask.errors import BudgetExceeded, UnknownToolError
@@ -165,14 +166,19 @@ def note_budget(log: EventLog, exc: BudgetExceeded) -> str:
     return f"budget for {exc.resource} exceeded ({exc.used:g} of {exc.limit:g}); stopped early"
 
 
-_NUMBER = re.compile(r"(?<![\w.])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w])|(?<![\w.,])-?\d+(?:\.\d+)?")
+_NUMBER = re.compile(
+    r"((?<![\w.])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w])|(?<![\w.,])-?\d+(?:\.\d+)?)"
+    r"(?:\s+(thousand|million|billion|trillion)\b)?",
+    re.IGNORECASE,
+)
+_SCALE = {"thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12}
 
 
 def parse_value(text: str) -> Any:
     """The machine-readable value of a free-text answer, or None.
 
-    A lone number (commas allowed) or a sentence holding exactly one number
-    gives that number; a short answer without numbers that is not a
+    A lone number (commas and "million"-style words allowed) or a sentence
+    holding exactly one number gives that number; a short answer without numbers that is not a
     sentence ("Nairobi", "Kinshasa.", "Democratic Republic of the Congo", but
     not "Peru is larger.") is its own value. Anything else has no single value.
     """
@@ -182,9 +188,10 @@ def parse_value(text: str) -> Any:
         return None
     numbers = _NUMBER.findall(stripped)
     if len(numbers) == 1:
-        raw = numbers[0].replace(",", "")
-        number = float(raw)
-        return int(number) if number.is_integer() and "." not in raw else number
+        raw, scale = numbers[0][0].replace(",", ""), _SCALE.get(numbers[0][1].lower(), 1)
+        number = Decimal(raw) * scale  # exact: 1.1 million is 1100000, not 1100000.0000000002
+        exact = "." not in raw or scale > 1
+        return int(number) if exact and number == number.to_integral_value() else float(number)
     sentence = unquoted.endswith((".", "!")) and len(stripped.split()) >= 3
     if not numbers and not sentence and len(stripped.split()) <= SHORT_VALUE_WORDS:
         return stripped
