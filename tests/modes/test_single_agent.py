@@ -9,7 +9,8 @@ from rich.console import Console
 from modes._helpers import MakeOrch, last_observation, population
 from veritask.cli_render import state_view
 from veritask.config import Budget
-from veritask.models import ScriptedCall
+from veritask.models import Completion, ScriptedCall
+from veritask.models.scripted import token_logprobs
 from veritask.modes.react import parse_turn, turn_grammar
 from veritask.runtime.result import answer_json
 from veritask.tools import default_registry
@@ -231,3 +232,13 @@ def test_parse_turn_reads_actions_answers_and_problems() -> None:
     assert "unknown tool" in (parse_turn('Action: weather("Lima")', reg).problem or "")
     assert "at most 1" in (parse_turn('Action: country_facts("a", "b")', reg).problem or "")
     assert "cannot read" in (parse_turn("Action: calc(1 +)", reg).problem or "")
+
+
+def test_confidence_comes_from_the_answer_tokens_not_the_thought(scripted: MakeOrch) -> None:
+    text = "Thought: 42 maybe\nFinal Answer: 42"
+    probs = [0.9, 0.1, 0.9, 0.9, 0.9, 0.7]  # the thought's "42" is unsure, the answer's is not
+    completion = Completion(text=text, token_logprobs=token_logprobs(text, probs))
+    orch, _ = scripted([completion])
+    result = orch.run("What is 6 times 7?", mode="single-agent")
+    assert result.answer is not None and result.answer.value == 42
+    assert abs(result.answer.confidence.score - 0.7) < 1e-6

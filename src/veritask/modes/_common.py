@@ -198,8 +198,9 @@ def parse_value(text: str) -> Any:
     return None
 
 
-def answer_confidence(completion: Completion, span: str) -> Confidence:
-    """Token-logprob confidence of `span` when the model gave logprobs, else a plain 0.5.
+def answer_confidence(completion: Completion, span: str | tuple[int, int]) -> Confidence:
+    """Token-logprob confidence of `span` (text or char range) when the model gave
+    logprobs, else a plain 0.5.
 
     A baseline does no grounding check, so this is the whole of its judgement:
     how sure the model was of the words it wrote.

@@ -195,6 +195,8 @@ class Turn:
     tool: str | None = None
     args: dict[str, Any] | None = None
     final: str | None = None
+    final_span: tuple[int, int] | None = None
+    """Where the final answer sits in the turn's text (its tokens give the confidence)."""
     problem: str | None = None
 
     @property
@@ -224,10 +226,12 @@ def parse_turn(text: str, registry: ToolRegistry) -> Turn:
     action = _ACTION.search(text)
     final = _FINAL.search(text)
     if final and (action is None or final.start() < action.start()):
-        answer = final.group(1).strip()
+        raw_answer = final.group(1)
+        answer = raw_answer.strip()
         if not answer:
             return Turn(thought, problem="the Final Answer is empty. " + FORMAT_HINT)
-        return Turn(thought, final=answer)
+        start = final.start(1) + len(raw_answer) - len(raw_answer.lstrip())
+        return Turn(thought, final=answer, final_span=(start, start + len(answer)))
     if action is None:
         return Turn(thought, problem="no Action and no Final Answer. " + FORMAT_HINT)
     tool, raw = action.group(1), action.group(2)

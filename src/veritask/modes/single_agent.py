@@ -97,7 +97,7 @@ async def _loop(
             turn = parse_turn(completion.text, orch.registry)
             episode.messages.append(assistant(completion.text.strip()))
             if turn.final is not None:
-                return _answered(turn.final, completion, calls, episode)
+                return _answered(turn.final, turn.final_span, completion, calls, episode)
             if turn.problem is not None or turn.tool is None:
                 episode.messages.append(user(f"Observation: Error: {turn.problem}"))
                 continue
@@ -128,8 +128,15 @@ async def _loop(
     )
 
 
-def _answered(text: str, completion: Completion, calls: ToolCalls, episode: _Episode) -> Answer:
-    confidence = answer_confidence(completion, text)
+def _answered(
+    text: str,
+    span: tuple[int, int] | None,
+    completion: Completion,
+    calls: ToolCalls,
+    episode: _Episode,
+) -> Answer:
+    # The answer's own tokens, not an earlier mention of the same words in the Thought.
+    confidence = answer_confidence(completion, span or text)
     signals = {**confidence.signals, "steps": episode.steps, "tool_calls": len(calls.outcomes)}
     return Answer(
         text=text,
