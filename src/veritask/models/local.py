@@ -186,10 +186,10 @@ class _Engine:
         """Log-probability of `token` under the logits of the last decoded position."""
         np = self._np
         ptr = self.llama._ctx.get_logits_ith(-1)
-        logits = np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).astype(np.float64)
-        top = logits.max()
-        lse = top + math.log(float(np.exp(logits - top).sum()))
-        return float(logits[token] - lse)
+        logits = np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))  # a view, no copy
+        top = float(logits.max())
+        lse = top + math.log(float(np.exp(logits - top).sum(dtype=np.float64)))
+        return float(logits[token]) - lse
 
     def sample(
         self,

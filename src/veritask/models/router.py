@@ -244,8 +244,8 @@ class Router:
             timeout = self._timeout(name, request.timeout_s, meter)
             started = self._clock()
             try:
-                completion = await asyncio.wait_for(
-                    provider.acomplete(
+                async with asyncio.timeout(timeout):  # cheaper than wait_for: no extra task
+                    completion = await provider.acomplete(
                         request.messages,
                         json_schema=request.json_schema,
                         grammar=request.grammar,
@@ -253,9 +253,7 @@ class Router:
                         temperature=request.temperature,
                         n=request.n,
                         logprobs=request.logprobs,
-                    ),
-                    timeout,
-                )
+                    )
             except TimeoutError:
                 error = ModelError(
                     f"{name}: no answer within {timeout:g}s", retryable=True, provider=name

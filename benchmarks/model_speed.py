@@ -1,0 +1,165 @@
+"""How fast is the embedded model here, and what does the provider layer cost?
+
+    .venv/bin/python benchmarks/model_speed.py [--runs 7] [--tokens 128] [--json]
+
+Measures, on this machine, for `local:smollm2-135m`:
+
+- load time of the GGUF (first use in the process);
+- first-token latency: a ``max_tokens=1`` call (prompt evaluation + one sample);
+- decode speed: tokens/second of a long greedy generation;
+- provider overhead: `LocalProvider.acomplete` (via ``asyncio.run``, as a
+  sync caller would) versus llama.cpp's own ``Llama.create_chat_completion``
+  on the same loaded model, prompt, token cap and greedy sampling; runs are
+  interleaved, each starts from an empty KV cache, medians are compared per
+  generated token, in wall time and in process CPU time (the latter is what
+  to trust on a busy machine, where wall time mostly measures the neighbours);
+- the extra cost of ``logprobs=True`` (our per-token log-softmax);
+- what the `Router` adds per call around a model that answers instantly;
+- peak resident memory of the process.
+
+Each number is the median of `--runs` runs after one warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from veritask.models import user
+from veritask.models.local import LocalProvider
+
+PROMPT = [user("Write a long, detailed story about a lighthouse keeper and a storm.")]
+SHORT = [user("What is the capital of France?")]
+
+
+Sample = tuple[float, float, Any]  # wall seconds, CPU seconds, result
+
+
+def timed(fn: Callable[[], Any]) -> Sample:
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = fn()
+    return time.perf_counter() - wall, time.process_time() - cpu, result
+
+
+def median(xs: list[float]) -> float:
+    return statistics.median(xs)
+
+
+def run(runs: int, tokens: int) -> dict[str, Any]:
+    provider = LocalProvider(n_threads=os.cpu_count())
+    load_s, _, engine = timed(provider.engine)
+    llama = engine.llama
+
+    # Every measured call starts from an empty KV cache (llama.reset()), so both
+    # paths evaluate the whole prompt: a new prompt, the honest first-token case.
+    def via_provider(messages: list[dict[str, str]], n: int, logprobs: bool = False) -> Any:
+        llama.reset()
+        return asyncio.run(provider.acomplete(messages, max_tokens=n, logprobs=logprobs))
+
+    def direct(messages: list[dict[str, str]], n: int) -> Any:
+        llama.reset()
+        return llama.create_chat_completion(messages=messages, max_tokens=n, temperature=0.0)
+
+    via_provider(PROMPT, tokens)  # warm-up both paths
+    direct(PROMPT, tokens)
+
+    samples: dict[str, list[Sample]] = {k: [] for k in ("ft_p", "ft_d", "gen_p", "gen_d", "lp")}
+    for _ in range(runs):  # interleaved, so load changes hit both paths alike
+        samples["ft_p"].append(timed(lambda: via_provider(SHORT, 1)))
+        samples["ft_d"].append(timed(lambda: direct(SHORT, 1)))
+        samples["gen_p"].append(timed(lambda: via_provider(PROMPT, tokens)))
+        samples["gen_d"].append(timed(lambda: direct(PROMPT, tokens)))
+        samples["lp"].append(timed(lambda: via_provider(PROMPT, tokens, logprobs=True)))
+
+    def wall(key: str) -> float:
+        return median([w for w, _, _ in samples[key]])
+
+    def cpu(key: str) -> float:
+        return median([c for _, c, _ in samples[key]])
+
+    n_prov = median([float(r.usage.output_tokens) for _, _, r in samples["gen_p"]])
+    n_dir = median([float(r["usage"]["completion_tokens"]) for _, _, r in samples["gen_d"]])
+
+    def per_token_overhead(a: float, b: float) -> float:
+        # time per generated token, in case the two paths stop at different lengths
+        return round(((a / n_prov) / (b / n_dir) - 1) * 100, 2)
+
+    return {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": sys.version.split()[0],
+            "load_avg_1m": round(os.getloadavg()[0], 2),
+        },
+        "model": provider.name,
+        "runs": runs,
+        "max_tokens": tokens,
+        "load_s": round(load_s, 3),
+        "first_token_s": round(wall("ft_p"), 4),
+        "first_token_direct_s": round(wall("ft_d"), 4),
+        "output_tokens": n_prov,
+        "generation_s": round(wall("gen_p"), 3),
+        "tokens_per_s": round(n_prov / wall("gen_p"), 1),
+        "direct_output_tokens": n_dir,
+        "direct_generation_s": round(wall("gen_d"), 3),
+        "direct_tokens_per_s": round(n_dir / wall("gen_d"), 1),
+        "provider_overhead_wall_pct": per_token_overhead(wall("gen_p"), wall("gen_d")),
+        "provider_overhead_cpu_pct": per_token_overhead(cpu("gen_p"), cpu("gen_d")),
+        "logprobs_overhead_wall_pct": round((wall("lp") / wall("gen_p") - 1) * 100, 2),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def router_overhead_us(calls: int = 2000) -> dict[str, float]:
+    """What the Router adds per call (chain, breaker, caps, timeout, budget charge),
+    measured around a model that answers instantly, with a budget meter bound."""
+    from veritask.config import Budget, Settings
+    from veritask.models import Router, ScriptedModel
+    from veritask.runtime.budget import BudgetMeter, bind_meter
+
+    model = ScriptedModel(default="x")
+    router = Router(Settings(model="m"), providers={"m": model})
+
+    async def bench() -> tuple[float, float]:
+        bind_meter(BudgetMeter(Budget(max_tokens=10**12)))
+        started = time.perf_counter()
+        for _ in range(calls):
+            await model.acomplete(SHORT, max_tokens=8)
+        bare = time.perf_counter() - started
+        started = time.perf_counter()
+        for _ in range(calls):
+            await router.acomplete("extract", SHORT, max_tokens=8)
+        return bare, time.perf_counter() - started
+
+    bare, routed = asyncio.run(bench())
+    return {
+        "bare_model_call_us": round(bare / calls * 1e6, 1),
+        "routed_call_us": round(routed / calls * 1e6, 1),
+        "router_overhead_us": round((routed - bare) / calls * 1e6, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--tokens", type=int, default=128)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    result = run(args.runs, args.tokens) | router_overhead_us()
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    width = max(len(k) for k in result)
+    for key, value in result.items():
+        print(f"{key:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()
