@@ -47,12 +47,13 @@ or return data of the wrong shape."""
 MODEL_FAULTS = ("garbage", "http_500", "http_429")
 """What a faulty model does: return unparseable text, or raise a retryable ModelError."""
 
-FAULT_TIMEOUT_S = 0.5
+FAULT_TIMEOUT_S = 2.0
 """Timeout given to every wrapped tool; the `timeout` fault sleeps past it.
 
-Kept short so that a timeout costs the benchmark half a second, not a minute,
-yet long enough that an in-memory tool never times out by itself on a busy
-machine."""
+Kept short so that a timeout costs the benchmark seconds, not a minute, yet
+long enough that an in-memory tool never times out by itself on a busy
+machine. A tool that loads data on its first call must be warmed first
+(`veritask bench` loads the built-in geo data before the first question)."""
 
 GARBAGE = (
     "",
@@ -160,7 +161,7 @@ def faulty_spec(
                 kind="InjectedFault",
             )
         if kind == "timeout":
-            await asyncio.sleep(timeout_s * 3)
+            await asyncio.sleep(timeout_s * 2)
         if original.is_async:
             value = await original.fn(**kwargs)
         else:

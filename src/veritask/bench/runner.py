@@ -102,6 +102,8 @@ class _Factory:
         self.store = store or open_store(self.settings.store)
         self.registry = registry if registry is not None else default_registry()
         self._model = model
+        if registry is None:
+            warm_builtin_tools()
 
     @property
     def model(self) -> ModelProvider:
@@ -123,6 +125,20 @@ class _Factory:
             self.store, settings=self.settings, model=model, registry=registry, memory=False
         )
         return orch, injector
+
+
+def warm_builtin_tools() -> None:
+    """Load the built-in geo data (seconds on a busy machine) before the first question.
+
+    Otherwise the first question's latency measures a one-off data load, and
+    under `--faults` that load can overrun the short fault-injection tool
+    timeout and count as a fault that was never injected.
+    """
+    try:
+        from veritask.tools.builtin.geo_data import geo_data
+    except ImportError:
+        return
+    geo_data()
 
 
 def _failed(question: Question, run_id: str, message: str, latency: float) -> dict[str, Any]:

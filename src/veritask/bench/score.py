@@ -23,7 +23,9 @@ result line; `missing` counts the others):
 Matching: a number is parsed from `value` (a number, a numeric string, or
 the first number in a dict/list); only if `value` holds none, any number in
 the `answer` text within tolerance counts. Strings compare case- and
-accent-insensitively, equal or contained as whole words in value or answer.
+accent-insensitively, equal or contained as whole words, in `value` when it
+is a plain value, else in the `answer` text (so "Mali has fewer people than
+Puerto Rico" with value "Puerto Rico" is not rescued by its text).
 """
 
 from __future__ import annotations
@@ -106,13 +108,9 @@ def answer_matches(question: Question, row: dict[str, Any]) -> bool:
     want = normalize_text(str(gold))
     if not want:
         return False
-    for candidate in (value, text):
-        if candidate is None or isinstance(candidate, dict | list):
-            continue
-        have = normalize_text(str(candidate))
-        if have == want or f" {want} " in f" {have} ":
-            return True
-    return False
+    plain = value is not None and not isinstance(value, dict | list)
+    have = normalize_text(str(value) if plain else text)
+    return have == want or f" {want} " in f" {have} "
 
 
 def is_right(question: Question, row: dict[str, Any]) -> bool:

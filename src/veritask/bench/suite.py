@@ -138,12 +138,9 @@ class ResultWriter:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.path.exists() and self.path.stat().st_size:
-            with self.path.open("rb") as fh:
-                fh.seek(-1, 2)
-                needs_newline = fh.read(1) != b"\n"
-            if needs_newline:  # a line cut short by a kill; start a fresh line
-                with self.path.open("a", encoding="utf-8") as fh:
-                    fh.write("\n")
+            data = self.path.read_bytes()
+            if not data.endswith(b"\n"):  # a line cut short by a kill: drop it, it runs again
+                self.path.write_bytes(data[: data.rfind(b"\n") + 1])
 
     def write(self, row: dict[str, Any]) -> None:
         line = json.dumps(row, ensure_ascii=False, default=str)
