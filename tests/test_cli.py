@@ -109,6 +109,10 @@ def test_exec_failed_run_exits_1_with_json(cli: Invoke, tmp_path: Path) -> None:
     payload = json.loads(result.stdout)
     assert payload["status"] == "failed"
     assert "division by zero" in payload["gaps"][0]
+    # A failure is visible in `veritask show` too.
+    shown = cli("show", payload["run_id"])
+    assert shown.exit_code == 0
+    assert "division by zero" in " ".join(shown.stdout.split())
 
 
 def test_exec_invalid_plan_lists_every_problem(cli: Invoke, tmp_path: Path, store: str) -> None:
