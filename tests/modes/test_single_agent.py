@@ -11,7 +11,7 @@ from veritask.cli_render import state_view
 from veritask.config import Budget
 from veritask.models import Completion, ScriptedCall
 from veritask.models.scripted import token_logprobs
-from veritask.modes.react import parse_turn, turn_grammar
+from veritask.modes.react import hint_names, parse_turn, turn_grammar
 from veritask.runtime.result import answer_json
 from veritask.tools import default_registry
 from veritask.types import AnswerStatus, ConfidenceMethod, EventType, OutcomeStatus, RunStatus
@@ -242,3 +242,20 @@ def test_confidence_comes_from_the_answer_tokens_not_the_thought(scripted: MakeO
     result = orch.run("What is 6 times 7?", mode="single-agent")
     assert result.answer is not None and result.answer.value == 42
     assert abs(result.answer.confidence.score - 0.7) < 1e-6
+
+
+def test_names_in_an_error_message_become_arguments(scripted: MakeOrch) -> None:
+    orch, model = scripted(
+        [
+            'Thought: a\nAction: country_facts("Ouagadougou")',
+            'Thought: b\nAction: country_facts("Burkina Faso")',
+            "Thought: c\nFinal Answer: Africa",
+        ]
+    )
+    result = orch.run(
+        "On which continent is the country whose capital is Ouagadougou?", mode="single-agent"
+    )
+    assert '"Burkina Faso"' not in (model.calls[0].grammar or "")
+    assert '"Burkina Faso"' in (model.calls[1].grammar or "")
+    assert result.outcomes["a2"].value["continent"] == "Africa"
+    assert hint_names("Error: no country named 'Atlantis'") == ["Atlantis"]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from veritask.models.base import Message, assistant, system, user
-from veritask.planner.grammar import question_spans
+from veritask.planner.grammar import QUESTION_WORDS, question_spans
 from veritask.planner.prompt import catalog
 from veritask.tools.registry import ToolRegistry, ToolSpec
 
@@ -121,6 +121,19 @@ def observed_values(values: Iterable[Any]) -> tuple[list[str], list[str]]:
     return strings, numbers[:MAX_OBSERVED]
 
 
+_CLAUSE = re.compile(r"[\"'“”‘’()\[\]{}:;,.!?]")
+
+
+def hint_names(message: str) -> list[str]:
+    """Capitalised names in an error message, clause by clause ("Burkina Faso")."""
+    names: list[str] = []
+    for clause in _CLAUSE.split(message.removeprefix("Error: ")):
+        # question_spans falls back to every lowercase span when there is no name: skip those.
+        if any(w[:1].isupper() and w.lower() not in QUESTION_WORDS for w in clause.split()):
+            names.extend(question_spans(clause))
+    return list(dict.fromkeys(names))
+
+
 def _param_kind(spec: ToolSpec, name: str) -> str:
     """`expr` (arithmetic), `num` (a number) or `str` (a name or other text)."""
     if name in _EXPRESSION_PARAMS:
@@ -156,11 +169,22 @@ def _call_rule(spec: ToolSpec) -> str:
     return f'{_lit(spec.name + "(")} {body} ")"'.replace("  ", " ")
 
 
-def turn_grammar(question: str, registry: ToolRegistry, observed: Iterable[Any] = ()) -> str:
-    """The GBNF grammar of one turn, given the values observed so far."""
+def turn_grammar(
+    question: str,
+    registry: ToolRegistry,
+    observed: Iterable[Any] = (),
+    errors: Iterable[str] = (),
+) -> str:
+    """The GBNF grammar of one turn, given the values and error messages observed so far.
+
+    Names in an error message count as observed too ("... is the capital of
+    Burkina Faso: use country_by_capital"), so the agent can act on a hint
+    the way an unconstrained agent would.
+    """
     spans = question_spans(question)
     strings, numbers = observed_values(observed)
-    entities = list(dict.fromkeys([*spans, *strings])) or ["?"]
+    hinted = [name for message in errors for name in hint_names(message)]
+    entities = list(dict.fromkeys([*spans, *strings, *hinted[:MAX_OBSERVED]])) or ["?"]
     question_numbers = re.findall(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])", question)
     known_numbers = list(dict.fromkeys([*numbers, *question_numbers]))
     num = '"-"? [0-9] [0-9]? [0-9]? ("." [0-9] [0-9]?)?'

@@ -14,7 +14,7 @@ the step cap, repeats a call (a loop) or spends the run's budget.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from veritask.errors import BudgetExceeded, ModelError
@@ -55,6 +55,7 @@ class _Episode:
     messages: list[Message]
     observed: list[Any]
     seen_calls: set[str]
+    errors: list[str] = field(default_factory=list)
     steps: int = 0
 
 
@@ -89,7 +90,7 @@ async def _loop(
             completion = await orch.router.acomplete(
                 MODEL_KIND,
                 episode.messages,
-                grammar=turn_grammar(question, orch.registry, episode.observed),
+                grammar=turn_grammar(question, orch.registry, episode.observed, episode.errors),
                 max_tokens=s.max_tokens,
                 temperature=s.temperature,
                 logprobs=True,
@@ -111,6 +112,7 @@ async def _loop(
                 seen = observation_text(outcome.value, s.observation_chars)
             else:
                 seen = f"Error: {outcome.error.message if outcome.error else 'the call failed'}"
+                episode.errors.append(seen)
             episode.messages.append(user(f"Observation: {seen}"))
     except BudgetExceeded as exc:
         stop = note_budget(log, exc)
