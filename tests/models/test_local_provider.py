@@ -135,3 +135,12 @@ def test_sync_complete_and_the_router_use_the_embedded_model_by_default() -> Non
     assert router.chain("plan") == ["local:smollm2-135m"]
     out = router.complete("extract", ASK, max_tokens=8)
     assert out.text and out.model == "local:smollm2-135m"
+
+
+@pytest.mark.integration
+def test_sync_callers_on_several_threads_share_the_model_safely(local: LocalProvider) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        outs = list(pool.map(lambda _: local.complete(ASK, max_tokens=8).text, range(3)))
+    assert len(set(outs)) == 1 and outs[0]

@@ -23,6 +23,7 @@ would keep a context-sized logits matrix (hundreds of MB) in memory.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import functools
 import importlib.util
 import json
@@ -248,8 +249,21 @@ def load_engine(path: Path, *, n_ctx: int = DEFAULT_N_CTX, n_threads: int | None
         engine = _ENGINES.get(key)
         if engine is None:
             engine = _Engine(path, n_ctx, n_threads or os.cpu_count() or 1)
+            if not _ENGINES:
+                atexit.register(_close_engines)
             _ENGINES[key] = engine
         return engine
+
+
+def _close_engines() -> None:
+    """Free the models before interpreter teardown; left to `Llama.__del__`, the
+    native handles are freed after the modules it needs are gone, which prints
+    an ignored-exception traceback at every exit."""
+    with _ENGINES_LOCK:
+        for engine in _ENGINES.values():
+            if engine.lock.acquire(timeout=5):  # never free a model mid-generation
+                engine.llama.close()
+        _ENGINES.clear()
 
 
 @functools.lru_cache(maxsize=64)
