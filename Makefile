@@ -13,7 +13,7 @@ DEMO   ?= What is the combined population of France and Spain?
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: install run test bench lint clean
+.PHONY: install run test bench bench-dev lint clean
 
 install: $(STAMP)
 
@@ -33,6 +33,15 @@ test: install
 
 bench: install
 	$(BIN)/python benchmarks/overhead.py
+
+# The dev-suite evaluation behind docs/benchmarks/report.md: all three modes,
+# without and with injected faults, on the embedded model. Resumable (re-run
+# to continue); takes hours on two cores. BENCH_ARGS="--limit 10" for a taste.
+BENCH_SUITE ?= ../shared/bench/dev.jsonl
+BENCH_DIR   ?= docs/benchmarks
+bench-dev: install
+	$(BIN)/veritask bench compare $(BENCH_SUITE) --out-dir $(BENCH_DIR) --prefix dev $(BENCH_ARGS)
+	$(BIN)/veritask bench compare $(BENCH_SUITE) --out-dir $(BENCH_DIR) --prefix dev --faults 0.2 $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

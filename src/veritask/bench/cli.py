@@ -210,6 +210,9 @@ def compare_command(
     modes: Annotated[
         str, typer.Option(help="Comma-separated modes to run.")
     ] = "orchestrated,single-agent,static",
+    prefix: Annotated[
+        str, typer.Option(help="Results files are PREFIX-<mode>[-faults<rate>].jsonl.")
+    ] = "results",
     report_only: Annotated[
         bool, typer.Option("--report-only", help="Do not run; report on results in DIR.")
     ] = False,
@@ -232,7 +235,7 @@ def compare_command(
                     store=store,
                     question_timeout_s=question_timeout,
                 )
-                path = out_dir / results_name(mode, faults)
+                path = out_dir / results_name(mode, faults, prefix)
                 run_with_progress(suite, path, config, label=f"{mode} faults={faults:g}")
         report = write_report(suite, out_dir, limit=limit, command=" ".join(sys.argv))
     except UserError as exc:

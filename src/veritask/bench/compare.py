@@ -26,9 +26,10 @@ from veritask.errors import UserError
 MODE_ORDER = ("orchestrated", "single-agent", "static")
 
 
-def results_name(mode: str, faults: float) -> str:
+def results_name(mode: str, faults: float, prefix: str = "results") -> str:
     """The results file `compare` writes for a mode and fault rate."""
-    return f"results-{mode}.jsonl" if not faults else f"results-{mode}-faults{faults:g}.jsonl"
+    suffix = f"-faults{faults:g}" if faults else ""
+    return f"{prefix}-{mode}{suffix}.jsonl"
 
 
 def discover(out_dir: Path) -> list[Path]:

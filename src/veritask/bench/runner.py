@@ -226,13 +226,12 @@ async def arun_suite(
         report.written.append(row)
         if counts:
             report.faults[q.id] = counts
+        write_meta(out, config, report)  # after every line: a killed run keeps its sidecar
         if on_result is not None:
             on_result(row)
 
-    try:
-        await asyncio.gather(*(guarded(q) for q in todo))
-    finally:
-        write_meta(out, config, report)
+    write_meta(out, config, report)
+    await asyncio.gather(*(guarded(q) for q in todo))
     return report
 
 
