@@ -91,3 +91,12 @@ def test_compare_runs_every_mode_and_writes_report_and_plots(
         "recovery.png",
     ):
         assert (out_dir / png).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_score_needs_a_suite_with_answers(runner: CliRunner, tmp_path: Path) -> None:
+    suite = tmp_path / "plain.jsonl"
+    suite.write_text('{"id": "a", "question": "q?"}\n')
+    results = tmp_path / "r.jsonl"
+    results.write_text('{"id": "a", "status": "answered"}\n')
+    got = runner.invoke(app, ["bench", "score", str(suite), str(results)])
+    assert got.exit_code == 2 and "no `answer` fields" in got.output

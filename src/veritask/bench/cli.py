@@ -185,6 +185,8 @@ def score_command(
 
     try:
         questions = load_suite(suite)
+        if not any(q.has_gold for q in questions):
+            raise UserError(f"{suite} has no `answer` fields, so there is nothing to score against")
         scores = [score_file(questions, path) for path in results]
     except UserError as exc:
         _fail(str(exc))
