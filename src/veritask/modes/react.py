@@ -117,7 +117,7 @@ def observed_values(values: Iterable[Any]) -> tuple[list[str], list[str]]:
     for value in reversed(list(values)):
         walk(value)
     strings = list(dict.fromkeys(strings))[:MAX_OBSERVED]
-    numbers = list(dict.fromkeys(n for n in numbers if n not in ("inf", "-inf", "NaN")))
+    numbers = list(dict.fromkeys(n for n in numbers if n not in ("Infinity", "-Infinity", "NaN")))
     return strings, numbers[:MAX_OBSERVED]
 
 
