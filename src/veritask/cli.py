@@ -24,7 +24,7 @@ from veritask.config import Budget, load_settings
 from veritask.errors import PlanError, UserError, VeritaskError
 from veritask.runtime.orchestrator import Orchestrator, load_plan, new_run_id
 from veritask.runtime.result import RunResult
-from veritask.store import open_store
+from veritask.store import open_existing_store
 from veritask.tools import import_tool_modules
 from veritask.types import RunStatus
 
@@ -180,7 +180,9 @@ def runs(
     from veritask.cli_render import runs_table
 
     with user_errors():
-        found = open_store(load_settings(store=store).store).runs(limit)
+        url = load_settings(store=store).store
+        existing = open_existing_store(url)
+        found = existing.runs(limit) if existing is not None else []
     if as_json:
         sys.stdout.write(json.dumps([r.model_dump(mode="json") for r in found]) + "\n")
     elif not found:
@@ -201,12 +203,13 @@ def show(
     from veritask.runtime.state import fold
 
     with user_errors():
-        st = open_store(load_settings(store=store).store)
-        log = st.events(run_id)
+        url = load_settings(store=store).store
+        st = open_existing_store(url)
+        log = st.events(run_id) if st is not None else []
         if not log:
             from veritask.errors import RunNotFoundError
 
-            raise RunNotFoundError(run_id, st.url)
+            raise RunNotFoundError(run_id, url)
         state = fold(log)
     if as_json:
         payload = RunResult.from_state(state).to_json()

@@ -71,7 +71,13 @@ def lookup(ref: Ref, values: Mapping[str, Any]) -> Any:
     for i, part in enumerate(ref.path):
         if isinstance(current, Mapping) and part in current:
             current = current[part]
-        elif not isinstance(current, Mapping) and hasattr(current, part):
+        elif (
+            not isinstance(current, Mapping)
+            and not part.startswith("_")
+            and hasattr(current, part)
+            and not callable(getattr(current, part))
+        ):
+            # Data attributes only: never methods or private state of a value.
             current = getattr(current, part)
         else:
             where = "$" + ".".join((ref.task_id, *ref.path[:i]))

@@ -8,6 +8,7 @@ a tool, so a `TaskStarted` is durable before the tool can have any effect.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -37,6 +38,15 @@ class EventLog:
         stored = self.store.append(self.run_id, batch)
         self.count += len(stored)
         for event in stored:
-            for listener in self._listeners:
-                listener(event)
+            for listener in list(self._listeners):
+                try:
+                    listener(event)
+                except Exception as exc:
+                    # A broken viewer must not break the run it watches; it stops listening.
+                    self._listeners.remove(listener)
+                    warnings.warn(
+                        f"event listener {listener!r} raised {exc!r} and was removed",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
         return stored

@@ -140,8 +140,8 @@ class Orchestrator:
         base = options or RuntimeOptions()
         self.options = replace(
             base,
-            concurrency=concurrency or (base.concurrency if options else self.settings.concurrency),
-            budget=budget or (base.budget if options else self.settings.budget),
+            concurrency=concurrency or base.concurrency or self.settings.concurrency,
+            budget=budget or base.budget or self.settings.budget,
             policy=policy or base.policy,
         )
         self.listeners = list(listeners or [])
@@ -326,5 +326,5 @@ class Orchestrator:
             if isinstance(self._backend, str)
             else type(self._backend).__name__,
             "concurrency": self.options.concurrency,
-            "budget": self.options.budget.model_dump(exclude_none=True),
+            "budget": (self.options.budget or Budget()).model_dump(exclude_none=True),
         }

@@ -13,6 +13,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from veritask.assembler import assemble_from_template
+from veritask.config import Budget
 from veritask.errors import PlanError
 from veritask.escalation.ladder import Attempt, Rung, Step, climb
 from veritask.planner.planner import Candidate, Planner, PlanningResult
@@ -69,7 +70,7 @@ async def run_question(orch: Orchestrator, question: str, *, mode: str, run_id: 
         {"goal": question, "options": {**orch.describe_options(), "mode": mode}},
     )
     log.flush()
-    meter = BudgetMeter(orch.options.budget, clock=orch.options.clock)
+    meter = BudgetMeter(orch.options.budget or Budget(), clock=orch.options.clock)
     if mode == "orchestrated":
         return await _orchestrated(orch, question, log, meter)
     from veritask.modes import run_mode

@@ -113,7 +113,7 @@ def plan_value(plan: Plan, outcomes: dict[str, Outcome]) -> tuple[Any, bool]:
     """(value, complete): the filled answer template, or the final task's value.
 
     A template slot whose task did not succeed renders as a visible
-    `[missing: $t2]`, never a guess; `complete` is False then.
+    `[missing]`, never a guess; `complete` is False then.
     """
     values = {tid: o.value for tid, o in outcomes.items() if o.status is OutcomeStatus.SUCCEEDED}
     if plan.answer_template is not None:

@@ -11,12 +11,16 @@ knows is lost on a crash: it is all in the event log it writes.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from pydantic import TypeAdapter
+from pydantic_core import PydanticSerializationError
 
 from veritask.config import Budget
 from veritask.errors import BudgetExceeded
@@ -52,8 +56,10 @@ Assembler = Callable[[Plan, dict[str, Outcome], Usage], Answer]
 class RuntimeOptions:
     """Knobs of one execution. Clock, sleep and randomness are injectable for tests."""
 
-    concurrency: int = 8
-    budget: Budget = field(default_factory=Budget)
+    concurrency: int | None = None
+    """None: the configured concurrency (Settings.concurrency, default 8)."""
+    budget: Budget | None = None
+    """None: the configured budget (Settings.budget)."""
     policy: Policy = field(default_factory=Policy)
     clock: Callable[[], float] = time.monotonic
     sleep: Sleep = asyncio.sleep
@@ -94,6 +100,24 @@ def _policies(plan: Plan, registry: ToolRegistry, run_policy: Policy) -> dict[st
     return out
 
 
+def _storable(outcome: Outcome) -> dict[str, Any] | None:
+    """The outcome as JSON data, or None when the log could not store it."""
+    try:
+        data = dump_outcome(outcome)
+        json.dumps(data)
+    except (ValueError, TypeError, PydanticSerializationError):
+        return None
+    return data
+
+
+def jsonable(value: Any) -> Any:
+    """A value as JSON data, the way outcomes are logged (repr for the unknown)."""
+    return _ANY.dump_python(value, mode="json", fallback=repr)
+
+
+_ANY: TypeAdapter[Any] = TypeAdapter(Any)
+
+
 @dataclass
 class _Finished:
     outcome: Outcome
@@ -119,7 +143,10 @@ class Scheduler:
         self.log = log
         self.backend = backend
         self.options = options
-        self.meter = meter or BudgetMeter(options.budget, clock=options.clock, used=state.usage)
+        self.concurrency = options.concurrency or 8
+        self.meter = meter or BudgetMeter(
+            options.budget or Budget(), clock=options.clock, used=state.usage
+        )
         self.outcomes: dict[str, Outcome] = dict(state.outcomes)
         self.values: dict[str, Any] = {
             tid: o.value for tid, o in state.outcomes.items() if o.status is OutcomeStatus.SUCCEEDED
@@ -183,6 +210,18 @@ class Scheduler:
 
     def _record(self, outcome: Outcome) -> None:
         tid = outcome.task_id
+        data = _storable(outcome)
+        if data is None:
+            outcome = Outcome(
+                task_id=tid,
+                status=OutcomeStatus.FAILED,
+                attempts=outcome.attempts,
+                error=ErrorInfo(
+                    type="UnstorableValue",
+                    message="the tool's result cannot be written to the run log as JSON",
+                ),
+            )
+            data = dump_outcome(outcome)
         self.outcomes[tid] = outcome
         etype = {
             OutcomeStatus.SUCCEEDED: EventType.TASK_SUCCEEDED,
@@ -190,7 +229,7 @@ class Scheduler:
             OutcomeStatus.SKIPPED: EventType.TASK_SKIPPED,
             OutcomeStatus.UNKNOWN: EventType.TASK_UNKNOWN,
         }[outcome.status]
-        self.log.emit(etype, {"task_id": tid, "outcome": dump_outcome(outcome)})
+        self.log.emit(etype, {"task_id": tid, "outcome": data})
         if outcome.ok:
             self.values[tid] = outcome.value
             for dep in self.dependents[tid]:
@@ -230,7 +269,7 @@ class Scheduler:
     def _launch_ready(self) -> None:
         """Start ready tasks up to the limit; one commit covers everything learned so far."""
         to_start: list[str] = []
-        while self.ready and len(self.running) + len(to_start) < self.options.concurrency:
+        while self.ready and len(self.running) + len(to_start) < self.concurrency:
             if self.stopped is None:
                 try:
                     self.meter.check()
@@ -321,6 +360,20 @@ class Scheduler:
                 return
             if result.result is not None:
                 r = result.result
+                score = r.confidence.score if r.confidence is not None else 1.0
+                low = self._low_confidence(policy, score)
+                if low is not None:
+                    self._put(
+                        tid,
+                        OutcomeStatus.FAILED,
+                        number,
+                        started,
+                        error=low,
+                        value=r.value,
+                        confidence=r.confidence,
+                        evidence=r.evidence,
+                    )
+                    return
                 self._put(
                     tid,
                     OutcomeStatus.SUCCEEDED,
@@ -345,6 +398,21 @@ class Scheduler:
             number += 1
             self.log.emit(EventType.TASK_STARTED, {"task_id": tid, "attempt": number})
             self.log.flush()
+
+    @staticmethod
+    def _low_confidence(policy: Policy, score: float) -> ErrorInfo | None:
+        """An error when the policy says a result this unsure must fail the task.
+
+        `accept` and `escalate` let the result through: its score flows into the
+        answer's confidence, and escalation happens where a model can try again.
+        """
+        threshold = policy.min_confidence or 0.0
+        if score >= threshold or policy.on_low_confidence != "fail":
+            return None
+        return ErrorInfo(
+            type="LowConfidence",
+            message=f"confidence {score:.2f} is below the task's minimum {threshold:.2f}",
+        )
 
     def _put(
         self,
@@ -396,7 +464,7 @@ class Scheduler:
         )
         if required_broken:
             return RunStatus.FAILED
-        if self.stopped is not None and not value_complete:
+        if not value_complete and (self.stopped is not None or self.plan.answer_template is None):
             return RunStatus.FAILED
         return RunStatus.PARTIAL
 
@@ -417,7 +485,7 @@ class Scheduler:
             self.log.emit(EventType.ANSWER_ASSEMBLED, {"answer": answer.model_dump(mode="json")})
         self.log.emit(
             EventType.RUN_FINISHED,
-            {"status": status.value, "value": value, "usage": usage.model_dump()},
+            {"status": status.value, "value": jsonable(value), "usage": usage.model_dump()},
         )
         self.log.flush()
         budget = None

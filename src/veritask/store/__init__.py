@@ -27,4 +27,22 @@ def open_store(url: str | Path) -> RunStore:
     return SQLiteRunStore(text)
 
 
-__all__ = ["MemoryRunStore", "NewEvent", "RunStore", "SQLiteRunStore", "open_store"]
+def open_existing_store(url: str | Path) -> RunStore | None:
+    """Like `open_store`, but None instead of creating a missing SQLite file
+    (read-only commands must not leave empty databases behind a typo)."""
+    text = str(url)
+    path = text[len("sqlite:///") :] if text.startswith("sqlite:///") else text
+    in_memory = "://" in path or path in ("", ":memory:")
+    if not in_memory and not Path(path).exists():
+        return None
+    return open_store(url)
+
+
+__all__ = [
+    "MemoryRunStore",
+    "NewEvent",
+    "RunStore",
+    "SQLiteRunStore",
+    "open_existing_store",
+    "open_store",
+]

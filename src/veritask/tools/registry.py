@@ -144,14 +144,14 @@ def _output_fields(annotation: Any) -> frozenset[str] | None:
         return None
     origin = typing.get_origin(annotation) or annotation
     if isinstance(origin, type):
+        if typing.is_typeddict(origin):
+            return frozenset(typing.get_type_hints(origin))
+        if issubclass(origin, dict | ToolResult):
+            return None  # a ToolResult's fields are its envelope, not the value's
         if issubclass(origin, BaseModel):
             return frozenset(origin.model_fields)
         if dataclasses.is_dataclass(origin):
             return frozenset(f.name for f in dataclasses.fields(origin))
-        if typing.is_typeddict(origin):
-            return frozenset(typing.get_type_hints(origin))
-        if issubclass(origin, dict | ToolResult):
-            return None
         return frozenset()
     return None
 

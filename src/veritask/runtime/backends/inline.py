@@ -11,11 +11,22 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import inspect
+from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from veritask.errors import TaskTimeout
 from veritask.tools.registry import ToolSpec
+
+
+async def _settle(aw: Awaitable[Any]) -> Any:
+    """Await the call, and what it returns if that is awaitable too: an async tool
+    hidden behind a plain (non-async) decorator returns a coroutine."""
+    result = await aw
+    while inspect.isawaitable(result):
+        result = await result
+    return result
 
 
 class InlineBackend:
@@ -42,12 +53,10 @@ class InlineBackend:
             ctx = contextvars.copy_context()
             fn = functools.partial(ctx.run, spec.fn, **args)
             aw = asyncio.get_running_loop().run_in_executor(self._pool(), fn)
-        if timeout_s is None:
-            return await aw
         try:
-            return await asyncio.wait_for(aw, timeout_s)
+            return await asyncio.wait_for(_settle(aw), timeout_s)
         except TimeoutError:
-            raise TaskTimeout(task_id, timeout_s) from None
+            raise TaskTimeout(task_id, timeout_s or 0.0) from None
 
     async def aclose(self) -> None:
         if self._executor is not None:

@@ -14,6 +14,7 @@ result, which must be picklable. Fork needs a POSIX system.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import multiprocessing
 import os
 import signal
@@ -25,9 +26,15 @@ from veritask.errors import TaskTimeout, ToolError
 from veritask.tools.registry import ToolSpec
 
 
+async def _awaited(aw: Any) -> Any:
+    return await aw
+
+
 def _child(spec: ToolSpec, args: dict[str, Any], conn: Connection) -> None:
     try:
-        result = asyncio.run(spec.fn(**args)) if spec.is_async else spec.fn(**args)
+        result = spec.fn(**args)
+        if inspect.isawaitable(result):  # async, or async behind a plain decorator
+            result = asyncio.run(_awaited(result))
         message: tuple[Any, ...] = ("ok", result)
     except ToolError as exc:
         message = ("tool_error", str(exc), exc.retryable, exc.kind)
