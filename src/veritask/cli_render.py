@@ -259,6 +259,20 @@ def state_view(state: RunState) -> Group:
     table = Table(title=f"run {state.run_id}")
     for col in ("task", "tool", "args", "status", "attempts", "confidence", "value / error"):
         table.add_column(col, overflow="fold")
+    if state.plan is None:
+        # Baseline modes call tools without a plan: list the calls they made.
+        for tid, o in state.outcomes.items():
+            src = o.evidence[0] if o.evidence else None
+            detail = o.error.message if o.error else _short(o.value, 200)
+            table.add_row(
+                tid,
+                src.tool if src else "?",
+                _short(src.query, 120) if src else "",
+                styled(o.status.value),
+                str(o.attempts),
+                f"{o.confidence.score:.2f}",
+                detail,
+            )
     for task in state.plan.tasks if state.plan else []:
         o = state.outcomes.get(task.id)
         status = o.status.value if o else ("running" if task.id in state.started else "pending")

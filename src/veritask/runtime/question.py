@@ -98,6 +98,10 @@ async def _orchestrated(
         planned = await _escalate_plan(orch, planner, question, planned, log, meter)
     except PlanError as exc:
         log.emit(EventType.PLAN_REJECTED, {"problems": [str(p) for p in exc.problems]})
+        out_of_scope = all(p.code == "out_of_scope" for p in exc.problems)
+        rescued = None if out_of_scope else await _deep_agent_rung(orch, question, log, meter)
+        if rescued is not None:
+            return _finish_without_plan(log, rescued, meter)
         answer = Answer(
             text="I could not make a valid plan for this question, so I will not guess. "
             + "; ".join(str(p) for p in exc.problems[:5]),
@@ -189,6 +193,31 @@ async def _attempt(pending: Awaitable[PlanningResult]) -> Attempt[PlanningResult
     except PlanError:
         return Attempt(None, 0.0)
     return Attempt(result, result.confidence)
+
+
+async def _deep_agent_rung(
+    orch: Orchestrator, question: str, log: EventLog, meter: BudgetMeter
+) -> Answer | None:
+    """No valid plan: give a bounded agent a chance, keep its answer only if grounded."""
+    from veritask.escalation.deep_agent import DEEP_AGENT_STEPS, deep_agent
+
+    def record(step: Step) -> None:
+        log.emit(EventType.ESCALATED, step.as_event("plan"))
+        log.flush()
+
+    rung = Rung(
+        "deep_agent",
+        lambda: deep_agent(question, orch, log),
+        estimated_tokens=DEEP_AGENT_STEPS * 1200,
+        estimated_calls=DEEP_AGENT_STEPS,
+    )
+    climbed = await climb(
+        [rung], start=Attempt(None, 0.0), threshold=0.5, meter=meter, on_step=record
+    )
+    answer: Answer | None = climbed.result
+    if answer is None or climbed.confidence < orch.settings.answer_threshold:
+        return None
+    return answer
 
 
 def _finish_without_plan(

@@ -48,6 +48,19 @@ class RunResult:
     def to_json(self) -> dict[str, Any]:
         """The `--json` shape of `veritask exec`: run_id, status, value, tasks, usage, gaps."""
         tasks = []
+        if self.plan is None:
+            for tid, o in self.outcomes.items():
+                tasks.append(
+                    {
+                        "id": tid,
+                        "tool": o.evidence[0].tool if o.evidence else "?",
+                        "status": o.status.value,
+                        "confidence": o.confidence.score,
+                        "attempts": o.attempts,
+                        "value": o.value,
+                        "error": o.error.model_dump() if o.error else None,
+                    }
+                )
         for task in self.plan.tasks if self.plan else []:
             o = self.outcomes.get(task.id)
             tasks.append(

@@ -1,0 +1,46 @@
+"""The last rung: a bounded deep agent, whose answer must pass the grounding check.
+
+When no valid plan could be made, a small ReAct agent with the same tools
+gets a few steps (the single-agent loop, with a tighter cap and its own
+share of the budget). Its free-text answer is a model's words, so it is
+only accepted if every number and name in it traces to one of its own tool
+results; otherwise the run abstains as it would have without the rung.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from veritask.assembler.grounding import check
+from veritask.escalation.ladder import Attempt
+from veritask.types import Answer, AnswerStatus, Confidence, ConfidenceMethod
+
+if TYPE_CHECKING:
+    from veritask.runtime.eventlog import EventLog
+    from veritask.runtime.orchestrator import Orchestrator
+
+DEEP_AGENT_STEPS = 4
+DEEP_AGENT_CEILING = 0.75
+"""A grounded agent answer is trusted less than a validated, agreed plan."""
+
+
+async def deep_agent(question: str, orch: Orchestrator, log: EventLog) -> Attempt[Answer]:
+    """Run the bounded agent; return its answer only if it is grounded in its tool results."""
+    from veritask.modes.single_agent import AgentSettings, run_single_agent
+    from veritask.runtime.state import fold
+
+    answer = await run_single_agent(question, orch, log, AgentSettings(max_steps=DEEP_AGENT_STEPS))
+    log.flush()
+    if answer.status is not AnswerStatus.ANSWERED:
+        return Attempt(None, 0.0)
+    outcomes = [o for o in fold(log.store.events(log.run_id)).outcomes.values() if o.ok]
+    grounding = check(answer.text, outcomes, question)
+    if not outcomes or not grounding.ok:
+        return Attempt(None, 0.0)
+    score = min(DEEP_AGENT_CEILING, answer.confidence.score)
+    confidence = Confidence(
+        score=score,
+        method=ConfidenceMethod.COMPOSITE,
+        signals={"agent": answer.confidence.score, "grounding": "ok", "rung": "deep_agent"},
+    )
+    return Attempt(answer.model_copy(update={"confidence": confidence}), score)
