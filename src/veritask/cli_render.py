@@ -18,7 +18,7 @@ from rich.text import Text
 
 from veritask.runtime.result import RunResult
 from veritask.runtime.state import RunState
-from veritask.types import Event, EventType, Plan, RunSummary
+from veritask.types import Event, EventType, Outcome, Plan, RunSummary
 
 _STATUS_STYLE = {
     "succeeded": "green",
@@ -253,41 +253,44 @@ def result_panel(result: RunResult) -> Group:
     return Group(*parts)
 
 
+def _outcome_row(tid: str, tool: str, args: Any, status: str, o: Outcome | None) -> list[Any]:
+    detail = "" if o is None else o.error.message if o.error else _short(o.value, 200)
+    return [
+        tid,
+        tool,
+        _short(args, 120),
+        styled(status),
+        str(o.attempts) if o else "",
+        f"{o.confidence.score:.2f}" if o else "",
+        detail,
+    ]
+
+
+def _task_rows(state: RunState) -> list[list[Any]]:
+    if state.plan is None:
+        # Baseline modes call tools without a plan: list the calls they made.
+        rows = []
+        for tid, done in state.outcomes.items():
+            src = done.evidence[0] if done.evidence else None
+            tool, args = (src.tool, src.query) if src else ("?", {})
+            rows.append(_outcome_row(tid, tool, args, done.status.value, done))
+        return rows
+    rows = []
+    for task in state.plan.tasks:
+        o = state.outcomes.get(task.id)
+        status = o.status.value if o else ("running" if task.id in state.started else "pending")
+        rows.append(_outcome_row(task.id, task.tool, task.args, status, o))
+    return rows
+
+
 def state_view(state: RunState) -> Group:
     """`veritask show`: the plan with each task's outcome and evidence."""
     result = RunResult.from_state(state)
     table = Table(title=f"run {state.run_id}")
     for col in ("task", "tool", "args", "status", "attempts", "confidence", "value / error"):
         table.add_column(col, overflow="fold")
-    if state.plan is None:
-        # Baseline modes call tools without a plan: list the calls they made.
-        for tid, o in state.outcomes.items():
-            src = o.evidence[0] if o.evidence else None
-            detail = o.error.message if o.error else _short(o.value, 200)
-            table.add_row(
-                tid,
-                src.tool if src else "?",
-                _short(src.query, 120) if src else "",
-                styled(o.status.value),
-                str(o.attempts),
-                f"{o.confidence.score:.2f}",
-                detail,
-            )
-    for task in state.plan.tasks if state.plan else []:
-        o = state.outcomes.get(task.id)
-        status = o.status.value if o else ("running" if task.id in state.started else "pending")
-        detail = ""
-        if o is not None:
-            detail = o.error.message if o.error else _short(o.value, 200)
-        table.add_row(
-            task.id,
-            task.tool,
-            _short(task.args, 120),
-            styled(status),
-            str(o.attempts) if o else "",
-            f"{o.confidence.score:.2f}" if o else "",
-            detail,
-        )
+    for row in _task_rows(state):
+        table.add_row(*row)
     header = Text.assemble(
         ("goal: ", "bold"),
         state.goal or "(none)",

@@ -49,16 +49,16 @@ class RunResult:
         """The `--json` shape of `veritask exec`: run_id, status, value, tasks, usage, gaps."""
         tasks = []
         if self.plan is None:
-            for tid, o in self.outcomes.items():
+            for tid, done in self.outcomes.items():
                 tasks.append(
                     {
                         "id": tid,
-                        "tool": o.evidence[0].tool if o.evidence else "?",
-                        "status": o.status.value,
-                        "confidence": o.confidence.score,
-                        "attempts": o.attempts,
-                        "value": o.value,
-                        "error": o.error.model_dump() if o.error else None,
+                        "tool": done.evidence[0].tool if done.evidence else "?",
+                        "status": done.status.value,
+                        "confidence": done.confidence.score,
+                        "attempts": done.attempts,
+                        "value": done.value,
+                        "error": done.error.model_dump() if done.error else None,
                     }
                 )
         for task in self.plan.tasks if self.plan else []:
