@@ -1,7 +1,9 @@
-"""The httpx flavour the installed provider SDKs accept (newer SDKs use `httpx2`)."""
+"""Test helpers: the httpx flavour the provider SDKs accept (newer SDKs use `httpx2`),
+and free loopback ports."""
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 try:
@@ -20,3 +22,10 @@ def mock_client(handler: Any) -> Any:
 
 def connect_error(request: Any) -> Exception:
     return httpx.ConnectError("connection refused", request=request)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (right now)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import time
 from pathlib import Path
 
@@ -10,6 +9,8 @@ import typer
 from typer.testing import CliRunner
 
 from veritask.models.cli import register
+
+from ._http import free_port
 
 
 @pytest.fixture
@@ -30,12 +31,6 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "VERITASK_MODEL"):
         monkeypatch.delenv(var, raising=False)
     return tmp_path
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def write_toml(project: Path, text: str) -> None:
@@ -63,7 +58,7 @@ def test_lists_the_default_and_routed_models(app: typer.Typer, project: Path) ->
 
 
 def test_check_reports_a_dead_endpoint_in_one_line_quickly(app: typer.Typer, project: Path) -> None:
-    port = closed_port()
+    port = free_port()
     write_toml(
         project,
         f'model = "openai:dead"\n[models."openai:dead"]\nbase_url = "http://127.0.0.1:{port}/v1"\n',

@@ -15,7 +15,7 @@ from veritask.errors import ConfigError
 from veritask.models import Router, get_provider, logprob_confidence, system, user
 from veritask.models.local import SMOLLM2_FILE, LocalProvider, resolve_model_path
 
-ASK = [system("You are a helpful assistant."), user("What is the capital of France?")]
+ASK = [system("You are a helpful assistant."), user("Tell me the name of the capital of France.")]
 
 
 def test_a_missing_model_file_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -55,10 +55,15 @@ async def test_generates_text_with_usage(local: LocalProvider) -> None:
 
 
 @pytest.mark.integration
-async def test_greedy_decoding_is_deterministic(local: LocalProvider) -> None:
-    a = await local.acomplete(ASK, max_tokens=12)
-    b = await local.acomplete(ASK, max_tokens=12)
-    assert a.text == b.text
+async def test_output_does_not_depend_on_earlier_calls(local: LocalProvider) -> None:
+    # A near-tie for SmolLM2-135M: a cached prompt used to flip its greedy answer.
+    tie = [system("You are a helpful assistant."), user("What is the capital of France?")]
+    local.engine().llama.reset()  # cold: empty KV cache
+    cold = await local.acomplete(tie, max_tokens=8)
+    warm = await local.acomplete(tie, max_tokens=8)  # whole prompt cached
+    await local.acomplete([user("Write a haiku about rain.")], max_tokens=4)
+    after_other = await local.acomplete(tie, max_tokens=8)  # system prefix cached
+    assert cold.text == warm.text == after_other.text
 
 
 @pytest.mark.integration

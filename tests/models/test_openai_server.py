@@ -15,7 +15,7 @@ from veritask.models import LangChainModel, Router, get_provider, user
 from veritask.models.cli import register
 from veritask.models.openai_provider import OpenAIProvider
 
-from .conftest import free_port
+from ._http import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +30,9 @@ def provider(llama_server: str, monkeypatch: pytest.MonkeyPatch) -> OpenAIProvid
 
 
 async def test_chat_completion(provider: OpenAIProvider) -> None:
-    out = await provider.acomplete([user("What is the capital of France?")], max_tokens=20)
+    out = await provider.acomplete(
+        [user("Which city is the capital of France? Answer in English.")], max_tokens=20
+    )
     assert "paris" in out.text.lower()
     assert out.usage.input_tokens > 5 and 0 < out.usage.output_tokens <= 20
     assert out.usage.cost_usd == 0  # unknown model: no price
@@ -90,7 +92,9 @@ async def test_langchain_chat_openai_against_the_server(llama_server: str) -> No
     )
     model = LangChainModel(chat)
     assert model.name == "langchain:smollm2"
-    out = await model.acomplete([user("What is the capital of France?")], max_tokens=12)
+    out = await model.acomplete(
+        [user("Which city is the capital of France? Answer in English.")], max_tokens=12
+    )
     # usage as the server reported it (ChatOpenAI sends max_completion_tokens,
     # which llama_cpp.server ignores, so the cap is not checked here)
     assert out.text and out.usage.input_tokens > 5 and out.usage.output_tokens > 0

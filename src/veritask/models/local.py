@@ -161,24 +161,24 @@ class _Engine:
         return tokens
 
     def prefill(self, tokens: list[int]) -> None:
-        """Evaluate all prompt tokens but the last, reusing the cached prefix.
+        """Keep the cached prefix of `tokens`, but never their last two.
 
-        `generate` then evaluates the last prompt token on its own. A cold call
-        would otherwise compute it inside a batch (a matrix-matrix product) and
-        a warm one alone (matrix-vector), whose rounding differs enough to flip
-        a greedy choice on a small model; always doing it alone makes the output
-        independent of what ran before.
+        llama.cpp computes a batch of one token (matrix-vector) with different
+        rounding than a batch of several (matrix-matrix, which is bitwise the
+        same whatever the split). Left alone, `generate` re-evaluates only the
+        last prompt token when the whole prompt is cached, so a repeated call
+        could answer differently from the first one on a near-tie of a small
+        model. Truncating the cache here makes `generate` evaluate at least two
+        tokens, so every call sees exactly the logits of a cold evaluation.
         """
         llama = self.llama
-        head = tokens[:-1]
+        keep = max(0, len(tokens) - 2)
         common = 0
-        for cached, new in zip(llama._input_ids, head, strict=False):
+        for cached, new in zip(llama._input_ids[:keep], tokens[:keep], strict=False):
             if cached != new:
                 break
             common += 1
-        llama.n_tokens = common  # `eval` drops the KV cache past n_tokens
-        if common < len(head):
-            llama.eval(head[common:])
+        llama.n_tokens = common  # generate() drops the KV cache past n_tokens
 
     def is_end(self, token: int) -> bool:
         return bool(self._llama_cpp.llama_vocab_is_eog(self.vocab, token))
@@ -218,21 +218,23 @@ class _Engine:
             repeat_penalty=1.0,
             grammar=grammar,
         )
-        for token in gen:
-            if cancel.is_set():
-                raise _Cancelled
-            if self.is_end(token):
-                finish = "stop"
-                break
-            piece = self.llama.detokenize([token])
-            if logprobs:
-                offset = len(b"".join(pieces).decode("utf-8", errors="ignore"))
-                text = piece.decode("utf-8", errors="replace")
-                lps.append(TokenLogprob(text, self.last_logprob(token), offset))
-            pieces.append(piece)
-            if len(pieces) >= max_tokens:
-                break
-        gen.close()
+        try:
+            for token in gen:
+                if cancel.is_set():
+                    raise _Cancelled
+                if self.is_end(token):
+                    finish = "stop"
+                    break
+                piece = self.llama.detokenize([token])
+                if logprobs:
+                    offset = len(b"".join(pieces).decode("utf-8", errors="replace"))
+                    text = piece.decode("utf-8", errors="replace")
+                    lps.append(TokenLogprob(text, self.last_logprob(token), offset))
+                pieces.append(piece)
+                if len(pieces) >= max_tokens:
+                    break
+        finally:
+            gen.close()
         text = b"".join(pieces).decode("utf-8", errors="replace")
         choice = Choice(text, None, tuple(lps) if logprobs else None, finish)
         return _Sample(choice, len(tokens), len(pieces))
