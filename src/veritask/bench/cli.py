@@ -239,7 +239,8 @@ def compare_command(
                 )
                 path = out_dir / results_name(mode, faults, prefix)
                 run_with_progress(suite, path, config, label=f"{mode} faults={faults:g}")
-        report = write_report(suite, out_dir, limit=limit, command=" ".join(sys.argv))
+        command = " ".join(["veritask", *sys.argv[1:]])
+        report = write_report(suite, out_dir, limit=limit, command=command)
     except UserError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:

@@ -68,10 +68,11 @@ def _health(questions: Sequence[Question], path: Path, s: Scores) -> str:
     for counts in faults.values():
         for kind, n in counts.items():
             injected[kind] = injected.get(kind, 0) + n
+    cap_text = f"{cap:g} s" if isinstance(cap, int | float) else "–"
     inj = ", ".join(f"{k} {v}" for k, v in sorted(injected.items())) or "none"
     return (
         f"| {column_title(s)} | {len(rows)} / {s.n + s.missing} | {len(failed)} | "
-        f"{len(timeouts)} | {worst:.0f} s (cap {cap or '–'} s) | {inj} |"
+        f"{len(timeouts)} | {worst:.0f} s (cap {cap_text}) | {inj} |"
     )
 
 
@@ -79,14 +80,14 @@ def _per_kind(questions: Sequence[Question], scores: Sequence[Scores]) -> str:
     kinds = sorted({q.kind for q in questions if q.kind})
     if not kinds:
         return ""
-    head = "| kind | n | " + " | ".join(column_title(s) for s in scores) + " |"
+    head = "| kind | in suite | " + " | ".join(column_title(s) for s in scores) + " |"
     lines = [head, "|---|---:|" + "---:|" * len(scores)]
     for kind in kinds:
         ids = {q.id for q in questions if q.kind == kind}
         cells = []
         for s in scores:
             right = len(ids & set(s.right_ids))
-            cells.append(f"{right}/{len(ids)}")
+            cells.append(f"{right}/{len(ids & set(s.scored_ids))}")
         lines.append(f"| {kind} | {len(ids)} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -144,7 +145,9 @@ def write_report(
             c.mode, c.faults = s.mode, s.faults
             sub.append(c)
         md.append(scores_markdown(sub))
-    md.append("\n## Right answers by question kind\n\n" + _per_kind(questions, scores))
+    md.append(
+        "\n## Right answers by question kind (right / scored)\n\n" + _per_kind(questions, scores)
+    )
     md.append("\n## Did anything crash or hang?\n\n")
     md.append(
         "| results | result lines / questions | failed | timed out | slowest | faults injected |\n"

@@ -195,6 +195,7 @@ class Scores:
     statuses: dict[str, int] = field(default_factory=dict)
     curve: list[tuple[float, float]] = field(default_factory=list)
     right_ids: list[str] = field(default_factory=list)
+    scored_ids: list[str] = field(default_factory=list)
     mode: str = ""
     faults: float = 0.0
 
@@ -259,6 +260,7 @@ def score(
         statuses=statuses,
         curve=curve,
         right_ids=sorted(q for q, ok in rights.items() if ok),
+        scored_ids=sorted(rights),
     )
 
 
