@@ -10,9 +10,10 @@ Measures, on this machine, for `local:smollm2-135m`:
 - provider overhead: `LocalProvider.acomplete` (via ``asyncio.run``, as a
   sync caller would) versus llama.cpp's own ``Llama.create_chat_completion``
   on the same loaded model, prompt, token cap and greedy sampling; runs are
-  interleaved, each starts from an empty KV cache, medians are compared per
-  generated token, in wall time and in process CPU time (the latter is what
-  to trust on a busy machine, where wall time mostly measures the neighbours);
+  interleaved, each starts from an empty KV cache, and the overhead is the
+  median of each run's provider/direct ratio per generated token, in wall
+  time and in process CPU time (on a busy machine wall time mostly measures
+  the neighbours);
 - the extra cost of ``logprobs=True`` (our per-token log-softmax);
 - what the `Router` adds per call around a model that answers instantly;
 - peak resident memory of the process.
@@ -82,15 +83,21 @@ def run(runs: int, tokens: int) -> dict[str, Any]:
     def wall(key: str) -> float:
         return median([w for w, _, _ in samples[key]])
 
-    def cpu(key: str) -> float:
-        return median([c for _, c, _ in samples[key]])
-
     n_prov = median([float(r.usage.output_tokens) for _, _, r in samples["gen_p"]])
     n_dir = median([float(r["usage"]["completion_tokens"]) for _, _, r in samples["gen_d"]])
 
-    def per_token_overhead(a: float, b: float) -> float:
-        # time per generated token, in case the two paths stop at different lengths
-        return round(((a / n_prov) / (b / n_dir) - 1) * 100, 2)
+    def paired_overhead(i: int) -> float:
+        """Median over runs of (provider / direct - 1), time per generated token.
+
+        Each run's two measurements are seconds apart, so pairing them cancels
+        most of the drift a shared machine adds between runs.
+        """
+        ratios = []
+        for (pw, pc, pr), (dw, dc, dr) in zip(samples["gen_p"], samples["gen_d"], strict=True):
+            p_tok, d_tok = pr.usage.output_tokens, dr["usage"]["completion_tokens"]
+            p_t, d_t = (pw, dw) if i == 0 else (pc, dc)
+            ratios.append((p_t / p_tok) / (d_t / d_tok) - 1)
+        return round(median(ratios) * 100, 2)
 
     return {
         "machine": {
@@ -110,8 +117,8 @@ def run(runs: int, tokens: int) -> dict[str, Any]:
         "direct_output_tokens": n_dir,
         "direct_generation_s": round(wall("gen_d"), 3),
         "direct_tokens_per_s": round(n_dir / wall("gen_d"), 1),
-        "provider_overhead_wall_pct": per_token_overhead(wall("gen_p"), wall("gen_d")),
-        "provider_overhead_cpu_pct": per_token_overhead(cpu("gen_p"), cpu("gen_d")),
+        "provider_overhead_wall_pct": paired_overhead(0),
+        "provider_overhead_cpu_pct": paired_overhead(1),
         "logprobs_overhead_wall_pct": round((wall("lp") / wall("gen_p") - 1) * 100, 2),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }

@@ -8,11 +8,12 @@ Other GGUF files run as ``local:NAME`` with ``[models."local:NAME"] path``.
 
 Concurrency: the weights are loaded lazily, once per process and file, and
 shared by every provider instance. llama.cpp contexts are not re-entrant, so
-one generation runs at a time (a `threading.Lock`, which also covers sync
-callers on other threads); the blocking work runs in a worker thread so the
-event loop stays responsive. A cancelled call (e.g. the router's timeout)
-sets a flag the generation loop checks after every token, so the lock is
-released within one token instead of after the full generation.
+one generation runs at a time: each runs on the engine's single worker
+thread (calls from any event loop or thread queue there; a `threading.Lock`
+guards direct use of the engine too), and the event loop stays responsive.
+A cancelled call (e.g. the router's timeout) sets a flag the generation loop
+checks after every token, so the model is free again within one token
+instead of after the full generation; a call still queued is dropped.
 
 Token logprobs are read from the logits of each sampled position (a
 log-softmax over the raw logits, i.e. the model's own distribution before
@@ -32,8 +33,8 @@ import os
 import random
 import threading
 import time
-import weakref
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -138,22 +139,13 @@ class _Engine:
             eos_token=model.token_get_text(eos) if eos != -1 else "",
             bos_token=model.token_get_text(bos) if bos != -1 else "",
         )
-        self._async_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
-            weakref.WeakKeyDictionary()
-        )
+        # Every generation runs on this one thread: calls queue here instead of
+        # parking threads of the shared default executor, and OpenMP keeps one
+        # thread team (it builds a new team for each new calling thread).
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="veritask-llama")
         self.vocab = self.llama._model.vocab
         self.n_ctx = self.llama.n_ctx()
         self.n_vocab = self.llama.n_vocab()
-
-    def async_lock(self) -> asyncio.Lock:
-        """A per-event-loop lock taken before handing work to a thread, so that
-        waiting calls queue on the loop instead of each parking a worker thread
-        (the default executor is small and shared with tools)."""
-        loop = asyncio.get_running_loop()
-        lock = self._async_locks.get(loop)
-        if lock is None:
-            lock = self._async_locks[loop] = asyncio.Lock()
-        return lock
 
     def prompt_tokens(self, msgs: list[dict[str, str]]) -> list[int]:
         prompt = self.formatter(messages=cast(Any, msgs)).prompt
@@ -346,11 +338,19 @@ class LocalProvider(SyncMixin):
         engine = self._engine
         if engine is None:  # first call: load off the event loop
             engine = await asyncio.to_thread(self.engine)
+        loop = asyncio.get_running_loop()
         try:
-            async with engine.async_lock():
-                samples = await asyncio.to_thread(
-                    self._generate, msgs, compiled, max_tokens, temperature, logprobs, seeds, cancel
-                )
+            samples = await loop.run_in_executor(
+                engine.executor,
+                self._generate,
+                msgs,
+                compiled,
+                max_tokens,
+                temperature,
+                logprobs,
+                seeds,
+                cancel,
+            )
         except asyncio.CancelledError:
             cancel.set()
             raise
