@@ -148,7 +148,8 @@ def _print_checks(results: list[CheckResult], as_json: bool) -> None:
         if r.ok:
             typer.echo(f"ok    {r.name}: {r.output_tokens} tokens in {r.latency_s:.2f}s")
         else:
-            typer.echo(f"FAIL  {r.name}: {r.error}")
+            detail = (r.error or "").removeprefix(f"{r.name}: ")  # the name is already shown
+            typer.echo(f"FAIL  {r.name}: {detail}")
 
 
 __all__ = ["CheckResult", "ModelInfo", "check_model", "configured_models", "register"]
