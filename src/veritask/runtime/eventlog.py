@@ -28,8 +28,10 @@ class EventLog:
         self._listeners = list(listeners or [])
         self.count = 0
 
-    def emit(self, type: EventType, data: dict[str, Any] | None = None) -> None:
-        self._buffer.append(NewEvent(type, data or {}))
+    def emit(
+        self, type: EventType, data: dict[str, Any] | None = None, encoded: str | None = None
+    ) -> None:
+        self._buffer.append(NewEvent(type, data or {}, encoded))
 
     def flush(self) -> list[Event]:
         if not self._buffer:

@@ -26,6 +26,7 @@ from veritask.config import Budget
 from veritask.errors import BudgetExceeded
 from veritask.planner.validation import dependencies
 from veritask.runtime.backends.base import Backend
+from veritask.runtime.backends.inline import InlineBackend
 from veritask.runtime.budget import BudgetMeter, bind_meter, unbind_meter
 from veritask.runtime.eventlog import EventLog
 from veritask.runtime.result import plan_value
@@ -44,8 +45,9 @@ from veritask.types import (
     RunStatus,
     Task,
     Usage,
+    trusted,
 )
-from veritask.workers.tool_call import attempt
+from veritask.workers.tool_call import AttemptResult, attempt, attempt_inline
 
 Sleep = Callable[[float], Awaitable[None]]
 Assembler = Callable[[Plan, dict[str, Outcome], Usage], Answer]
@@ -100,14 +102,16 @@ def _policies(plan: Plan, registry: ToolRegistry, run_policy: Policy) -> dict[st
     return out
 
 
-def _storable(outcome: Outcome) -> dict[str, Any] | None:
-    """The outcome as JSON data, or None when the log could not store it."""
+def _storable(tid: str, outcome: Outcome) -> tuple[dict[str, Any], str] | None:
+    """The terminal event's data and its JSON text, or None when the log cannot store it.
+
+    Serialising here, once, both checks the value and spares the store a second dump.
+    """
     try:
-        data = dump_outcome(outcome)
-        json.dumps(data)
+        data = {"task_id": tid, "outcome": dump_outcome(outcome)}
+        return data, json.dumps(data)
     except (ValueError, TypeError, PydanticSerializationError):
         return None
-    return data
 
 
 def jsonable(value: Any) -> Any:
@@ -144,6 +148,7 @@ class Scheduler:
         self.backend = backend
         self.options = options
         self.concurrency = options.concurrency or 8
+        self.inline_backend = isinstance(backend, InlineBackend)
         self.meter = meter or BudgetMeter(
             options.budget or Budget(), clock=options.clock, used=state.usage
         )
@@ -174,8 +179,15 @@ class Scheduler:
         try:
             self._skip_downstream_of_existing_failures()
             self._launch_ready()
-            while self.running:
-                await self._wait_and_handle()
+            turns = 0
+            while self.running or not self.queue.empty():
+                if self.queue.empty():
+                    await self._wait_and_handle()
+                else:
+                    self._drain()
+                    turns += 1
+                    if turns % 64 == 0:
+                        await asyncio.sleep(0)  # let cancellation and timers in
                 self._launch_ready()
         except asyncio.CancelledError:
             await self._cancel_running("the run was interrupted")
@@ -200,6 +212,9 @@ class Scheduler:
             await self._cancel_running("the run's time budget ran out")
             return
         self._handle(first)
+        self._drain()
+
+    def _drain(self) -> None:
         while not self.queue.empty():
             self._handle(self.queue.get_nowait())
 
@@ -210,8 +225,8 @@ class Scheduler:
 
     def _record(self, outcome: Outcome) -> None:
         tid = outcome.task_id
-        data = _storable(outcome)
-        if data is None:
+        stored: tuple[dict[str, Any], str | None] | None = _storable(tid, outcome)
+        if stored is None:
             outcome = Outcome(
                 task_id=tid,
                 status=OutcomeStatus.FAILED,
@@ -221,7 +236,7 @@ class Scheduler:
                     message="the tool's result cannot be written to the run log as JSON",
                 ),
             )
-            data = dump_outcome(outcome)
+            stored = {"task_id": tid, "outcome": dump_outcome(outcome)}, None
         self.outcomes[tid] = outcome
         etype = {
             OutcomeStatus.SUCCEEDED: EventType.TASK_SUCCEEDED,
@@ -229,7 +244,7 @@ class Scheduler:
             OutcomeStatus.SKIPPED: EventType.TASK_SKIPPED,
             OutcomeStatus.UNKNOWN: EventType.TASK_UNKNOWN,
         }[outcome.status]
-        self.log.emit(etype, {"task_id": tid, "outcome": data})
+        self.log.emit(etype, stored[0], stored[1])
         if outcome.ok:
             self.values[tid] = outcome.value
             for dep in self.dependents[tid]:
@@ -287,7 +302,8 @@ class Scheduler:
             self._skip_unstarted()
         self.log.flush()
         for tid in to_start:
-            self.running[tid] = asyncio.create_task(self._run_task(tid), name=f"veritask:{tid}")
+            if not self._try_inline(tid):
+                self.running[tid] = asyncio.create_task(self._run_task(tid), name=f"veritask:{tid}")
 
     def _stop(self, exc: BudgetExceeded) -> None:
         if self.stopped is None:
@@ -334,60 +350,35 @@ class Scheduler:
 
     # -- one task ------------------------------------------------------------
 
-    async def _run_task(self, tid: str) -> None:
+    async def _run_task(self, tid: str, first: AttemptResult | None = None) -> None:
+        """All attempts of one task; `first` is an attempt already made inline."""
         task = self.tasks[tid]
         policy = self.policies[tid]
         spec = self.registry.get(task.tool)
-        max_attempts = policy.max_attempts or 1
         backoff = policy.backoff or DEFAULT_POLICY.backoff
         assert backoff is not None
         number = 1
         started = self.options.clock()
         while True:
-            try:
-                result = await attempt(
-                    spec,
-                    task.args,
-                    self.values,
-                    self.backend,
-                    task_id=tid,
-                    timeout_s=policy.timeout_s,
-                )
-            except BudgetExceeded as exc:
-                self._stop(exc)
-                spent = ErrorInfo(type="BudgetExceeded", message=str(exc))
-                self._put(tid, OutcomeStatus.FAILED, number, started, error=spent)
-                return
-            if result.result is not None:
-                r = result.result
-                score = r.confidence.score if r.confidence is not None else 1.0
-                low = self._low_confidence(policy, score)
-                if low is not None:
-                    self._put(
-                        tid,
-                        OutcomeStatus.FAILED,
-                        number,
-                        started,
-                        error=low,
-                        value=r.value,
-                        confidence=r.confidence,
-                        evidence=r.evidence,
+            if first is not None:
+                result, first = first, None
+            else:
+                try:
+                    result = await attempt(
+                        spec,
+                        task.args,
+                        self.values,
+                        self.backend,
+                        task_id=tid,
+                        timeout_s=policy.timeout_s,
                     )
+                except BudgetExceeded as exc:
+                    self._stop(exc)
+                    spent = ErrorInfo(type="BudgetExceeded", message=str(exc))
+                    self._put(tid, OutcomeStatus.FAILED, number, started, error=spent)
                     return
-                self._put(
-                    tid,
-                    OutcomeStatus.SUCCEEDED,
-                    number,
-                    started,
-                    value=r.value,
-                    confidence=r.confidence,
-                    evidence=r.evidence,
-                )
-                return
-            error = result.error
-            assert error is not None
-            if not error.retryable or number >= max_attempts or self.stopped is not None:
-                self._put(tid, OutcomeStatus.FAILED, number, started, error=error)
+            error = self._conclude(tid, result, number, started)
+            if error is None:
                 return
             delay = backoff.delay(number, self.options.rand())
             self.log.emit(
@@ -398,6 +389,54 @@ class Scheduler:
             number += 1
             self.log.emit(EventType.TASK_STARTED, {"task_id": tid, "attempt": number})
             self.log.flush()
+
+    def _conclude(
+        self, tid: str, result: AttemptResult, number: int, started: float
+    ) -> ErrorInfo | None:
+        """Record the task's outcome after attempt `number`, or return the error to retry."""
+        policy = self.policies[tid]
+        if result.result is not None:
+            r = result.result
+            score = r.confidence.score if r.confidence is not None else 1.0
+            low = self._low_confidence(policy, score)
+            status = OutcomeStatus.SUCCEEDED if low is None else OutcomeStatus.FAILED
+            self._put(
+                tid,
+                status,
+                number,
+                started,
+                error=low,
+                value=r.value,
+                confidence=r.confidence,
+                evidence=r.evidence,
+            )
+            return None
+        error = result.error
+        assert error is not None
+        retry = error.retryable and number < (policy.max_attempts or 1) and self.stopped is None
+        if retry:
+            return error
+        self._put(tid, OutcomeStatus.FAILED, number, started, error=error)
+        return None
+
+    def _try_inline(self, tid: str) -> bool:
+        """Run an inline tool's first attempt right here, without a task or a thread.
+
+        True when the attempt settled the task (or handed a retry to a task);
+        False when the tool must go through the backend after all.
+        """
+        spec = self.registry.get(self.tasks[tid].tool)
+        if not (spec.inline and self.inline_backend):
+            return False
+        started = self.options.clock()
+        result = attempt_inline(spec, self.tasks[tid].args, self.values)
+        if result is None:
+            return False
+        if self._conclude(tid, result, 1, started) is not None:
+            self.running[tid] = asyncio.create_task(
+                self._run_task(tid, first=result), name=f"veritask:{tid}"
+            )
+        return True
 
     @staticmethod
     def _low_confidence(policy: Policy, score: float) -> ErrorInfo | None:
@@ -422,27 +461,26 @@ class Scheduler:
         started: float,
         **fields: Any,
     ) -> None:
-        # model_construct: every field here was built by this module, so pydantic's
+        # trusted(): every field here was built by this module, so pydantic's
         # validation would only cost time on the hot path of every task.
-        defaults: dict[str, Any] = {
-            "value": None,
-            "confidence": NO_CONFIDENCE,
-            "evidence": [],
-            "error": None,
-        }
-        defaults.update(fields)
-        outcome = Outcome.model_construct(
+        usage = trusted(
+            Usage,
+            input_tokens=0,
+            output_tokens=0,
+            cost_usd=0.0,
+            latency_s=max(0.0, self.options.clock() - started),
+            model_calls=0,
+        )
+        outcome = trusted(
+            Outcome,
             task_id=tid,
             status=status,
+            value=fields.get("value"),
+            confidence=fields.get("confidence") or NO_CONFIDENCE,
+            evidence=fields.get("evidence") or [],
+            error=fields.get("error"),
             attempts=attempts,
-            usage=Usage.model_construct(
-                input_tokens=0,
-                output_tokens=0,
-                cost_usd=0.0,
-                model_calls=0,
-                latency_s=max(0.0, self.options.clock() - started),
-            ),
-            **defaults,
+            usage=usage,
         )
         self.queue.put_nowait(_Finished(outcome))
 
@@ -471,12 +509,18 @@ class Scheduler:
     def _finish(self) -> RunState:
         value, complete = plan_value(self.plan, self.outcomes)
         status = self._status(complete)
-        usage = sum((o.usage for o in self.outcomes.values()), Usage())
+        used = self.meter.used
         usage = Usage(
-            input_tokens=max(usage.input_tokens, self.meter.used.input_tokens),
-            output_tokens=max(usage.output_tokens, self.meter.used.output_tokens),
-            cost_usd=max(usage.cost_usd, self.meter.used.cost_usd),
-            model_calls=max(usage.model_calls, self.meter.used.model_calls),
+            input_tokens=max(
+                sum(o.usage.input_tokens for o in self.outcomes.values()), used.input_tokens
+            ),
+            output_tokens=max(
+                sum(o.usage.output_tokens for o in self.outcomes.values()), used.output_tokens
+            ),
+            cost_usd=max(sum(o.usage.cost_usd for o in self.outcomes.values()), used.cost_usd),
+            model_calls=max(
+                sum(o.usage.model_calls for o in self.outcomes.values()), used.model_calls
+            ),
             latency_s=self.meter.elapsed(),
         )
         answer = None

@@ -20,6 +20,8 @@ class NewEvent:
 
     type: EventType
     data: dict[str, Any] = field(default_factory=dict)
+    encoded: str | None = None
+    """`data` already serialised as JSON, when the writer has it (saves a second dump)."""
 
 
 @runtime_checkable

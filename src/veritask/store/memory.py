@@ -9,7 +9,7 @@ import threading
 from collections.abc import Sequence
 
 from veritask.store.base import NewEvent
-from veritask.types import Event, EventType, RunStatus, RunSummary, utcnow
+from veritask.types import Event, EventType, RunStatus, RunSummary, trusted, utcnow
 
 
 class MemoryRunStore:
@@ -30,7 +30,14 @@ class MemoryRunStore:
             start = len(log) + 1
             # Build (and so validate) every event before touching the log: all or nothing.
             stored = [
-                Event(run_id=run_id, seq=start + i, at=now, type=ev.type, data=ev.data)
+                trusted(
+                    Event,
+                    run_id=run_id,
+                    seq=start + i,
+                    at=now,
+                    type=EventType(ev.type),
+                    data=ev.data,
+                )
                 for i, ev in enumerate(events)
             ]
             self._events.setdefault(run_id, log).extend(stored)

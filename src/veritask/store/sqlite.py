@@ -18,7 +18,7 @@ from pathlib import Path
 
 from veritask.errors import StoreError
 from veritask.store.base import NewEvent
-from veritask.types import Event, EventType, RunStatus, RunSummary, utcnow
+from veritask.types import Event, EventType, RunStatus, RunSummary, trusted, utcnow
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -71,7 +71,9 @@ class SQLiteRunStore:
             return []
         now = utcnow()
         # Serialise before the transaction: data that cannot be stored fails here, untouched.
-        payload = [(EventType(ev.type), json.dumps(ev.data, default=str)) for ev in events]
+        payload = [
+            (EventType(ev.type), ev.encoded or json.dumps(ev.data, default=str)) for ev in events
+        ]
         with self._lock:
             try:
                 return self._append_locked(run_id, events, payload, now)
@@ -90,26 +92,27 @@ class SQLiteRunStore:
     ) -> list[Event]:
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
-        row = conn.execute("SELECT last_seq FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        # The primary key (run_id, seq) makes this an index lookup, not a scan.
+        (last,) = conn.execute(
+            "SELECT COALESCE(MAX(seq), 0) FROM events WHERE run_id = ?", (run_id,)
+        ).fetchone()
         at = now.isoformat()
-        if row is None:
-            goal = str(events[0].data.get("goal", "")) if events else ""
+        if last == 0:
+            goal = str(events[0].data.get("goal", ""))
             conn.execute(
-                "INSERT INTO runs (run_id, goal, status, started_at) VALUES (?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO runs (run_id, goal, status, started_at) VALUES (?, ?, ?, ?)",
                 (run_id, goal, RunStatus.RUNNING.value, at),
             )
-            last = 0
-        else:
-            last = int(row[0])
         stored = []
         rows = []
         for i, (ev, (etype, data)) in enumerate(zip(events, payload, strict=True), start=last + 1):
-            stored.append(Event(run_id=run_id, seq=i, at=now, type=etype, data=ev.data))
+            stored.append(trusted(Event, run_id=run_id, seq=i, at=now, type=etype, data=ev.data))
             rows.append((run_id, i, at, etype.value, data))
         conn.executemany(
             "INSERT INTO events (run_id, seq, at, type, data) VALUES (?, ?, ?, ?, ?)", rows
         )
-        self._project(run_id, events, at, last + len(events))
+        if any(not ev.type.value.startswith("Task") for ev in events):
+            self._project(run_id, events, at, last + len(events))
         conn.execute("COMMIT")
         return stored
 
@@ -162,8 +165,9 @@ class SQLiteRunStore:
     def runs(self, limit: int = 50) -> list[RunSummary]:
         with self._lock:
             rows = self._conn.execute(
-                "SELECT run_id, status, goal, started_at, finished_at, tasks, last_seq FROM runs"
-                " ORDER BY started_at DESC, run_id DESC LIMIT ?",
+                "SELECT run_id, status, goal, started_at, finished_at, tasks,"
+                " (SELECT COALESCE(MAX(seq), 0) FROM events e WHERE e.run_id = runs.run_id)"
+                " FROM runs ORDER BY started_at DESC, run_id DESC LIMIT ?",
                 (limit,),
             ).fetchall()
         return [

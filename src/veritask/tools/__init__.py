@@ -42,6 +42,7 @@ def tool(
     idempotent: bool = False,
     timeout_s: float | None = None,
     retries: int | None = None,
+    inline: bool = False,
 ) -> Callable[[ToolFn], ToolFn]: ...
 
 
@@ -53,16 +54,21 @@ def tool(
     idempotent: bool = False,
     timeout_s: float | None = None,
     retries: int | None = None,
+    inline: bool = False,
 ) -> ToolFn | Callable[[ToolFn], ToolFn]:
     """Register a sync or async function as a tool in the default registry.
 
     `idempotent=True` lets a crashed run re-run the tool on resume;
     `timeout_s` and `retries` (extra attempts after the first) are the tool's
-    defaults, which a task's own policy overrides.
+    defaults, which a task's own policy overrides. `inline=True` runs a cheap,
+    non-blocking sync tool on the event loop instead of a worker thread (faster,
+    but its timeout cannot be enforced).
     """
     if fn is not None:
         return _default.tool(fn)
-    return _default.tool(name=name, idempotent=idempotent, timeout_s=timeout_s, retries=retries)
+    return _default.tool(
+        name=name, idempotent=idempotent, timeout_s=timeout_s, retries=retries, inline=inline
+    )
 
 
 def load_entry_points() -> list[str]:

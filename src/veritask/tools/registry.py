@@ -8,6 +8,7 @@ once and the planner, the validator and the runtime all read the same spec.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import re
 import typing
@@ -51,6 +52,9 @@ class ToolSpec:
     timeout_s: float | None = None
     retries: int | None = None
     is_async: bool = False
+    inline: bool = False
+    """Run on the event loop instead of a worker thread: for cheap, non-blocking sync
+    tools (arithmetic, in-memory lookups). Its timeout cannot be enforced."""
     _adapters: dict[str, TypeAdapter[Any]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -65,11 +69,15 @@ class ToolSpec:
                 prop["description"] = text
         return schema
 
-    @property
+    @functools.cached_property
     def param_names(self) -> list[str]:
         return list(self.params_model.model_fields)
 
-    @property
+    @functools.cached_property
+    def param_set(self) -> frozenset[str]:
+        return frozenset(self.params_model.model_fields)
+
+    @functools.cached_property
     def required_params(self) -> list[str]:
         return [n for n, f in self.params_model.model_fields.items() if f.is_required()]
 
@@ -91,8 +99,8 @@ class ToolSpec:
 
     def coerce_args(self, args: dict[str, Any]) -> dict[str, Any]:
         """Validate and convert resolved `args` into the function's types."""
-        model = self.params_model.model_validate(args)
-        return {name: getattr(model, name) for name in self.params_model.model_fields}
+        model = self.params_model.__pydantic_validator__.validate_python(args)
+        return dict(model.__dict__)
 
     def catalog_entry(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, "args": self.input_schema}
@@ -164,6 +172,7 @@ def make_spec(
     idempotent: bool = False,
     timeout_s: float | None = None,
     retries: int | None = None,
+    inline: bool = False,
 ) -> ToolSpec:
     """Build a ToolSpec from a function's signature, type hints and docstring."""
     tool_name = name or fn.__name__
@@ -201,6 +210,7 @@ def make_spec(
         timeout_s=timeout_s,
         retries=retries,
         is_async=inspect.iscoroutinefunction(fn),
+        inline=inline and not inspect.iscoroutinefunction(fn),
     )
 
 
@@ -228,6 +238,7 @@ class ToolRegistry:
         idempotent: bool = False,
         timeout_s: float | None = None,
         retries: int | None = None,
+        inline: bool = False,
     ) -> Callable[[ToolFn], ToolFn]: ...
 
     def tool(
@@ -239,12 +250,20 @@ class ToolRegistry:
         idempotent: bool = False,
         timeout_s: float | None = None,
         retries: int | None = None,
+        inline: bool = False,
     ) -> ToolFn | Callable[[ToolFn], ToolFn]:
         """Register `fn` as a tool; usable bare (`@reg.tool`) or with options."""
 
         def register(f: ToolFn) -> ToolFn:
             self.add(
-                make_spec(f, name=name, idempotent=idempotent, timeout_s=timeout_s, retries=retries)
+                make_spec(
+                    f,
+                    name=name,
+                    idempotent=idempotent,
+                    timeout_s=timeout_s,
+                    retries=retries,
+                    inline=inline,
+                )
             )
             return f
 

@@ -9,6 +9,7 @@ a bug wastes the budget.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,7 @@ from veritask.errors import BudgetExceeded, ToolError
 from veritask.planner.refs import RefError, resolve
 from veritask.runtime.backends.base import Backend
 from veritask.tools.registry import ToolResult, ToolSpec
-from veritask.types import Confidence, ConfidenceMethod, ErrorInfo, Source
+from veritask.types import Confidence, ConfidenceMethod, ErrorInfo, Source, trusted
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,16 @@ def tool_confidence(signals: Mapping[str, Any] | None = None) -> Confidence:
 
 
 def _default_source(spec: ToolSpec, args: dict[str, Any]) -> Source:
-    # Built on the hot path of every task: the fields are known-good, skip validation.
-    return Source.model_construct(tool=spec.name, query=_jsonable(args))
+    # Built on the hot path of every task from known-good values: skip validation.
+    return trusted(
+        Source,
+        tool=spec.name,
+        query=_jsonable(args),
+        source="",
+        record_id=None,
+        url=None,
+        fields={},
+    )
 
 
 def normalise(spec: ToolSpec, args: dict[str, Any], raw: Any) -> ToolResult:
@@ -61,6 +70,54 @@ def _jsonable(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def prepare(
+    spec: ToolSpec, raw_args: dict[str, Any], values: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]] | ErrorInfo:
+    """(resolved args as written, args converted to the function's types), or the error."""
+    try:
+        resolved = resolve(raw_args, values)
+    except RefError as exc:
+        return ErrorInfo(type="ReferenceError", message=str(exc))
+    try:
+        return resolved, spec.coerce_args(resolved)
+    except ValidationError as exc:
+        problems = "; ".join(spec.check_args(resolved)) or str(exc)
+        return ErrorInfo(type="InvalidArguments", message=f"{spec.name}: {problems}")
+
+
+def describe_failure(exc: Exception) -> ErrorInfo:
+    """An exception from a tool as data; only ToolError can say a retry may help."""
+    if isinstance(exc, ToolError):
+        return ErrorInfo(type=exc.kind, message=str(exc), retryable=exc.retryable)
+    return ErrorInfo(type=type(exc).__name__, message=str(exc) or repr(exc))
+
+
+def attempt_inline(
+    spec: ToolSpec, raw_args: dict[str, Any], values: Mapping[str, Any]
+) -> AttemptResult | None:
+    """One attempt of an `inline` sync tool, on the caller's thread.
+
+    Returns None when the tool turned out to return an awaitable, which the
+    caller must then run through `attempt` instead.
+    """
+    prepared = prepare(spec, raw_args, values)
+    if isinstance(prepared, ErrorInfo):
+        return AttemptResult(error=prepared)
+    resolved, args = prepared
+    try:
+        raw = spec.fn(**args)
+    except BudgetExceeded:
+        raise
+    except Exception as exc:
+        return AttemptResult(error=describe_failure(exc))
+    if inspect.isawaitable(raw):
+        close = getattr(raw, "close", None)
+        if close is not None:
+            close()
+        return None
+    return AttemptResult(result=normalise(spec, resolved, raw))
+
+
 async def attempt(
     spec: ToolSpec,
     raw_args: dict[str, Any],
@@ -70,28 +127,15 @@ async def attempt(
     task_id: str,
     timeout_s: float | None,
 ) -> AttemptResult:
-    """Resolve references, validate arguments, call the tool once."""
-    try:
-        resolved = resolve(raw_args, values)
-    except RefError as exc:
-        return AttemptResult(error=ErrorInfo(type="ReferenceError", message=str(exc)))
-    try:
-        args = spec.coerce_args(resolved)
-    except ValidationError as exc:
-        problems = "; ".join(spec.check_args(resolved)) or str(exc)
-        return AttemptResult(
-            error=ErrorInfo(type="InvalidArguments", message=f"{spec.name}: {problems}")
-        )
+    """Resolve references, validate arguments, call the tool once through `backend`."""
+    prepared = prepare(spec, raw_args, values)
+    if isinstance(prepared, ErrorInfo):
+        return AttemptResult(error=prepared)
+    resolved, args = prepared
     try:
         raw = await backend.call(spec, args, task_id=task_id, timeout_s=timeout_s)
-    except ToolError as exc:
-        return AttemptResult(
-            error=ErrorInfo(type=exc.kind, message=str(exc), retryable=exc.retryable)
-        )
     except BudgetExceeded:
         raise
     except Exception as exc:
-        return AttemptResult(
-            error=ErrorInfo(type=type(exc).__name__, message=str(exc) or repr(exc))
-        )
+        return AttemptResult(error=describe_failure(exc))
     return AttemptResult(result=normalise(spec, resolved, raw))

@@ -29,6 +29,10 @@ async def _settle(aw: Awaitable[Any]) -> Any:
     return result
 
 
+async def _ready(value: Any) -> Any:
+    return value
+
+
 class InlineBackend:
     """Run tools in-process: coroutines on the loop, functions in threads."""
 
@@ -46,6 +50,9 @@ class InlineBackend:
     async def call(
         self, spec: ToolSpec, args: dict[str, Any], *, task_id: str, timeout_s: float | None
     ) -> Any:
+        if spec.inline:
+            result = spec.fn(**args)  # cheap by declaration: no thread, no timeout
+            return await _settle(_ready(result))
         if spec.is_async:
             aw = spec.fn(**args)
         else:

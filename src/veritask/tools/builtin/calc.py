@@ -90,7 +90,7 @@ def evaluate(expression: str) -> float | int:
     return result
 
 
-@tool(name="calc", idempotent=True, timeout_s=5)
+@tool(name="calc", idempotent=True, timeout_s=5, inline=True)
 def calc(expression: str) -> float:
     """Evaluate an arithmetic expression such as "(67750000 + 48370000) / 2".
 

@@ -13,7 +13,7 @@ from veritask.tools.registry import ToolResult
 from veritask.types import Source
 
 
-@tool(name="larger", idempotent=True, timeout_s=5)
+@tool(name="larger", idempotent=True, timeout_s=5, inline=True)
 def larger(first: str, first_value: float, second: str, second_value: float) -> str:
     """Name of whichever of two things has the larger value, e.g. the more populous country.
 

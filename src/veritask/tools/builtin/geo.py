@@ -89,7 +89,7 @@ class CityFacts(TypedDict):
     is_capital: bool
 
 
-@tool(name="country_facts", idempotent=True, timeout_s=20)
+@tool(name="country_facts", idempotent=True, timeout_s=20, inline=True)
 def country_facts(country: str) -> CountryFacts:
     """Facts about a country: capital, population, area_km2, density_per_km2, continent,
     currency_name, currency_code, neighbours, neighbour_count, languages.
@@ -102,7 +102,7 @@ def country_facts(country: str) -> CountryFacts:
     return _country_result(data, found, "country_facts", {"country": country})
 
 
-@tool(name="country_by_capital", idempotent=True, timeout_s=20)
+@tool(name="country_by_capital", idempotent=True, timeout_s=20, inline=True)
 def country_by_capital(capital: str) -> CountryFacts:
     """The same facts as country_facts, for the country whose capital city is given.
 
@@ -114,7 +114,7 @@ def country_by_capital(capital: str) -> CountryFacts:
     return _country_result(data, found, "country_by_capital", {"capital": capital})
 
 
-@tool(name="city_facts", idempotent=True, timeout_s=20)
+@tool(name="city_facts", idempotent=True, timeout_s=20, inline=True)
 def city_facts(city: str, country: str | None = None) -> CityFacts:
     """Facts about a city: name, country, population, latitude, longitude, is_capital.
 
@@ -130,7 +130,7 @@ def city_facts(city: str, country: str | None = None) -> CityFacts:
     return _tool_result(value, [source], _confidence([found]))
 
 
-@tool(name="distance_km", idempotent=True, timeout_s=20)
+@tool(name="distance_km", idempotent=True, timeout_s=20, inline=True)
 def distance_km(place_a: str, place_b: str) -> float:
     """Great-circle distance in kilometres between two places; a country stands for its capital.
 
