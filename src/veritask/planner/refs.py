@@ -7,6 +7,7 @@ waits for) and the runtime (substituting values), so it lives in one place.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -41,11 +42,17 @@ def _parse(match: re.Match[str]) -> Ref:
     return Ref(match.group(1), path)
 
 
+@functools.lru_cache(maxsize=8192)
+def _string_refs(text: str) -> tuple[Ref, ...]:
+    """Parsed once per distinct string: validation, scheduling and resolution all ask."""
+    return tuple(_parse(m) for m in REF_PATTERN.finditer(text))
+
+
 def find_refs(value: Any) -> Iterator[Ref]:
     """Every reference inside `value`: strings, nested lists and dict values."""
     if isinstance(value, str):
-        for m in REF_PATTERN.finditer(value):
-            yield _parse(m)
+        if "$" in value:
+            yield from _string_refs(value)
     elif isinstance(value, Mapping):
         for v in value.values():
             yield from find_refs(v)
@@ -104,6 +111,8 @@ def resolve(value: Any, values: Mapping[str, Any]) -> Any:
     in place.
     """
     if isinstance(value, str):
+        if "$" not in value:
+            return value
         whole = _WHOLE_REF.match(value)
         if whole:
             return lookup(_parse(whole), values)

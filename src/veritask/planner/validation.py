@@ -174,12 +174,14 @@ def _ref_problem(
     return []
 
 
-def _canonical_step(task: Task) -> str:
+def _canonical_step(task: Task) -> object:
+    if all(isinstance(v, str | int | float | bool | None) for v in task.args.values()):
+        return (task.tool, tuple(sorted(task.args.items())))  # the common, flat case
     return task.tool + json.dumps(task.args, sort_keys=True, default=str)
 
 
 def _duplicate_steps(tasks: Iterable[Task]) -> list[PlanProblem]:
-    first: dict[str, str] = {}
+    first: dict[object, str] = {}
     out = []
     for task in tasks:
         key = _canonical_step(task)
