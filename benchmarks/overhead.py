@@ -35,6 +35,11 @@ Fairness rules
   garbage collector is otherwise left on for both.
 * Both are driven through their synchronous entry points,
   ``Orchestrator.execute(plan)`` and ``graph.invoke(input, config)``.
+* The no-op is registered ``@tool(inline=True)``: a cheap sync tool that runs
+  on the event loop, as LangGraph runs a one-node superstep in its own
+  thread. The "veritask threaded" rows register it as a plain ``@tool``,
+  veritask's default for sync tools: a worker-thread hop per call so that the
+  tool's timeout can be enforced and a slow tool cannot stall the loop.
 * veritask runs with its defaults (``backend="inline"``, default policy, so a
   60 s per-task timeout), concurrency 8 (the configured default) unless noted;
   the fan-out is also measured with ``concurrency=1``. LangGraph runs a
@@ -148,11 +153,15 @@ def veritask_plan(shape: str, n: int) -> Plan:
 
 
 def veritask_case(
-    shape: str, n: int, store: str, tmp: Path, concurrency: int | None
+    shape: str, n: int, store: str, tmp: Path, concurrency: int | None, inline: bool = True
 ) -> Callable[[], Prepared]:
+    """`inline=True` registers the no-op as `@tool(inline=True)`: it runs on the event
+    loop like LangGraph runs a sync node in its own thread. `inline=False` is the default
+    for sync tools (a worker thread per call, so timeouts are enforceable)."""
+
     def prepare() -> Prepared:
         registry = ToolRegistry()
-        registry.tool(noop)
+        registry.tool(inline=inline)(noop)
         plan = veritask_plan(shape, n)
         if store == "sqlite":
             fd, path = tempfile.mkstemp(suffix=".db", dir=tmp)
@@ -304,6 +313,14 @@ def build_series(n: int, tmp: Path, shapes: set[str], extras: bool) -> list[Seri
             continue
         case = f"{shape}/{store}"
         out.append(Series("veritask", case, "veritask", veritask_case(shape, n, store, tmp, None)))
+        out.append(
+            Series(
+                "veritask threaded",
+                case,
+                "veritask",
+                veritask_case(shape, n, store, tmp, None, inline=False),
+            )
+        )
         if shape == "fan":
             out.append(
                 Series("veritask c=1", case, "veritask", veritask_case(shape, n, store, tmp, 1))
