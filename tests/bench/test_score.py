@@ -114,8 +114,8 @@ def test_number_parsing() -> None:
     assert number_from_value("about 7,000 people") == 7000.0
 
 
-def _q(gold: object, tol: float | None = None) -> Question:
-    return Question(id="x", question="?", gold=gold, tolerance=tol, has_gold=True)
+def _q(gold: object, tol: float | None = None, question: str = "?") -> Question:
+    return Question(id="x", question=question, gold=gold, tolerance=tol, has_gold=True)
 
 
 def test_matching_rules() -> None:
@@ -128,6 +128,12 @@ def test_matching_rules() -> None:
     assert answer_matches(_q("Euro"), {"value": None, "answer": "They pay in the euro."})
     assert not answer_matches(_q("Euro"), {"value": "Europe"})  # whole words only
     assert not answer_matches(_q("Mali"), {"value": "Somalia"})
+    # free text must name the gold first among the options the question offers
+    which = "Which country has more inhabitants, Puerto Rico or Mali?"
+    assert answer_matches(_q("Mali", question=which), {"answer": "Mali has more than Puerto Rico"})
+    assert not answer_matches(
+        _q("Mali", question=which), {"answer": "Puerto Rico has more inhabitants than Mali."}
+    )
     # the value decides; the text is read only when there is no value
     assert not answer_matches(_q("Mali"), {"value": "Puerto Rico", "answer": "Mali or Puerto Rico"})
     assert not answer_matches(_q(None), {"value": None})

@@ -25,7 +25,9 @@ the first number in a dict/list); only if `value` holds none, any number in
 the `answer` text within tolerance counts. Strings compare case- and
 accent-insensitively, equal or contained as whole words, in `value` when it
 is a plain value, else in the `answer` text (so "Mali has fewer people than
-Puerto Rico" with value "Puerto Rico" is not rescued by its text).
+Puerto Rico" with value "Puerto Rico" is not rescued by its text). In free
+text, when the question offers named options ("Mali or Puerto Rico?"), the
+gold must be the first of them the text names.
 """
 
 from __future__ import annotations
@@ -109,8 +111,23 @@ def answer_matches(question: Question, row: dict[str, Any]) -> bool:
     if not want:
         return False
     plain = value is not None and not isinstance(value, dict | list)
-    have = normalize_text(str(value) if plain else text)
-    return have == want or f" {want} " in f" {have} "
+    have = f" {normalize_text(str(value) if plain else text)} "
+    if f" {want} " not in have:
+        return False
+    if plain:
+        return True
+    return _names_gold_first(question, have, want)
+
+
+_NAME = re.compile(r"\b[A-Z][\w'-]*(?:\s+(?:and\s+|of\s+|the\s+)?[A-Z][\w'-]*)*")
+
+
+def _names_gold_first(question: Question, have: str, want: str) -> bool:
+    """For a choice between names in the question ("A or B?"), free text must name
+    the gold before the other names; "B has more people than A" is not "A"."""
+    rivals = {normalize_text(n) for n in _NAME.findall(question.question)[1:]} - {want, ""}
+    at = have.find(f" {want} ")
+    return not any(0 <= have.find(f" {r} ") < at for r in rivals)
 
 
 def is_right(question: Question, row: dict[str, Any]) -> bool:
