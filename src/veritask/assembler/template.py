@@ -48,6 +48,10 @@ def _display(value: Any) -> Any:
         if abs(value) >= 100:
             return round(value, 1)
         return float(f"{value:.4g}")
+    if isinstance(value, dict):
+        return {k: _display(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_display(v) for v in value]
     return value
 
 

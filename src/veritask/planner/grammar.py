@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 import re
+import types
+import typing
 from collections.abc import Iterable
+from typing import Any
 
 from veritask.tools.registry import ToolRegistry, ToolSpec
 
 MAX_STEPS = 5
-MAX_SPAN_WORDS = 6
 
 QUESTION_WORDS = frozenset(
     [
@@ -59,28 +61,64 @@ _EXPRESSION_PARAMS = frozenset({"expression"})
 """Parameters whose value is arithmetic over earlier steps, not an entity name."""
 
 
-def question_spans(question: str, max_words: int = MAX_SPAN_WORDS) -> list[str]:
-    """Candidate entity names: word spans of the question that look like proper names.
+_CONNECTORS = frozenset({"of", "the", "and", "de", "da", "du", "la", "le", "del", "d'"})
 
-    A span must start and end with a capitalised word that is not a question
-    word ("Democratic Republic of the Congo", "Sri Lanka"). If the question
-    has no capitalised words at all, every short span of non-question words
-    is a candidate instead.
+
+def name_runs(question: str) -> list[list[str]]:
+    """Maximal runs of name-like words, with connectors ("of", "the", "and") inside.
+
+    "capitals of Bosnia and Herzegovina and Democratic Republic of the Congo"
+    gives one run; "Puerto Rico or Mali" two ("or" never joins a name).
     """
     words = [w.strip(_STRIP) for w in question.split()]
     words = [w for w in words if w]
-    spans: list[str] = []
+    runs: list[list[str]] = []
+    current: list[str] = []
 
     def name_like(w: str) -> bool:
         return w[:1].isupper() and w.lower() not in QUESTION_WORDS
 
-    for i in range(len(words)):
-        if not name_like(words[i]):
-            continue
-        for j in range(i, min(len(words), i + max_words)):
-            if name_like(words[j]):
-                spans.append(" ".join(words[i : j + 1]))
+    for i, w in enumerate(words):
+        if name_like(w) or (current and w.lower() in _CONNECTORS and i + 1 < len(words)):
+            current.append(w)
+        else:
+            if current:
+                runs.append(current)
+            current = []
+    if current:
+        runs.append(current)
+    # A run never ends on a connector ("Kenya and" before a lower-case word).
+    for run in runs:
+        while run and run[-1].lower() in _CONNECTORS:
+            run.pop()
+    return [r for r in runs if r]
+
+
+def question_spans(question: str) -> list[str]:
+    """Candidate entity names: whole names from the question, never a fragment of one.
+
+    A run of name words is split only at "and" (several names listed) and the
+    candidates are the runs of consecutive pieces: "Bosnia and Herzegovina and
+    Democratic Republic of the Congo" offers "Bosnia", "Bosnia and Herzegovina",
+    "Democratic Republic of the Congo" and so on, but not "Congo" or "Republic
+    of the Congo" — a small model that picks "Sudan" out of "South Sudan" asks
+    about another country. If the question has no capitalised words at all,
+    every short span of non-question words is a candidate instead.
+    """
+    spans: list[str] = []
+    for run in name_runs(question):
+        pieces: list[list[str]] = [[]]
+        for w in run:
+            if w.lower() == "and":
+                pieces.append([])
+            else:
+                pieces[-1].append(w)
+        pieces = [p for p in pieces if p]
+        for i in range(len(pieces)):
+            for j in range(i, len(pieces)):
+                spans.append(" and ".join(" ".join(p) for p in pieces[i : j + 1]))
     if not spans:
+        words = [w.strip(_STRIP) for w in question.split() if w.strip(_STRIP)]
         for i in range(len(words)):
             for j in range(i, min(len(words), i + 3)):
                 chunk = words[i : j + 1]
@@ -102,20 +140,50 @@ def _step_digits(upto: int) -> str:
     return f"[1-{upto}]" if upto > 1 else '"1"'
 
 
-def _field_rule(registry: ToolRegistry) -> str:
-    fields: set[str] = set()
+def _output_field_types(registry: ToolRegistry) -> tuple[set[str], set[str], set[str]]:
+    """(text fields, number fields, all fields) over the tools' typed outputs."""
+    text: set[str] = set()
+    number: set[str] = set()
+    every: set[str] = set()
     for spec in registry:
-        fields |= set(spec.output_fields or ())
-    return _alts(sorted(fields)) if fields else '"value"'
+        every |= set(spec.output_fields or ())
+        returned = typing.get_type_hints(spec.fn).get("return")
+        if returned is None or not typing.is_typeddict(returned):
+            continue
+        for name, hint in typing.get_type_hints(returned).items():
+            kind = _kind(hint)
+            if kind == "text":
+                text.add(name)
+            elif kind == "number":
+                number.add(name)
+    return text, number, every
+
+
+def _kind(hint: Any) -> str:
+    """'text', 'number' or 'other' for a type hint (Optional[X] counts as X)."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if args and typing.get_origin(hint) in (typing.Union, types.UnionType):
+        hint = args[0]
+    if hint is str:
+        return "text"
+    if hint in (int, float):
+        return "number"
+    return "other"
+
+
+def _param_kind(spec: ToolSpec, name: str) -> str:
+    if name in _EXPRESSION_PARAMS:
+        return "expr"
+    return _kind(spec.params_model.model_fields[name].annotation)
 
 
 def _call_rule(spec: ToolSpec, k: int) -> str:
     """One tool call at step k: positional args, trailing optional args may be left out."""
     parts: list[tuple[str, bool]] = []
     required = set(spec.required_params)
-    names = spec.param_names
-    for i, name in enumerate(names):
-        arg = f'"\\"" expr{k} "\\""' if name in _EXPRESSION_PARAMS else f"sarg{k}"
+    for i, name in enumerate(spec.param_names):
+        kind = _param_kind(spec, name)
+        arg = {"expr": f'"\\"" expr{k} "\\""', "number": f"narg{k}"}.get(kind, f"sarg{k}")
         sep = '", " ' if i else ""
         parts.append((sep + arg, name in required))
     body = ""
@@ -125,16 +193,48 @@ def _call_rule(spec: ToolSpec, k: int) -> str:
     return f'{_lit(spec.name + "(")} {body} ")"'
 
 
+def _cued(question: str, numeric: set[str], every: set[str]) -> tuple[set[str], set[str]]:
+    """(fields, operators) the question asks for, by the relevance cue words.
+
+    Decoding may only use these, so the grammar already steers the planner to
+    the check it must pass; with no cue, everything is allowed.
+    """
+    from veritask.planner.relevance import MEASURES, OPERATIONS, question_sentence, words_of
+
+    words = set(words_of(question_sentence(question)))
+    fields: set[str] = set()
+    for concept in MEASURES:
+        if words & set(concept.cues):
+            fields |= set(concept.fields)
+    if words & {"density", "densely"}:
+        fields |= {"population", "area_km2"}  # density may be computed
+    ops = {op for c in OPERATIONS if words & set(c.cues) for op in c.operators}
+    if words & {"density", "densely", "per"}:
+        ops.add("/")
+    fields = (fields & every) or set(every)
+    return fields, ops or {"+", "-", "*", "/"}
+
+
+def _choice(names: set[str]) -> str:
+    return _alts(sorted(names)) if names else _lit("value")
+
+
 def build_grammar(question: str, registry: ToolRegistry, max_steps: int = MAX_STEPS) -> str:
     """The GBNF grammar for plans answering `question` with the tools in `registry`."""
     spans = question_spans(question) or ["?"]
+    text_fields, number_fields, every = _output_field_types(registry)
+    fields, ops = _cued(question, number_fields, every)
+    numeric = (number_fields & fields) or number_fields or every
+    slot_fields = fields | ({"name"} & every)
     rules = [
         "root ::= step1",
         f"ent ::= {_alts(spans)}",
-        f"field ::= {_field_rule(registry)}",
+        f"field ::= {_choice(slot_fields)}",
+        f"tfield ::= {_choice(text_fields or every)}",
+        f"nfield ::= {_choice(numeric)}",
         'num ::= [0-9]+ ("." [0-9]+)?',
-        'op ::= " + " | " - " | " * " | " / "',
-        "text ::= [^\\n{}]*",
+        f"op ::= {_alts(f' {o} ' for o in sorted(ops))}",
+        "text ::= [^\\n{}]{0,120}",
     ]
     for k in range(1, max_steps + 1):
         calls = " | ".join(_call_rule(spec, k) for spec in sorted(registry, key=lambda s: s.name))
@@ -144,11 +244,13 @@ def build_grammar(question: str, registry: ToolRegistry, max_steps: int = MAX_ST
         rules.append(f"call{k} ::= {calls}")
         if k == 1:
             rules.append('sarg1 ::= "\\"" ent "\\""')
+            rules.append('narg1 ::= "\\"" num "\\""')
             rules.append("expr1 ::= num (op num)*")
         else:
             ref = f'"$" {_step_digits(k - 1)}'
-            rules.append(f'ref{k} ::= {ref} ("." field)?')
-            rules.append(f'sarg{k} ::= "\\"" (ent | {ref} "." field) "\\""')
+            rules.append(f'ref{k} ::= {ref} ("." nfield)?')
+            rules.append(f'sarg{k} ::= "\\"" (ent | {ref} "." tfield) "\\""')
+            rules.append(f'narg{k} ::= "\\"" (num | {ref} "." nfield) "\\""')
             rules.append(f'term{k} ::= ref{k} | num | "(" expr{k} ")" | "abs(" expr{k} ")"')
             rules.append(f"expr{k} ::= term{k} (op term{k})*")
         slot = f'"{{$" {_step_digits(k)} ("." field)? "}}"'

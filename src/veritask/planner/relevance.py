@@ -74,8 +74,12 @@ _GENERIC = frozenset(
 _WORD = re.compile(r"[a-zà-ÿ0-9²]+")
 
 
-def _words(text: str) -> list[str]:
+def words_of(text: str) -> list[str]:
+    """Lower-case words, as the cue tables spell them."""
     return _WORD.findall(text.lower())
+
+
+_words = words_of
 
 
 def question_sentence(question: str) -> str:
@@ -184,8 +188,22 @@ def relevance_problems(question: str, plan: Plan, registry: ToolRegistry) -> lis
     for op, name in (("+", "adds"), ("/", "divides"), ("-", "subtracts")):
         if op in features.operators and op not in cued_ops:
             problems.append(f"the plan {name} values, but the question does not ask for that")
-    problems.extend(uncovered(asked, registry, features.entity_words))
+    problems.extend(uncovered(asked, registry, _names_used(asked, features.entity_words)))
     return problems
+
+
+def _names_used(question: str, entity_words: frozenset[str]) -> frozenset[str]:
+    """Words of every name in the question that the plan looks up, even in part:
+    a plan asking about "Bosnia" covers "Bosnia and Herzegovina". A name the plan
+    never touches ("GDP") stays a word the tools must cover."""
+    from veritask.planner.grammar import name_runs
+
+    used = set(entity_words)
+    for run in name_runs(question):
+        words = set(_words(" ".join(run)))
+        if words & entity_words:
+            used |= words
+    return frozenset(used)
 
 
 def uncovered(question: str, registry: ToolRegistry, names: frozenset[str]) -> list[str]:
