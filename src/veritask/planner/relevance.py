@@ -167,7 +167,7 @@ def relevance_problems(question: str, plan: Plan, registry: ToolRegistry) -> lis
     asked = question_sentence(question)
     words = _words(asked)
     features = plan_features(plan)
-    problems: list[str] = []
+    problems: list[str] = _whole_record_slots(plan, registry)
     for tid in features.constant_calcs:
         problems.append(
             f"step {tid} computes with constants only; numbers must come from a tool's result"
@@ -190,6 +190,26 @@ def relevance_problems(question: str, plan: Plan, registry: ToolRegistry) -> lis
             problems.append(f"the plan {name} values, but the question does not ask for that")
     problems.extend(uncovered(asked, registry, _names_used(asked, features.entity_words)))
     return problems
+
+
+def _whole_record_slots(plan: Plan, registry: ToolRegistry) -> list[str]:
+    """An answer slot must name one field of a record, not paste the whole record."""
+    if not plan.answer_template:
+        return []
+    tools = {t.id: t.tool for t in plan.tasks}
+    out = []
+    for ref in template_refs(plan.answer_template):
+        tool = tools.get(ref.task_id)
+        if ref.path or tool is None or tool not in registry:
+            continue
+        fields = registry.get(tool).output_fields
+        if fields:
+            example = "population" if "population" in fields else sorted(fields)[0]
+            out.append(
+                f"the answer slot {{${ref.task_id}}} is a whole {tool} record; "
+                f"name one field, like {{${ref.task_id}.{example}}}"
+            )
+    return out
 
 
 def _names_used(question: str, entity_words: frozenset[str]) -> frozenset[str]:
