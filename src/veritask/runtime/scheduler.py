@@ -50,6 +50,8 @@ from veritask.types import (
 from veritask.workers.tool_call import AttemptResult, attempt, attempt_inline
 
 Sleep = Callable[[float], Awaitable[None]]
+INLINE_BATCH = 256
+"""Inline tasks started under one TaskStarted commit."""
 Assembler = Callable[[Plan, dict[str, Outcome], Usage], Answer]
 """Builds the run's Answer from its outcomes, before RunFinished is written."""
 
@@ -149,6 +151,11 @@ class Scheduler:
         self.options = options
         self.concurrency = options.concurrency or 8
         self.inline_backend = isinstance(backend, InlineBackend)
+        self.inline_tasks = frozenset(
+            t.id
+            for t in plan.tasks
+            if self.inline_backend and t.tool in registry and registry.get(t.tool).inline
+        )
         self.meter = meter or BudgetMeter(
             options.budget or Budget(), clock=options.clock, used=state.usage
         )
@@ -283,27 +290,50 @@ class Scheduler:
 
     def _launch_ready(self) -> None:
         """Start ready tasks up to the limit; one commit covers everything learned so far."""
-        to_start: list[str] = []
-        while self.ready and len(self.running) + len(to_start) < self.concurrency:
-            if self.stopped is None:
-                try:
-                    self.meter.check()
-                    self.meter.start_task()
-                except BudgetExceeded as exc:
-                    self._stop(exc)
-            if self.stopped is not None:
-                break
-            tid = self.ready.popleft()
-            if tid in self.outcomes:
-                continue
-            to_start.append(tid)
-            self.log.emit(EventType.TASK_STARTED, {"task_id": tid, "attempt": 1})
+        to_start = self._select_ready()
         if self.stopped is not None:
             self._skip_unstarted()
         self.log.flush()
         for tid in to_start:
             if not self._try_inline(tid):
                 self.running[tid] = asyncio.create_task(self._run_task(tid), name=f"veritask:{tid}")
+
+    def _select_ready(self) -> list[str]:
+        """Ready tasks to start now, each with its TaskStarted emitted.
+
+        Inline tools run one at a time on the loop, so they do not take a
+        concurrency slot; up to INLINE_BATCH of them share one commit.
+        """
+        to_start: list[str] = []
+        threaded = inline = 0
+        while self.ready:
+            tid = self.ready[0]
+            if tid in self.outcomes:
+                self.ready.popleft()
+                continue
+            is_inline = tid in self.inline_tasks
+            full = (
+                inline >= INLINE_BATCH
+                if is_inline
+                else len(self.running) + threaded >= self.concurrency
+            )
+            if full or not self._budget_allows_start():
+                break
+            self.ready.popleft()
+            to_start.append(tid)
+            inline += is_inline
+            threaded += not is_inline
+            self.log.emit(EventType.TASK_STARTED, {"task_id": tid, "attempt": 1})
+        return to_start
+
+    def _budget_allows_start(self) -> bool:
+        if self.stopped is None:
+            try:
+                self.meter.check()
+                self.meter.start_task()
+            except BudgetExceeded as exc:
+                self._stop(exc)
+        return self.stopped is None
 
     def _stop(self, exc: BudgetExceeded) -> None:
         if self.stopped is None:
