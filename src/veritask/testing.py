@@ -148,7 +148,8 @@ def faulty_spec(
     The wrapper is async so the `timeout` fault is an `asyncio.sleep` the
     runtime can cancel (a sleeping thread could not be). A sync tool is called
     in a thread, as the inline backend would. The spec's timeout becomes
-    `timeout_s` (or the tool's own, when that is shorter).
+    `timeout_s` (or the tool's own, when that is shorter), and a tool declared
+    `inline` (run on the loop without a timeout) loses that flag.
     """
     original = spec
 
@@ -177,7 +178,8 @@ def faulty_spec(
     call.__name__ = spec.name
     call.__doc__ = spec.fn.__doc__
     limit = timeout_s if spec.timeout_s is None else min(spec.timeout_s, timeout_s)
-    return replace(spec, fn=call, is_async=True, timeout_s=limit)
+    # Not `inline`: an inline tool runs without a timeout, and this one may hang.
+    return replace(spec, fn=call, is_async=True, timeout_s=limit, inline=False)
 
 
 def faulty_registry(

@@ -102,8 +102,29 @@ class _Factory:
         self.store = store or open_store(self.settings.store)
         self.registry = registry if registry is not None else default_registry()
         self._model = model
+        self._configured_model = model is None
         if registry is None:
             warm_builtin_tools()
+
+    async def warm_model(self) -> None:
+        """One tiny generation before the first question, for a configured model.
+
+        The embedded model loads its weights on first use; on a busy machine
+        that first call can overrun the router's timeout, open its circuit
+        breaker and fail a question for a reason no later question shares
+        (seen on the dev suite). A failure here is ignored: the questions
+        will meet and record it themselves.
+        """
+        if not self._configured_model:
+            return
+        from veritask.models import user
+
+        try:
+            await asyncio.wait_for(
+                self.model.acomplete([user("Reply with OK.")], max_tokens=2), 600
+            )
+        except Exception:  # any failure: see the docstring
+            return
 
     @property
     def model(self) -> ModelProvider:
@@ -231,6 +252,7 @@ async def arun_suite(
             on_result(row)
 
     write_meta(out, config, report)
+    await factory.warm_model()
     await asyncio.gather(*(guarded(q) for q in todo))
     return report
 
