@@ -176,3 +176,21 @@ async def test_router_retries_a_429_after_its_retry_after_then_succeeds() -> Non
     out = await router.acomplete("synthesize", [user("?")])
     assert out.text == "fine" and len(server.requests) == 3
     assert delays[0] == 2.0 and len(delays) == 2
+
+
+async def test_requests_adapt_to_the_installed_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
+    from veritask.models import anthropic_provider
+
+    schema = {"type": "object"}
+    server = Server(message("{}"), message("{}"))
+    # an older SDK: takes temperature, has no output_config parameter
+    old_sdk = frozenset({"model", "messages", "max_tokens", "temperature", "system"})
+    monkeypatch.setattr(anthropic_provider, "_sdk_parameters", lambda: old_sdk)
+    await provider(server).acomplete([user("?")], json_schema=schema, temperature=0.4)
+    body = server.body()
+    assert body["temperature"] == 0.4
+    assert body["output_config"] == {"format": {"type": "json_schema", "schema": schema}}
+    # a newer SDK without temperature
+    monkeypatch.setattr(anthropic_provider, "_sdk_parameters", lambda: old_sdk - {"temperature"})
+    await provider(server).acomplete([user("?")], temperature=0.4)
+    assert "temperature" not in server.body()

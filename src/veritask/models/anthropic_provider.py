@@ -129,14 +129,16 @@ class AnthropicProvider(SyncMixin):
             "messages": [m for m in msgs if m["role"] != "system"],
             "max_tokens": max_tokens,
         }
-        if _sdk_takes_temperature():
+        if "temperature" in _sdk_parameters():
             request["temperature"] = min(temperature, 1.0)
         if system:
             request["system"] = system
         if json_schema is not None:
-            request["output_config"] = {
-                "format": {"type": "json_schema", "schema": dict(json_schema)}
-            }
+            output_config = {"format": {"type": "json_schema", "schema": dict(json_schema)}}
+            if "output_config" in _sdk_parameters():
+                request["output_config"] = output_config
+            else:  # an SDK older than structured outputs: same request body
+                request["extra_body"] = {"output_config": output_config}
         started = time.perf_counter()
         if n == 1:
             responses = [await self._send(request)]
@@ -193,15 +195,16 @@ class AnthropicProvider(SyncMixin):
 
 
 @functools.cache
-def _sdk_takes_temperature() -> bool:
-    """Recent SDKs dropped `temperature` from messages.create (newer Claude models
-    sample at a fixed temperature); send it only where the SDK still has it."""
+def _sdk_parameters() -> frozenset[str]:
+    """What the installed SDK's messages.create takes. Recent SDKs dropped
+    `temperature` (newer Claude models sample at a fixed temperature) and older
+    ones lack `output_config`; requests adapt instead of failing with TypeError."""
     import inspect
 
     import anthropic
 
     create = anthropic.resources.messages.AsyncMessages.create
-    return "temperature" in inspect.signature(create).parameters
+    return frozenset(inspect.signature(create).parameters)
 
 
 def _message(exc: Any) -> str:
