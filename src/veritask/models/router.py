@@ -42,6 +42,9 @@ from veritask.types import Backoff, Usage
 
 KINDS = ("plan", "extract", "synthesize", "verify", "deep", "escalate")
 DEFAULT_TIMEOUT_S = 60.0
+LOCAL_TIMEOUT_S = 300.0
+"""An embedded generation cannot be interrupted, and calls queue behind each other on
+a busy machine: a short timeout would abandon work that is merely waiting its turn."""
 DEFAULT_MAX_TOKENS = 512
 
 
@@ -309,7 +312,8 @@ class Router:
         return cap
 
     def _timeout(self, name: str, requested: float | None, meter: BudgetMeter | None) -> float:
-        timeout = requested or model_entry(name, self.settings).timeout_s or DEFAULT_TIMEOUT_S
+        default = LOCAL_TIMEOUT_S if name.startswith("local:") else DEFAULT_TIMEOUT_S
+        timeout = requested or model_entry(name, self.settings).timeout_s or default
         remaining = meter.remaining_seconds() if meter is not None else None
         if remaining is not None:
             if remaining <= 0:
