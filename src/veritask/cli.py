@@ -11,7 +11,9 @@ Exit codes:
 from __future__ import annotations
 
 import json
+import os
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -326,5 +328,20 @@ _register_optional_commands()
 
 
 def main() -> None:
-    """Console entry point."""
-    app()
+    """Console entry point.
+
+    A sync tool that ran past its timeout keeps running in its thread (Python
+    cannot kill a thread), and the interpreter would wait for it at exit. The
+    run is already durably logged by then, so the process exits without
+    waiting for such abandoned threads.
+    """
+    try:
+        app()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        main_thread = threading.main_thread()
+        if any(t is not main_thread and not t.daemon for t in threading.enumerate()):
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        raise
