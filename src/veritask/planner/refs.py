@@ -48,17 +48,29 @@ def _string_refs(text: str) -> tuple[Ref, ...]:
     return tuple(_parse(m) for m in REF_PATTERN.finditer(text))
 
 
-def find_refs(value: Any) -> Iterator[Ref]:
-    """Every reference inside `value`: strings, nested lists and dict values."""
+def refs_in(value: Any) -> tuple[Ref, ...]:
+    """Every reference inside `value`: strings, nested lists and dict values.
+
+    Called for every argument of every task during validation and scheduling,
+    so the common cases (a plain string, a number) return without recursion.
+    """
+    kind = type(value)
+    if kind is str:
+        return _string_refs(value) if "$" in value else ()
+    if kind in (int, float, bool) or value is None:
+        return ()
+    if isinstance(value, Mapping):
+        return tuple(r for v in value.values() for r in refs_in(v))
+    if isinstance(value, list | tuple):
+        return tuple(r for v in value for r in refs_in(v))
     if isinstance(value, str):
-        if "$" in value:
-            yield from _string_refs(value)
-    elif isinstance(value, Mapping):
-        for v in value.values():
-            yield from find_refs(v)
-    elif isinstance(value, list | tuple):
-        for v in value:
-            yield from find_refs(v)
+        return _string_refs(value) if "$" in value else ()
+    return ()
+
+
+def find_refs(value: Any) -> Iterator[Ref]:
+    """Every reference inside `value` (see `refs_in`)."""
+    return iter(refs_in(value))
 
 
 def template_refs(template: str) -> list[Ref]:
@@ -67,7 +79,7 @@ def template_refs(template: str) -> list[Ref]:
 
 
 def has_refs(value: Any) -> bool:
-    return next(find_refs(value), None) is not None
+    return bool(refs_in(value))
 
 
 def lookup(ref: Ref, values: Mapping[str, Any]) -> Any:
