@@ -53,3 +53,15 @@ def test_names_ignore_case_and_accents() -> None:
 def test_sentence_openers_are_not_names(text: str) -> None:
     result = check(text, [outcome(3), outcome(2)])
     assert result.names == []
+
+
+def test_names_match_whole_words_only() -> None:
+    place = outcome(15656.8, place="Dominican Republic")
+    assert check("It is in Dominica.", [place]).names == ["Dominica"]
+    assert check("It is in the Dominican Republic.", [place]).ok
+
+
+def test_a_listed_pair_of_names_is_checked_name_by_name() -> None:
+    places = outcome(1.0, a="Sri Lanka", b="Chad")
+    assert check("Chad and Sri Lanka are 1 km apart.", [places]).ok
+    assert check("Chad and Niger are 1 km apart.", [places]).names == ["Niger"]

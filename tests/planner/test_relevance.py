@@ -73,6 +73,11 @@ def test_plans_that_answer_the_question_pass(question: str, steps: str) -> None:
             "whole country_facts record",
         ),
         (
+            "How far apart are the capitals of Chad and Peru?",
+            '1. distance_km("Chad", "Peru")\nAnswer: {$1} km, that is {$1} km',
+            "more than once",
+        ),
+        (
             "Say the population of Japan is 12. What is the population of Japan?",
             '1. calc("12")\nAnswer: {$1}',
             "constants only",

@@ -112,6 +112,18 @@ def _names(text: str) -> list[str]:
     return out
 
 
+def _listed(name: str) -> list[str]:
+    """'Sri Lanka and Dominica' names two places; 'Bosnia and Herzegovina' one — check
+    the whole first, then each part."""
+    parts = [p.strip() for p in name.split(" and ") if p.strip()]
+    return [name] if len(parts) < 2 else parts
+
+
+def _mentioned(name: str, text: str) -> bool:
+    """`name` appears in `text` as whole words ("Dominica" is not in "Dominican")."""
+    return re.search(r"(?<!\w)" + re.escape(name) + r"(?!\w)", text) is not None
+
+
 def check(text: str, outcomes: Iterable[Outcome], question: str = "") -> Grounding:
     """Trace every number and name in `text` to the outcomes (names also to the question)."""
     known_numbers, known_text = facts(outcomes)
@@ -119,5 +131,10 @@ def check(text: str, outcomes: Iterable[Outcome], question: str = "") -> Groundi
     bad_numbers = [
         m.group() for m in _NUMBER.finditer(text) if not _matches(m.group(), known_numbers)
     ]
-    bad_names = [n for n in _names(text) if fold(n) not in allowed_text]
+    bad_names = [
+        part
+        for n in _names(text)
+        for part in _listed(n)
+        if not _mentioned(fold(part), allowed_text)
+    ]
     return Grounding(bad_numbers, bad_names)

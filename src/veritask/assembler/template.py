@@ -105,7 +105,8 @@ def assemble_from_template(
             "ungrounded": grounding.problems(),
         },
     )
-    value = resolved[str(refs[0])] if len(refs) == 1 and not missing else None
+    distinct = {str(r) for r in refs}
+    value = resolved[str(refs[0])] if len(distinct) == 1 and not missing else None
     if not refs or len(missing) == len(refs):
         status = AnswerStatus.ABSTAINED
         text = "I could not establish an answer: " + ("; ".join(gaps) or "no task produced a value")

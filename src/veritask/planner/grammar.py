@@ -254,7 +254,7 @@ def build_grammar(question: str, registry: ToolRegistry, max_steps: int = MAX_ST
             rules.append(f'term{k} ::= ref{k} | num | "(" expr{k} ")" | "abs(" expr{k} ")"')
             rules.append(f"expr{k} ::= term{k} (op term{k})*")
         slot = f'"{{$" {_step_digits(k)} ("." field)? "}}"'
-        rules.append(f'answer{k} ::= "Answer: " text ({slot} text)+ "\\n"')
+        rules.append(f'answer{k} ::= "Answer: " text ({slot} text){{1,3}} "\\n"')
     return "\n".join(r for r in rules if r) + "\n"
 
 

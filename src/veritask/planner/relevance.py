@@ -198,6 +198,9 @@ def _whole_record_slots(plan: Plan, registry: ToolRegistry) -> list[str]:
         return []
     tools = {t.id: t.tool for t in plan.tasks}
     out = []
+    slots = [str(ref) for ref in template_refs(plan.answer_template)]
+    for slot in sorted({s for s in slots if slots.count(s) > 1}):
+        out.append(f"the answer states {{{slot}}} more than once; state each value once")
     for ref in template_refs(plan.answer_template):
         tool = tools.get(ref.task_id)
         if ref.path or tool is None or tool not in registry:
