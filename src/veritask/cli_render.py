@@ -173,6 +173,22 @@ class ProgressView:
         return table
 
 
+def evidence_table(outcomes: dict[str, Outcome]) -> Table:
+    """Every source record behind the outcomes, one row each."""
+    table = Table(title="evidence", show_lines=False)
+    for col in ("task", "source", "record", "fields"):
+        table.add_column(col, overflow="fold")
+    for tid, o in outcomes.items():
+        for src in o.evidence:
+            table.add_row(
+                tid,
+                src.source or src.tool,
+                src.record_id or "",
+                _short(src.fields or src.query, 160),
+            )
+    return table
+
+
 def plan_lines(plan: Plan) -> str:
     """A plan as numbered tool calls, one per line."""
     lines = []
@@ -207,17 +223,7 @@ def answer_panel(result: RunResult) -> Group:
                 where = " ".join(x for x in (src.source or src.tool, src.record_id or "") if x)
                 fields = _short(src.fields or src.query, 120)
                 parts.append(Text(f"  ← {tid} {o.status.value}: {where} {fields}", style="dim"))
-    evidence = Table(title="evidence", show_lines=False)
-    for col in ("task", "source", "record", "fields"):
-        evidence.add_column(col, overflow="fold")
-    for tid, o in result.outcomes.items():
-        for src in o.evidence:
-            evidence.add_row(
-                tid,
-                src.source or src.tool,
-                src.record_id or "",
-                _short(src.fields or src.query, 160),
-            )
+    evidence = evidence_table(result.outcomes)
     if evidence.row_count and not answer.claims:
         parts.append(evidence)
     for gap in answer.gaps:
@@ -298,17 +304,7 @@ def state_view(state: RunState) -> Group:
         ("status: ", "bold"),
         styled(state.status.value),
     )
-    evidence = Table(title="evidence", show_lines=False)
-    for col in ("task", "source", "record", "fields"):
-        evidence.add_column(col, overflow="fold")
-    for tid, o in state.outcomes.items():
-        for src in o.evidence:
-            evidence.add_row(
-                tid,
-                src.source or src.tool,
-                src.record_id or "",
-                _short(src.fields or src.query, 160),
-            )
+    evidence = evidence_table(state.outcomes)
     parts: list[Any] = [header, table]
     for rejected in state.rejected_plans:
         parts.append(Text(f"plan rejected: {rejected.get('problems', rejected)}", style="red"))
