@@ -32,7 +32,7 @@ def _pyplot() -> Any:
 def risk_coverage_plot(scores: Sequence[Scores], path: Path) -> Path:
     """Risk against coverage per results file; the legend carries each AURC."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig, ax = plt.subplots(figsize=(9.0, 4.6))
     for s in scores:
         if not s.curve:
             continue
@@ -48,7 +48,7 @@ def risk_coverage_plot(scores: Sequence[Scores], path: Path) -> Path:
     ax.set_ylim(0, 1.02)
     ax.set_title("Risk–coverage")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -64,18 +64,18 @@ def accuracy_bars(scores: Sequence[Scores], path: Path) -> Path:
         ("accuracy", "accuracy"),
         ("completion", "completion_rate"),
     ]
-    fig, ax = plt.subplots(figsize=(7.2, 4.2))
+    fig, ax = plt.subplots(figsize=(9.0, 4.4))
     width = 0.8 / max(1, len(scores))
     for i, s in enumerate(scores):
         xs = [j + i * width for j in range(len(metrics))]
         vals = [_zero_nan(getattr(s, attr)) for _, attr in metrics]
         bars = ax.bar(xs, vals, width, label=column_title(s), hatch="//" if s.faults else None)
-        ax.bar_label(bars, labels=[f"{v:.0%}" for v in vals], fontsize=7)
+        ax.bar_label(bars, labels=[f"{v:.0%}" for v in vals], fontsize=6)
     ax.set_xticks([j + width * (len(scores) - 1) / 2 for j in range(len(metrics))])
     ax.set_xticklabels([m for m, _ in metrics])
     ax.set_ylim(0, 1.1)
     ax.set_title("Accuracy and coverage")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -87,9 +87,9 @@ def distribution_plot(
 ) -> Path:
     """Box plots with the individual points over them, one box per results file."""
     plt = _pyplot()
-    labels = list(values)
-    fig, ax = plt.subplots(figsize=(7.2, 4.2))
-    data = [values[k] or [0.0] for k in labels]
+    labels = [k.replace(" (", "\n(") for k in values]
+    fig, ax = plt.subplots(figsize=(9.0, 4.4))
+    data = [v or [0.0] for v in values.values()]
     ax.boxplot(data, showfliers=False)
     ax.set_xticks(range(1, len(labels) + 1))
     ax.set_xticklabels(labels, fontsize=8)
