@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import random
 import time
 from collections import deque
@@ -104,16 +105,44 @@ def _policies(plan: Plan, registry: ToolRegistry, run_policy: Policy) -> dict[st
     return out
 
 
-def _storable(tid: str, outcome: Outcome) -> tuple[dict[str, Any], str] | None:
-    """The terminal event's data and its JSON text, or None when the log cannot store it.
+def _storable(tid: str, outcome: Outcome) -> tuple[dict[str, Any], str | None] | None:
+    """The terminal event's data (and its JSON text when it had to be checked), or None
+    when the log cannot store it.
 
-    Serialising here, once, both checks the value and spares the store a second dump.
+    Plain values — the usual case — are known to serialise, so they skip the trial
+    dump; anything else is dumped here once, and the store reuses the text.
     """
     try:
         data = {"task_id": tid, "outcome": dump_outcome(outcome)}
+        if _plain(outcome.value) and all(
+            _plain(e.fields) and _plain(e.query) for e in outcome.evidence
+        ):
+            return data, None
         return data, json.dumps(data)
     except (ValueError, TypeError, PydanticSerializationError):
         return None
+
+
+_PLAIN_DEPTH = 4
+
+
+def _plain(value: Any, depth: int = 0) -> bool:
+    """JSON-safe without trying: small ints, finite floats, strings, and shallow
+    lists/dicts of them (a huge int or a NaN is not)."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return bool(-(10**15) < value < 10**15)
+    if kind is float:
+        return math.isfinite(value)
+    if depth >= _PLAIN_DEPTH:
+        return False
+    if kind is list:
+        return all(_plain(v, depth + 1) for v in value)
+    if kind is dict:
+        return all(type(k) is str and _plain(v, depth + 1) for k, v in value.items())
+    return False
 
 
 def jsonable(value: Any) -> Any:
@@ -151,6 +180,7 @@ class Scheduler:
         self.options = options
         self.concurrency = options.concurrency or 8
         self.inline_backend = isinstance(backend, InlineBackend)
+        self._direct = False
         self.inline_tasks = frozenset(
             t.id
             for t in plan.tasks
@@ -187,14 +217,16 @@ class Scheduler:
             self._skip_downstream_of_existing_failures()
             self._launch_ready()
             turns = 0
-            while self.running or not self.queue.empty():
-                if self.queue.empty():
-                    await self._wait_and_handle()
-                else:
+            while True:
+                if not self.queue.empty():
                     self._drain()
-                    turns += 1
-                    if turns % 64 == 0:
-                        await asyncio.sleep(0)  # let cancellation and timers in
+                elif not self._startable():
+                    if not self.running:
+                        break
+                    await self._wait_and_handle()
+                turns += 1
+                if turns % 64 == 0:
+                    await asyncio.sleep(0)  # let cancellation and timers in
                 self._launch_ready()
         except asyncio.CancelledError:
             await self._cancel_running("the run was interrupted")
@@ -220,6 +252,12 @@ class Scheduler:
             return
         self._handle(first)
         self._drain()
+
+    def _startable(self) -> bool:
+        """Whether `_launch_ready` could start something right now without waiting."""
+        if not self.ready or self.stopped is not None:
+            return False
+        return self.ready[0] in self.inline_tasks or len(self.running) < self.concurrency
 
     def _drain(self) -> None:
         while not self.queue.empty():
@@ -462,7 +500,12 @@ class Scheduler:
         result = attempt_inline(spec, self.tasks[tid].args, self.values)
         if result is None:
             return False
-        if self._conclude(tid, result, 1, started) is not None:
+        self._direct = True  # record at once: no task is waiting on the queue for this
+        try:
+            retry = self._conclude(tid, result, 1, started)
+        finally:
+            self._direct = False
+        if retry is not None:
             self.running[tid] = asyncio.create_task(
                 self._run_task(tid, first=result), name=f"veritask:{tid}"
             )
@@ -512,7 +555,10 @@ class Scheduler:
             attempts=attempts,
             usage=usage,
         )
-        self.queue.put_nowait(_Finished(outcome))
+        if self._direct:
+            self._record(outcome)
+        else:
+            self.queue.put_nowait(_Finished(outcome))
 
     # -- the end -------------------------------------------------------------
 
