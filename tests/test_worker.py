@@ -204,3 +204,22 @@ def test_async_tool_behind_a_sync_decorator_is_awaited(registry: ToolRegistry) -
     _, result = execute(registry, T("a", "double", n=21))
     assert result.outcomes["a"].status is OutcomeStatus.SUCCEEDED
     assert result.value == 42
+
+
+def test_a_result_that_contradicts_the_declared_type_fails_the_task() -> None:
+    from veritask import Orchestrator, Plan, Task
+    from veritask.tools import ToolRegistry
+
+    reg = ToolRegistry()
+
+    @reg.tool
+    def distance(a: str) -> float:
+        return "n/a"  # type: ignore[return-value]
+
+    result = Orchestrator("memory://", registry=reg, memory=False).execute(
+        Plan(tasks=[Task(id="d", tool="distance", args={"a": "x"})])
+    )
+    outcome = result.outcomes["d"]
+    assert outcome.status.value == "failed"
+    assert outcome.error is not None and outcome.error.type == "InvalidResult"
+    assert "n/a" in outcome.error.message

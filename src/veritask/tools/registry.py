@@ -102,6 +102,34 @@ class ToolSpec:
         model = self.params_model.__pydantic_validator__.validate_python(args)
         return dict(model.__dict__)
 
+    @functools.cached_property
+    def _result_adapter(self) -> TypeAdapter[Any] | None:
+        hint = typing.get_type_hints(self.fn).get("return")
+        if hint is None or hint is Any or hint is type(None):
+            return None
+        if isinstance(hint, type) and issubclass(hint, ToolResult):
+            return None
+        try:
+            return TypeAdapter(hint)
+        except Exception:  # an annotation pydantic cannot check is not checked
+            return None
+
+    def check_result(self, value: Any) -> str | None:
+        """Why `value` is not what the tool declares it returns, or None when it is.
+
+        A source of truth that returns malformed data ("n/a" for a distance) must
+        fail its task, not flow into an answer.
+        """
+        adapter = self._result_adapter
+        if adapter is None:
+            return None
+        try:
+            adapter.validate_python(value)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            return f"{self.name} returned {value!r:.80}: {first['msg']}"
+        return None
+
     def catalog_entry(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, "args": self.input_schema}
 

@@ -115,7 +115,7 @@ def attempt_inline(
         if close is not None:
             close()
         return None
-    return AttemptResult(result=normalise(spec, resolved, raw))
+    return _checked(spec, normalise(spec, resolved, raw))
 
 
 async def attempt(
@@ -138,4 +138,11 @@ async def attempt(
         raise
     except Exception as exc:
         return AttemptResult(error=describe_failure(exc))
-    return AttemptResult(result=normalise(spec, resolved, raw))
+    return _checked(spec, normalise(spec, resolved, raw))
+
+
+def _checked(spec: ToolSpec, result: ToolResult) -> AttemptResult:
+    problem = spec.check_result(result.value)
+    if problem is not None:
+        return AttemptResult(error=ErrorInfo(type="InvalidResult", message=problem))
+    return AttemptResult(result=result)
