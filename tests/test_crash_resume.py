@@ -65,6 +65,10 @@ def _env(calls: Path, *, block: bool) -> dict[str, str]:
     return env
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _calls(path: Path) -> Counter[str]:
     return Counter(path.read_text().split()) if path.exists() else Counter()
 
@@ -239,6 +243,9 @@ def test_ctrl_c_interrupts_the_cli_and_resume_finishes(tmp_path: Path) -> None:
         env=_env(calls, block=True),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        # A shell starts background jobs with SIGINT ignored, and children inherit
+        # that; a user's terminal does not. Restore the default, as a terminal has it.
+        preexec_fn=_default_sigint,
     )
     try:
         _wait_for(calls, {"a", "d"}, proc)
