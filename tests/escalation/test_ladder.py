@@ -92,3 +92,33 @@ def test_low_plan_agreement_resamples_and_logs_escalation() -> None:
     assert escalated[0]["after"] > escalated[0]["before"]
     assert escalated[0]["usage"]["model_calls"] == 4
     assert result.answer is not None and result.answer.status.value == "answered"
+
+
+def test_stronger_model_rung_plans_with_the_escalate_route() -> None:
+    from veritask.config import Settings
+    from veritask.models import Router
+
+    weak = ScriptedModel([SUM, OTHER, SUM_AREA, OTHER, SUM_AREA, OTHER, SUM_AREA], name="weak")
+    strong = ScriptedModel([SUM, SUM, SUM], name="strong")
+    settings = Settings(model="weak", routes={"escalate": ["strong"]})
+    router = Router(settings, providers={"weak": weak, "strong": strong})
+    orch = Orchestrator("memory://", settings=settings, router=router, memory=False)
+    result = orch.run(QUESTION)
+    rungs = [
+        (e.data["rung"], e.data["taken"])
+        for e in orch.store.events(result.run_id)
+        if e.type == EventType.ESCALATED
+    ]
+    assert rungs == [("resample", True), ("stronger_model", True)]
+    assert len(strong.calls) == 3 and all(c.temperature is not None for c in strong.calls)
+    assert result.answer is not None and result.answer.status.value == "answered"
+
+
+def test_a_dead_model_fails_the_answer_instead_of_abstaining() -> None:
+    from veritask.errors import ModelError
+
+    model = ScriptedModel(default=ModelError("HTTP 401: bad key", retryable=False))
+    orch = Orchestrator("memory://", model=model, memory=False)
+    result = orch.run(QUESTION)
+    assert result.answer is not None and result.answer.status.value == "failed"
+    assert "model failed" in result.answer.text

@@ -27,6 +27,9 @@ from veritask.planner.validation import PlanProblem, validate_plan
 from veritask.tools.registry import ToolRegistry
 from veritask.types import Plan
 
+MODEL_FAILED = "the model failed"
+"""How a sample that never came back starts its problem (a broken run, not a bad plan)."""
+
 
 class Completer(Protocol):
     """What the planner needs from the model layer (a Router satisfies it)."""
@@ -179,7 +182,7 @@ class Planner:
                 temperature=temperature,
             )
         except ModelError as exc:
-            cand = Candidate("", None, [f"the model failed: {exc}"], round_no)
+            cand = Candidate("", None, [f"{MODEL_FAILED}: {exc}"], round_no)
         else:
             cand = self._check(completion.text, question, round_no)
         if self.on_candidate is not None:

@@ -16,7 +16,7 @@ from veritask.assembler import assemble_from_template
 from veritask.config import Budget
 from veritask.errors import PlanError
 from veritask.escalation.ladder import Attempt, Rung, Step, climb
-from veritask.planner.planner import Candidate, Planner, PlanningResult
+from veritask.planner.planner import MODEL_FAILED, Candidate, Planner, PlanningResult
 from veritask.runtime.budget import BudgetMeter, bind_meter, unbind_meter
 from veritask.runtime.eventlog import EventLog
 from veritask.runtime.result import RunResult
@@ -102,10 +102,15 @@ async def _orchestrated(
         rescued = None if out_of_scope else await _deep_agent_rung(orch, question, log, meter)
         if rescued is not None:
             return _finish_without_plan(log, rescued, meter)
+        model_broke = all(p.message.startswith(MODEL_FAILED) for p in exc.problems)
         answer = Answer(
-            text="I could not make a valid plan for this question, so I will not guess. "
+            text=(
+                "The model failed, so there is no answer: "
+                if model_broke
+                else "I could not make a valid plan for this question, so I will not guess. "
+            )
             + "; ".join(str(p) for p in exc.problems[:5]),
-            status=AnswerStatus.ABSTAINED,
+            status=AnswerStatus.FAILED if model_broke else AnswerStatus.ABSTAINED,
             gaps=[str(p) for p in exc.problems],
             usage=meter.used,
         )
