@@ -13,7 +13,7 @@ DEMO   ?= What is the combined population of France and Spain?
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: install run test bench bench-dev lint clean
+.PHONY: install run test bench bench-overhead bench-dev lint clean
 
 install: $(STAMP)
 
@@ -31,7 +31,11 @@ run: install
 test: install
 	$(BIN)/python -m pytest -q
 
-bench: install
+# Every benchmark: runtime overhead vs LangGraph (minutes), then the dev-suite
+# evaluation (hours on two cores; resumable). Each is also a target of its own.
+bench: bench-overhead bench-dev
+
+bench-overhead: install
 	$(BIN)/python benchmarks/overhead.py
 
 # The dev-suite evaluation behind docs/benchmarks/report.md: all three modes,
