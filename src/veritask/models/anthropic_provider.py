@@ -16,12 +16,12 @@ import asyncio
 import functools
 import os
 import time
-import weakref
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from veritask.config import Settings
 from veritask.errors import ConfigError, ModelError
+from veritask.models._clients import LoopClients
 from veritask.models._errors import connection_error, status_error, timeout_error
 from veritask.models.base import (
     Choice,
@@ -61,12 +61,11 @@ class AnthropicProvider(SyncMixin):
         entry = model_entry(self.name, settings)
         self.base_url = base_url or entry.base_url or os.environ.get("ANTHROPIC_BASE_URL") or None
         self.timeout_s = timeout_s or entry.timeout_s or DEFAULT_TIMEOUT_S
-        self._client = client
         self._http_client = http_client
         self.api_key = api_key or ("" if client is not None else self._api_key(entry.api_key_env))
-        self._clients: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, anthropic.AsyncAnthropic
-        ] = weakref.WeakKeyDictionary()
+        self._clients: LoopClients[anthropic.AsyncAnthropic] = LoopClients(
+            self._make_client, given=client, owns_connections=http_client is None
+        )
 
     def _api_key(self, key_env: str | None) -> str:
         var = key_env or "ANTHROPIC_API_KEY"
@@ -75,34 +74,23 @@ class AnthropicProvider(SyncMixin):
             raise ConfigError(f"{self.name} needs an API key: set {var} in the environment")
         return value
 
-    def _get_client(self) -> anthropic.AsyncAnthropic:
-        if self._client is not None:
-            return self._client
+    def _make_client(self) -> anthropic.AsyncAnthropic:
         import anthropic
 
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            client = anthropic.AsyncAnthropic(
-                api_key=self.api_key,
-                base_url=self.base_url,
-                timeout=self.timeout_s,
-                max_retries=0,
-                http_client=self._http_client,
-            )
-            self._clients[loop] = client
-        return client
+        return anthropic.AsyncAnthropic(
+            api_key=self.api_key,
+            base_url=self.base_url,
+            timeout=self.timeout_s,
+            max_retries=0,
+            http_client=self._http_client,
+        )
+
+    def _get_client(self) -> anthropic.AsyncAnthropic:
+        return self._clients.get()
 
     async def aclose(self) -> None:
-        """Close the connections this provider opened on the running loop.
-
-        One SDK client is kept per event loop (its connection pool belongs to
-        that loop); close it before the loop ends. A `client` or `http_client`
-        passed in by the caller is the caller's to close.
-        """
-        client = self._clients.pop(asyncio.get_running_loop(), None)
-        if client is not None and self._http_client is None:
-            await client.close()
+        """Close the connections this provider opened on the running loop (see LoopClients)."""
+        await self._clients.aclose()
 
     async def acomplete(
         self,

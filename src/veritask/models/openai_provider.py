@@ -12,15 +12,14 @@ the `Router` retries, so that budgets and the injected clock see every attempt.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
-import weakref
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from veritask.config import Settings
 from veritask.errors import ConfigError, ModelError
+from veritask.models._clients import LoopClients
 from veritask.models._errors import connection_error, status_error, timeout_error
 from veritask.models.base import (
     Choice,
@@ -73,10 +72,9 @@ class OpenAIProvider(SyncMixin):
         self.timeout_s = timeout_s or entry.timeout_s or DEFAULT_TIMEOUT_S
         self.api_key = api_key or self._api_key(entry.api_key_env)
         self._response_format = entry.response_format
-        self._client = client
         self._http_client = http_client
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, openai.AsyncOpenAI] = (
-            weakref.WeakKeyDictionary()
+        self._clients: LoopClients[openai.AsyncOpenAI] = LoopClients(
+            self._make_client, given=client, owns_connections=http_client is None
         )
 
     def _api_key(self, key_env: str | None) -> str:
@@ -92,36 +90,23 @@ class OpenAIProvider(SyncMixin):
             )
         return "not-needed"  # local servers ignore the key, the SDK requires one
 
-    def _get_client(self) -> openai.AsyncOpenAI:
-        if self._client is not None:
-            return self._client
+    def _make_client(self) -> openai.AsyncOpenAI:
         import openai
 
-        # An SDK client's connection pool belongs to the loop it was first used
-        # on; `complete` runs a fresh loop per call, so keep one client per loop.
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            client = openai.AsyncOpenAI(
-                api_key=self.api_key,
-                base_url=self.base_url,
-                timeout=self.timeout_s,
-                max_retries=0,
-                http_client=self._http_client,
-            )
-            self._clients[loop] = client
-        return client
+        return openai.AsyncOpenAI(
+            api_key=self.api_key,
+            base_url=self.base_url,
+            timeout=self.timeout_s,
+            max_retries=0,
+            http_client=self._http_client,
+        )
+
+    def _get_client(self) -> openai.AsyncOpenAI:
+        return self._clients.get()
 
     async def aclose(self) -> None:
-        """Close the connections this provider opened on the running loop.
-
-        One SDK client is kept per event loop (its connection pool belongs to
-        that loop); close it before the loop ends. A `client` or `http_client`
-        passed in by the caller is the caller's to close.
-        """
-        client = self._clients.pop(asyncio.get_running_loop(), None)
-        if client is not None and self._http_client is None:
-            await client.close()
+        """Close the connections this provider opened on the running loop (see LoopClients)."""
+        await self._clients.aclose()
 
     async def acomplete(
         self,
