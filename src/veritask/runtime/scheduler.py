@@ -88,7 +88,52 @@ def effective_policy(task: Task, registry: ToolRegistry, run_policy: Policy) -> 
 
 def dump_outcome(outcome: Outcome) -> dict[str, Any]:
     """An outcome as JSON; values that JSON cannot hold are stored as their repr."""
+    fast = _dump_plain_success(outcome)
+    if fast is not None:
+        return fast
     return outcome.model_dump(mode="json", fallback=repr)
+
+
+def _dump_plain_success(o: Outcome) -> dict[str, Any] | None:
+    """The same dict pydantic would build, by hand, for the common case on the hot
+    path: a success with a plain value, plain evidence and no signals to convert."""
+    if o.error is not None or o.confidence.signals or not _plain(o.value):
+        return None
+    evidence = []
+    for src in o.evidence:
+        if not (_plain(src.query) and _plain(src.fields)):
+            return None
+        evidence.append(
+            {
+                "tool": src.tool,
+                "query": src.query,
+                "source": src.source,
+                "record_id": src.record_id,
+                "url": src.url,
+                "fields": src.fields,
+            }
+        )
+    u = o.usage
+    return {
+        "task_id": o.task_id,
+        "status": o.status.value,
+        "value": o.value,
+        "confidence": {
+            "score": o.confidence.score,
+            "method": o.confidence.method.value,
+            "signals": {},
+        },
+        "evidence": evidence,
+        "error": None,
+        "attempts": o.attempts,
+        "usage": {
+            "input_tokens": u.input_tokens,
+            "output_tokens": u.output_tokens,
+            "cost_usd": u.cost_usd,
+            "latency_s": u.latency_s,
+            "model_calls": u.model_calls,
+        },
+    }
 
 
 def _policies(plan: Plan, registry: ToolRegistry, run_policy: Policy) -> dict[str, Policy]:
