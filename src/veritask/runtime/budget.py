@@ -35,6 +35,12 @@ class BudgetMeter:
     def __post_init__(self) -> None:
         if not self.started_at:
             self.started_at = self.clock()
+        b = self.budget
+        # Checked before every task: with no limits at all there is nothing to compute.
+        self._unlimited = all(
+            v is None
+            for v in (b.max_seconds, b.max_tokens, b.max_usd, b.max_model_calls, b.max_tasks)
+        )
 
     def elapsed(self) -> float:
         return self.clock() - self.started_at
@@ -66,6 +72,8 @@ class BudgetMeter:
         return None
 
     def check(self) -> None:
+        if self._unlimited:
+            return
         exc = self.exceeded()
         if exc is not None:
             raise exc

@@ -157,6 +157,9 @@ def _storable(tid: str, outcome: Outcome) -> tuple[dict[str, Any], str | None] |
     Plain values — the usual case — are known to serialise, so they skip the trial
     dump; anything else is dumped here once, and the store reuses the text.
     """
+    fast = _dump_plain_success(outcome)
+    if fast is not None:  # plain by construction: it will serialise
+        return {"task_id": tid, "outcome": fast}, None
     try:
         data = {"task_id": tid, "outcome": dump_outcome(outcome)}
         if _plain(outcome.value) and all(
