@@ -11,7 +11,6 @@ tool. Whatever it writes parses.
 from __future__ import annotations
 
 import json
-import re
 import types
 import typing
 from collections.abc import Iterable
@@ -256,11 +255,3 @@ def build_grammar(question: str, registry: ToolRegistry, max_steps: int = MAX_ST
         slot = f'"{{$" {_step_digits(k)} ("." field)? "}}"'
         rules.append(f'answer{k} ::= "Answer: " text ({slot} text){{1,3}} "\\n"')
     return "\n".join(r for r in rules if r) + "\n"
-
-
-_SLOT = re.compile(r"\{\$(\d+)")
-
-
-def answer_refs_ok(text: str, steps: int) -> bool:
-    """True when every `{$k}` slot in an answer line names an existing step."""
-    return all(1 <= int(n) <= steps for n in _SLOT.findall(text))

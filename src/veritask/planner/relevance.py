@@ -79,8 +79,6 @@ def words_of(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-_words = words_of
-
 
 def question_sentence(question: str) -> str:
     """The sentence that asks: the last one ending in '?', else the whole text.
@@ -97,12 +95,12 @@ def vocabulary(registry: ToolRegistry) -> frozenset[str]:
     """Every word the tool catalog can speak to: names, descriptions, fields, cues."""
     words: set[str] = set(_GENERIC)
     for spec in registry:
-        words.update(_words(spec.name.replace("_", " ")))
-        words.update(_words(spec.description))
+        words.update(words_of(spec.name.replace("_", " ")))
+        words.update(words_of(spec.description))
         for text in spec.param_descriptions.values():
-            words.update(_words(text))
+            words.update(words_of(text))
         for f in spec.output_fields or ():
-            words.update(_words(f.replace("_", " ")))
+            words.update(words_of(f.replace("_", " ")))
     for concept in (*MEASURES, *OPERATIONS):
         words.update(concept.cues)
     return frozenset(words)
@@ -133,7 +131,7 @@ def plan_features(plan: Plan) -> PlanFeatures:
                 if not any(True for _ in find_refs(value)):
                     constant_calcs.append(task.id)
             elif "$" not in value:
-                entity_words.update(_words(value))
+                entity_words.update(words_of(value))
     if plan.answer_template:
         for ref in template_refs(plan.answer_template):
             fields.update(ref.path[:1])
@@ -165,7 +163,7 @@ def _asks_which_of_two(asked: str, words: list[str]) -> bool:
 def relevance_problems(question: str, plan: Plan, registry: ToolRegistry) -> list[str]:
     """Sentences naming where `plan` does not answer `question`; empty when it does."""
     asked = question_sentence(question)
-    words = _words(asked)
+    words = words_of(asked)
     features = plan_features(plan)
     problems: list[str] = _whole_record_slots(plan, registry)
     for tid in features.constant_calcs:
@@ -223,7 +221,7 @@ def _names_used(question: str, entity_words: frozenset[str]) -> frozenset[str]:
 
     used = set(entity_words)
     for run in name_runs(question):
-        words = set(_words(" ".join(run)))
+        words = set(words_of(" ".join(run)))
         if words & entity_words:
             used |= words
     return frozenset(used)
@@ -232,7 +230,7 @@ def _names_used(question: str, entity_words: frozenset[str]) -> frozenset[str]:
 def uncovered(question: str, registry: ToolRegistry, names: frozenset[str]) -> list[str]:
     """A problem when the question uses words no tool speaks to (names excepted)."""
     known = vocabulary(registry) | names
-    words = _words(question_sentence(question))
+    words = words_of(question_sentence(question))
     unknown = [w for w in words if w not in known and not w.isdigit() and len(w) > 1]
     if not unknown:
         return []
@@ -248,5 +246,5 @@ def out_of_scope(question: str, registry: ToolRegistry) -> list[str]:
     """
     from veritask.planner.grammar import question_spans
 
-    names = frozenset(w for span in question_spans(question) for w in _words(span))
+    names = frozenset(w for span in question_spans(question) for w in words_of(span))
     return uncovered(question, registry, names)

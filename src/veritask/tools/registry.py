@@ -74,10 +74,6 @@ class ToolSpec:
         return list(self.params_model.model_fields)
 
     @functools.cached_property
-    def param_set(self) -> frozenset[str]:
-        return frozenset(self.params_model.model_fields)
-
-    @functools.cached_property
     def required_params(self) -> list[str]:
         return [n for n, f in self.params_model.model_fields.items() if f.is_required()]
 

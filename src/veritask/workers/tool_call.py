@@ -35,13 +35,6 @@ TOOL_CONFIDENCE = Confidence(score=1.0, method=ConfidenceMethod.TOOL)
 """A value returned by a source of truth, with evidence: full confidence."""
 
 
-def tool_confidence(signals: Mapping[str, Any] | None = None) -> Confidence:
-    """Full tool confidence, with the signals behind it."""
-    if not signals:
-        return TOOL_CONFIDENCE
-    return Confidence(score=1.0, method=ConfidenceMethod.TOOL, signals=dict(signals))
-
-
 def _default_source(spec: ToolSpec, args: dict[str, Any]) -> Source:
     # Built on the hot path of every task from known-good values: skip validation.
     return trusted(
