@@ -37,6 +37,7 @@ from typing import Any
 from veritask.errors import StoreError, UserError
 from veritask.memory.abstraction import abstract
 from veritask.planner.refs import REF_PATTERN
+from veritask.store.sqlite import connect
 from veritask.types import Plan, utcnow
 
 DEFAULT_PATH = ".veritask/memory.db"
@@ -136,24 +137,7 @@ class PlanMemory:
 
     def __init__(self, path: str | Path = DEFAULT_PATH) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            try:
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(f"cannot create the directory for {self.path}: {exc}") from exc
-        try:
-            self._conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=30
-            )
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open plan memory {self.path}: {exc}") from exc
-        try:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            self._conn.close()
-            raise StoreError(f"cannot open plan memory {self.path}: {exc}") from exc
+        self._conn = connect(self.path, _SCHEMA, "plan memory")
         self._lock = threading.Lock()
 
     def remember(self, question: str, plan: Plan, *, confidence: float, run_id: str = "") -> bool:

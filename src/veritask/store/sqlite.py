@@ -44,26 +44,38 @@ CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at);
 _FINAL_STATUS = {EventType.RUN_FINISHED, EventType.RUN_INTERRUPTED}
 
 
+def connect(path: str, schema: str, what: str) -> sqlite3.Connection:
+    """Open `path` (creating its directory) in WAL mode and apply `schema`.
+
+    Autocommit (`isolation_level=None`): callers group their writes in explicit
+    transactions. `what` names the file in errors ("run store", "plan memory").
+    """
+    if path != ":memory:":
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the directory for {path}: {exc}") from exc
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open {what} {path}: {exc}") from exc
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.executescript(schema)
+    except sqlite3.Error as exc:
+        conn.close()
+        raise StoreError(f"cannot open {what} {path}: {exc}") from exc
+    return conn
+
+
 class SQLiteRunStore:
     """RunStore on one SQLite file (or `:memory:`)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self.url = f"sqlite:///{self.path}"
-        if self.path != ":memory:":
-            try:
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(f"cannot create the directory for {self.path}: {exc}") from exc
-        try:
-            self._conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=30
-            )
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open run store {self.path}: {exc}") from exc
+        self._conn = connect(self.path, _SCHEMA, "run store")
         self._lock = threading.Lock()
 
     def append(self, run_id: str, events: Sequence[NewEvent]) -> list[Event]:
