@@ -16,7 +16,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from veritask.runtime.result import RunResult
+from veritask.runtime.result import RunResult, tool_of
 from veritask.runtime.state import RunState
 from veritask.types import Event, EventType, Outcome, Plan, RunSummary
 
@@ -277,9 +277,8 @@ def _task_rows(state: RunState) -> list[list[Any]]:
         # Baseline modes call tools without a plan: list the calls they made.
         rows = []
         for tid, done in state.outcomes.items():
-            src = done.evidence[0] if done.evidence else None
-            tool, args = (src.tool, src.query) if src else ("?", {})
-            rows.append(_outcome_row(tid, tool, args, done.status.value, done))
+            args = done.evidence[0].query if done.evidence else {}
+            rows.append(_outcome_row(tid, tool_of(done), args, done.status.value, done))
         return rows
     rows = []
     for task in state.plan.tasks:

@@ -51,6 +51,14 @@ def _assemble(
     )
 
 
+def _escalation_logger(log: EventLog) -> Callable[[Step], None]:
+    def record(step: Step) -> None:
+        log.emit(EventType.ESCALATED, step.as_event("plan"))
+        log.flush()
+
+    return record
+
+
 def _candidate_logger(log: EventLog) -> Callable[[Candidate], None]:
     def record(c: Candidate) -> None:
         log.emit(
@@ -178,16 +186,12 @@ async def _escalate_plan(
             )
         )
 
-    def record(step: Step) -> None:
-        log.emit(EventType.ESCALATED, step.as_event("plan"))
-        log.flush()
-
     climbed = await climb(
         rungs,
         start=Attempt(planned, planned.confidence),
         threshold=PLAN_MIN_CONFIDENCE,
         meter=meter,
-        on_step=record,
+        on_step=_escalation_logger(log),
     )
     return climbed.result or planned
 
@@ -206,10 +210,6 @@ async def _deep_agent_rung(
     """No valid plan: give a bounded agent a chance, keep its answer only if grounded."""
     from veritask.escalation.deep_agent import DEEP_AGENT_STEPS, deep_agent
 
-    def record(step: Step) -> None:
-        log.emit(EventType.ESCALATED, step.as_event("plan"))
-        log.flush()
-
     rung = Rung(
         "deep_agent",
         lambda: deep_agent(question, orch, log),
@@ -217,7 +217,11 @@ async def _deep_agent_rung(
         estimated_calls=DEEP_AGENT_STEPS,
     )
     climbed = await climb(
-        [rung], start=Attempt(None, 0.0), threshold=0.5, meter=meter, on_step=record
+        [rung],
+        start=Attempt(None, 0.0),
+        threshold=0.5,
+        meter=meter,
+        on_step=_escalation_logger(log),
     )
     answer: Answer | None = climbed.result
     if answer is None or climbed.confidence < orch.settings.answer_threshold:

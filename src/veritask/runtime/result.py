@@ -53,7 +53,7 @@ class RunResult:
                 tasks.append(
                     {
                         "id": tid,
-                        "tool": done.evidence[0].tool if done.evidence else "?",
+                        "tool": tool_of(done),
                         "status": done.status.value,
                         "confidence": done.confidence.score,
                         "attempts": done.attempts,
@@ -90,16 +90,12 @@ def answer_json(result: RunResult) -> dict[str, Any]:
     answer = result.answer
     usage = result.usage
     tasks = []
+    planned = {t.id: t.tool for t in result.plan.tasks} if result.plan else {}
     for tid, o in result.outcomes.items():
-        tool = "?"
-        if result.plan is not None and any(t.id == tid for t in result.plan.tasks):
-            tool = result.plan.task(tid).tool
-        elif o.evidence:
-            tool = o.evidence[0].tool
         tasks.append(
             {
                 "id": tid,
-                "tool": tool,
+                "tool": planned.get(tid) or tool_of(o),
                 "status": o.status.value,
                 "confidence": o.confidence.score,
                 "attempts": o.attempts,
@@ -120,6 +116,12 @@ def answer_json(result: RunResult) -> dict[str, Any]:
         },
         "tasks": tasks,
     }
+
+
+def tool_of(outcome: Outcome) -> str:
+    """The tool behind an outcome of a run without a plan (baseline modes), from its
+    evidence; every tool call records the tool there."""
+    return outcome.evidence[0].tool if outcome.evidence else "?"
 
 
 def plan_value(plan: Plan, outcomes: dict[str, Outcome]) -> tuple[Any, bool]:
