@@ -63,7 +63,9 @@ class Step:
 
 
 @dataclass
-class Outcome(Generic[T]):
+class Climbed(Generic[T]):
+    """Where the climb ended: the best result, its confidence, and every step taken."""
+
     result: T | None
     confidence: float
     steps: list[Step] = field(default_factory=list)
@@ -95,13 +97,13 @@ async def climb(
     threshold: float,
     meter: BudgetMeter | None,
     on_step: Callable[[Step], None] | None = None,
-) -> Outcome[T]:
+) -> Climbed[T]:
     """Climb `rungs` while the best confidence is under `threshold`.
 
     A rung's result replaces the current one only if it is more confident.
     Running out of budget inside a rung ends the climb with what is best so far.
     """
-    best = Outcome(start.result, start.confidence)
+    best = Climbed(start.result, start.confidence)
     for rung in rungs:
         if best.confidence >= threshold:
             break
