@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS runs (
     started_at  TEXT NOT NULL,
     finished_at TEXT,
     tasks       INTEGER NOT NULL DEFAULT 0,
-    last_seq    INTEGER NOT NULL DEFAULT 0
+    last_seq    INTEGER NOT NULL DEFAULT 0  -- unused: the events' primary key gives it
 );
 CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at);
 """
@@ -124,11 +124,11 @@ class SQLiteRunStore:
             "INSERT INTO events (run_id, seq, at, type, data) VALUES (?, ?, ?, ?, ?)", rows
         )
         if any(not ev.type.value.startswith("Task") for ev in events):
-            self._project(run_id, events, at, last + len(events))
+            self._project(run_id, events, at)
         conn.execute("COMMIT")
         return stored
 
-    def _project(self, run_id: str, events: Sequence[NewEvent], at: str, last_seq: int) -> None:
+    def _project(self, run_id: str, events: Sequence[NewEvent], at: str) -> None:
         """Keep the `runs` summary row in step with the log (same transaction)."""
         status: str | None = None
         finished: str | None = None
@@ -142,10 +142,10 @@ class SQLiteRunStore:
             elif ev.type in (EventType.RUN_RESUMED, EventType.RUN_STARTED):
                 status, finished = RunStatus.RUNNING.value, None
         self._conn.execute(
-            "UPDATE runs SET last_seq = ?, status = COALESCE(?, status),"
+            "UPDATE runs SET status = COALESCE(?, status),"
             " finished_at = CASE WHEN ? IS NOT NULL THEN ? WHEN ? = 'running' THEN NULL"
             " ELSE finished_at END, tasks = COALESCE(?, tasks) WHERE run_id = ?",
-            (last_seq, status, finished, finished, status, tasks, run_id),
+            (status, finished, finished, status, tasks, run_id),
         )
 
     def events(self, run_id: str, after_seq: int = 0) -> list[Event]:
