@@ -7,6 +7,7 @@ once and the planner, the validator and the runtime all read the same spec.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import inspect
@@ -279,7 +280,7 @@ class ToolRegistry:
         """Register `fn` as a tool; usable bare (`@reg.tool`) or with options."""
 
         def register(f: ToolFn) -> ToolFn:
-            self.add(
+            spec = self.add(
                 make_spec(
                     f,
                     name=name,
@@ -289,6 +290,9 @@ class ToolRegistry:
                     inline=inline,
                 )
             )
+            # A Toolkit built from the function finds its spec (name, options) here.
+            with contextlib.suppress(AttributeError, TypeError):
+                f.__veritask_tool__ = spec  # type: ignore[attr-defined]
             return f
 
         return register(fn) if fn is not None else register
@@ -317,3 +321,15 @@ class ToolRegistry:
     def catalog(self) -> list[dict[str, Any]]:
         """The tools as the planner sees them: name, description, argument schema."""
         return [self._specs[n].catalog_entry() for n in self.names()]
+
+
+def spec_of(fn_or_spec: ToolFn | ToolSpec) -> ToolSpec:
+    """The ToolSpec of a `@tool` function (or of a plain function, built on the spot)."""
+    if isinstance(fn_or_spec, ToolSpec):
+        return fn_or_spec
+    spec = getattr(fn_or_spec, "__veritask_tool__", None)
+    if isinstance(spec, ToolSpec):
+        return spec
+    if not callable(fn_or_spec):
+        raise UserError(f"{fn_or_spec!r} is not a tool: pass @tool functions or ToolSpecs")
+    return make_spec(fn_or_spec)
