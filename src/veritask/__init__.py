@@ -14,6 +14,7 @@ from veritask.errors import (
 from veritask.runtime.orchestrator import Orchestrator
 from veritask.runtime.result import RunResult
 from veritask.tools import ToolRegistry, ToolResult, tool
+from veritask.tools.toolkit import Toolkit
 from veritask.types import (
     Answer,
     Backoff,
@@ -47,6 +48,7 @@ __all__ = [
     "ToolError",
     "ToolRegistry",
     "ToolResult",
+    "Toolkit",
     "Usage",
     "UserError",
     "VeritaskError",
