@@ -127,9 +127,9 @@ def run(runs: int, tokens: int) -> dict[str, Any]:
 def router_overhead_us(calls: int = 2000) -> dict[str, float]:
     """What the Router adds per call (chain, breaker, caps, timeout, budget charge),
     measured around a model that answers instantly, with a budget meter bound."""
+    from veritask.budget import BudgetMeter, bind_meter
     from veritask.config import Budget, Settings
     from veritask.models import Router, ScriptedModel
-    from veritask.runtime.budget import BudgetMeter, bind_meter
 
     model = ScriptedModel(default="x")
     router = Router(Settings(model="m"), providers={"m": model})

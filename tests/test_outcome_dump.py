@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from veritask.runtime.scheduler import dump_outcome
+from veritask.runtime.outcome_json import dump_outcome
 from veritask.types import Confidence, ConfidenceMethod, Outcome, OutcomeStatus, Source, Usage
 
 plain = st.recursive(

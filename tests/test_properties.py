@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from helpers.dags import Dag, dags, node_task
 from veritask import Orchestrator, Plan, Task, ToolError
-from veritask.planner.validation import validate_plan
+from veritask.plan.validation import validate_plan
 from veritask.runtime.scheduler import RuntimeOptions
 from veritask.runtime.state import RunState, fold
 from veritask.tools import ToolRegistry

@@ -23,6 +23,7 @@ DOCUMENTED = {
     "tool",
     "ToolRegistry",
     "ToolResult",
+    "Toolkit",
     # core types
     "Answer",
     "Backoff",

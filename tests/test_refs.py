@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from veritask.planner.refs import (
+from veritask.plan.refs import (
     Ref,
     RefError,
     fill_template,

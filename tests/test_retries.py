@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from veritask import Budget, Orchestrator, Plan, Task, ToolError
-from veritask.runtime.budget import current_meter
+from veritask.budget import current_meter
 from veritask.runtime.result import RunResult
 from veritask.runtime.scheduler import RuntimeOptions
 from veritask.tools import ToolRegistry

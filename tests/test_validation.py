@@ -6,7 +6,7 @@ from typing import TypedDict
 
 import pytest
 
-from veritask.planner.validation import PlanProblem, topological_order, validate_plan
+from veritask.plan.validation import PlanProblem, topological_order, validate_plan
 from veritask.tools import ToolRegistry
 from veritask.types import Plan, Task
 

@@ -11,7 +11,7 @@ from veritask.errors import (
     UserError,
     VeritaskError,
 )
-from veritask.runtime.orchestrator import Orchestrator
+from veritask.pipeline.orchestrator import Orchestrator
 from veritask.runtime.result import RunResult
 from veritask.tools import ToolRegistry, ToolResult, tool
 from veritask.tools.toolkit import Toolkit

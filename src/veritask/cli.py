@@ -24,7 +24,7 @@ from rich.console import Console
 
 from veritask.config import Budget, load_settings
 from veritask.errors import PlanError, UserError, VeritaskError
-from veritask.runtime.orchestrator import Orchestrator, load_plan, new_run_id
+from veritask.pipeline.orchestrator import Orchestrator, load_plan, new_run_id
 from veritask.runtime.result import RunResult
 from veritask.store import open_existing_store
 from veritask.tools import import_tool_modules
@@ -285,9 +285,9 @@ def plan_question(
     imports: ImportOpt = None,
 ) -> None:
     """Show the validated plan for a question; runs nothing (a dry run)."""
+    from veritask.pipeline.orchestrator import Orchestrator as _O
     from veritask.planner.planner import Planner
     from veritask.planner.steps import render_steps
-    from veritask.runtime.orchestrator import Orchestrator as _O
 
     with user_errors():
         import_tool_modules(imports or [])

@@ -22,10 +22,7 @@ how to report them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from veritask.planner.validation import PlanProblem
+from dataclasses import dataclass
 
 
 class VeritaskError(Exception):
@@ -34,6 +31,19 @@ class VeritaskError(Exception):
 
 class UserError(VeritaskError):
     """The caller's input is wrong; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class PlanProblem:
+    """One thing wrong with a plan. `task_id` is None for plan-level problems."""
+
+    code: str
+    message: str
+    task_id: str | None = None
+
+    def __str__(self) -> str:
+        where = f"task {self.task_id!r}" if self.task_id else "plan"
+        return f"{where}: {self.message}"
 
 
 class PlanError(UserError):
@@ -133,6 +143,7 @@ __all__ = [
     "ConfigError",
     "ModelError",
     "PlanError",
+    "PlanProblem",
     "RunNotFoundError",
     "StoreError",
     "TaskTimeout",

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from veritask import Budget, Orchestrator
+from veritask.budget import BudgetMeter
 from veritask.errors import BudgetExceeded
 from veritask.escalation.ladder import Attempt, Rung, climb
 from veritask.models import ScriptedModel
-from veritask.runtime.budget import BudgetMeter
 from veritask.types import EventType, Usage
 
 

@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from veritask.budget import BudgetMeter, bind_meter, unbind_meter
 from veritask.config import Budget, ModelEntry, Settings
 from veritask.errors import BudgetExceeded, ConfigError, ModelError
 from veritask.models import (
@@ -16,7 +17,6 @@ from veritask.models import (
     ScriptedModel,
     user,
 )
-from veritask.runtime.budget import BudgetMeter, bind_meter, unbind_meter
 from veritask.types import Backoff, Usage
 
 Q = [user("question")]

@@ -9,7 +9,7 @@ from typing import Any
 
 from veritask import Orchestrator
 from veritask.models import ScriptedCall, ScriptedModel
-from veritask.tools.builtin.geo import country_facts
+from veritask.toolkits.geo.tools import country_facts
 from veritask.tools.registry import ToolResult
 
 MakeOrch = Callable[..., tuple[Orchestrator, ScriptedModel]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from veritask.models import Completion
-from veritask.modes._common import FALLBACK_SCORE, answer_confidence, parse_value
+from veritask.pipeline.modes._common import FALLBACK_SCORE, answer_confidence, parse_value
 from veritask.types import ConfidenceMethod
 
 

@@ -11,7 +11,7 @@ from veritask.cli_render import state_view
 from veritask.config import Budget
 from veritask.models import Completion, ScriptedCall
 from veritask.models.scripted import token_logprobs
-from veritask.modes.react import hint_names, parse_turn, turn_grammar
+from veritask.pipeline.modes.react import hint_names, parse_turn, turn_grammar
 from veritask.runtime.result import answer_json
 from veritask.tools import default_registry
 from veritask.types import AnswerStatus, ConfidenceMethod, EventType, OutcomeStatus, RunStatus

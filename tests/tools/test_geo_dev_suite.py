@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from veritask.errors import ToolError
-from veritask.tools.builtin import geo
+from veritask.toolkits.geo import tools as geo
 from veritask.tools.registry import ToolResult
 
 DEV_SUITE = Path(__file__).resolve().parent / "../../../shared/bench/dev.jsonl"

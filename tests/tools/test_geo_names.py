@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from veritask.tools.builtin.geo_names import (
+from veritask.toolkits.geo.names import (
     COUNTRY_ALIASES,
     NameIndex,
     is_code_like,

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from veritask.assembler.grounding import check
-from veritask.planner.refs import RefError, fill_template, format_value, lookup, template_refs
-from veritask.planner.validation import dependencies
+from veritask.plan.refs import RefError, fill_template, format_value, lookup, template_refs
+from veritask.plan.validation import dependencies
 from veritask.types import (
     Answer,
     AnswerStatus,

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from veritask.bench.suite import Question, ResultWriter, load_results, result_line
 from veritask.config import Settings, load_settings
-from veritask.runtime.orchestrator import Orchestrator, new_run_id
+from veritask.pipeline.orchestrator import Orchestrator, new_run_id
 from veritask.runtime.result import answer_json
 from veritask.store import RunStore, open_store
 from veritask.testing import FaultInjector, FaultyModel, faulty_registry
@@ -156,7 +156,7 @@ def warm_builtin_tools() -> None:
     timeout and count as a fault that was never injected.
     """
     try:
-        from veritask.tools.builtin.geo_data import geo_data
+        from veritask.toolkits.geo.data import geo_data
     except ImportError:
         return
     geo_data()

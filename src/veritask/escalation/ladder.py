@@ -14,8 +14,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from veritask.budget import BudgetMeter
 from veritask.errors import BudgetExceeded
-from veritask.runtime.budget import BudgetMeter
 from veritask.types import Usage
 
 T = TypeVar("T")

@@ -40,7 +40,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from veritask.planner.refs import REF_PATTERN
+from veritask.plan.refs import REF_PATTERN
 from veritask.types import Plan
 
 _LETTERS = "XYZWVUTSRQPONMLKJHGFEDCB"

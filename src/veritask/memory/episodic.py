@@ -36,7 +36,7 @@ from typing import Any
 
 from veritask.errors import StoreError, UserError
 from veritask.memory.abstraction import abstract
-from veritask.planner.refs import REF_PATTERN
+from veritask.plan.refs import REF_PATTERN
 from veritask.store.sqlite import connect
 from veritask.types import Plan, utcnow
 

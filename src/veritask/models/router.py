@@ -18,7 +18,7 @@ maps to a chain of models from ``Settings.routes`` (default: just
 4. on a final failure, fall back to the next model.
 
 After every attempt, successful or not, the run's budget meter (if one is
-bound, see `veritask.runtime.budget`) is charged; `BudgetExceeded`
+bound, see `veritask.budget`) is charged; `BudgetExceeded`
 propagates at once. A `ConfigError` (say, a missing API key) also
 propagates: falling back would hide a mistake the user has to fix.
 """
@@ -32,12 +32,12 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from veritask.budget import BudgetMeter, current_meter
 from veritask.config import Settings, load_settings
 from veritask.errors import BudgetExceeded, ConfigError, ModelError
 from veritask.models.base import Completion, Message, ModelProvider, run_sync
 from veritask.models.prices import model_entry
 from veritask.models.registry import get_provider
-from veritask.runtime.budget import BudgetMeter, current_meter
 from veritask.types import Backoff, Usage
 
 KINDS = ("plan", "extract", "synthesize", "verify", "deep", "escalate")

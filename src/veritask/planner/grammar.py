@@ -16,114 +16,14 @@ import typing
 from collections.abc import Iterable
 from typing import Any
 
+from veritask.planner.question_text import question_sentence, question_spans, words_of
+from veritask.planner.relevance import MEASURES, OPERATIONS
 from veritask.tools.registry import ToolRegistry, ToolSpec
 
 MAX_STEPS = 5
 
-QUESTION_WORDS = frozenset(
-    [
-        "what",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "how",
-        "when",
-        "where",
-        "why",
-        "is",
-        "are",
-        "was",
-        "were",
-        "do",
-        "does",
-        "did",
-        "on",
-        "in",
-        "of",
-        "and",
-        "or",
-        "the",
-        "a",
-        "an",
-        "by",
-        "to",
-        "from",
-        "between",
-        "than",
-        "for",
-        "with",
-    ]
-)
-_STRIP = "\"'“”‘’,.;:!?()[]{}"
 _EXPRESSION_PARAMS = frozenset({"expression"})
 """Parameters whose value is arithmetic over earlier steps, not an entity name."""
-
-
-_CONNECTORS = frozenset({"of", "the", "and", "de", "da", "du", "la", "le", "del", "d'"})
-
-
-def name_runs(question: str) -> list[list[str]]:
-    """Maximal runs of name-like words, with connectors ("of", "the", "and") inside.
-
-    "capitals of Bosnia and Herzegovina and Democratic Republic of the Congo"
-    gives one run; "Puerto Rico or Mali" two ("or" never joins a name).
-    """
-    words = [w.strip(_STRIP) for w in question.split()]
-    words = [w for w in words if w]
-    runs: list[list[str]] = []
-    current: list[str] = []
-
-    def name_like(w: str) -> bool:
-        return w[:1].isupper() and w.lower() not in QUESTION_WORDS
-
-    for i, w in enumerate(words):
-        if name_like(w) or (current and w.lower() in _CONNECTORS and i + 1 < len(words)):
-            current.append(w)
-        else:
-            if current:
-                runs.append(current)
-            current = []
-    if current:
-        runs.append(current)
-    # A run never ends on a connector ("Kenya and" before a lower-case word).
-    for run in runs:
-        while run and run[-1].lower() in _CONNECTORS:
-            run.pop()
-    return [r for r in runs if r]
-
-
-def question_spans(question: str) -> list[str]:
-    """Candidate entity names: whole names from the question, never a fragment of one.
-
-    A run of name words is split only at "and" (several names listed) and the
-    candidates are the runs of consecutive pieces: "Bosnia and Herzegovina and
-    Democratic Republic of the Congo" offers "Bosnia", "Bosnia and Herzegovina",
-    "Democratic Republic of the Congo" and so on, but not "Congo" or "Republic
-    of the Congo" — a small model that picks "Sudan" out of "South Sudan" asks
-    about another country. If the question has no capitalised words at all,
-    every short span of non-question words is a candidate instead.
-    """
-    spans: list[str] = []
-    for run in name_runs(question):
-        pieces: list[list[str]] = [[]]
-        for w in run:
-            if w.lower() == "and":
-                pieces.append([])
-            else:
-                pieces[-1].append(w)
-        pieces = [p for p in pieces if p]
-        for i in range(len(pieces)):
-            for j in range(i, len(pieces)):
-                spans.append(" and ".join(" ".join(p) for p in pieces[i : j + 1]))
-    if not spans:
-        words = [w.strip(_STRIP) for w in question.split() if w.strip(_STRIP)]
-        for i in range(len(words)):
-            for j in range(i, min(len(words), i + 3)):
-                chunk = words[i : j + 1]
-                if all(w.lower() not in QUESTION_WORDS for w in chunk):
-                    spans.append(" ".join(chunk))
-    return list(dict.fromkeys(spans))
 
 
 def _lit(text: str) -> str:
@@ -198,8 +98,6 @@ def _cued(question: str, numeric: set[str], every: set[str]) -> tuple[set[str], 
     Decoding may only use these, so the grammar already steers the planner to
     the check it must pass; with no cue, everything is allowed.
     """
-    from veritask.planner.relevance import MEASURES, OPERATIONS, question_sentence, words_of
-
     words = set(words_of(question_sentence(question)))
     fields: set[str] = set()
     for concept in MEASURES:

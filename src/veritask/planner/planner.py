@@ -18,12 +18,12 @@ from typing import Protocol
 
 from veritask.errors import ModelError, PlanError
 from veritask.models.base import Completion, Message
+from veritask.plan.validation import PlanProblem, validate_plan
 from veritask.planner.examples import EXAMPLES, Example, closest_examples, similarity
 from veritask.planner.grammar import MAX_STEPS, build_grammar
 from veritask.planner.prompt import plan_messages, repair_messages
 from veritask.planner.relevance import out_of_scope, relevance_problems
 from veritask.planner.steps import StepSyntaxError, canonical, parse_steps, render_steps
-from veritask.planner.validation import PlanProblem, validate_plan
 from veritask.tools.registry import ToolRegistry
 from veritask.types import Plan
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from veritask.models.base import Message, assistant, system, user
-from veritask.planner.validation import PlanProblem
+from veritask.plan.validation import PlanProblem
 from veritask.tools.registry import ToolRegistry, ToolSpec
 
 _SYSTEM = """You write plans. A plan is a numbered list of tool calls, then one Answer line.

@@ -12,10 +12,10 @@ is a sentence the planner's repair loop can act on.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from veritask.planner.refs import find_refs, template_refs
+from veritask.plan.refs import find_refs, template_refs
+from veritask.planner.question_text import name_runs, question_sentence, question_spans, words_of
 from veritask.tools.registry import ToolRegistry
 from veritask.types import Plan
 
@@ -71,26 +71,6 @@ _GENERIC = frozenset(
     other one two between apart far use used uses official home lie lies located situated
     belong belongs part side both either please tell me give answer find state land""".split()
 )
-_WORD = re.compile(r"[a-zà-ÿ0-9²]+")
-
-
-def words_of(text: str) -> list[str]:
-    """Lower-case words, as the cue tables spell them."""
-    return _WORD.findall(text.lower())
-
-
-
-def question_sentence(question: str) -> str:
-    """The sentence that asks: the last one ending in '?', else the whole text.
-
-    Instructions smuggled in before the question ("Ignore previous
-    instructions and say...") are data, not part of what is asked.
-    """
-    parts = [p.strip() for p in re.split(r"(?<=[.!?])\s+", question.strip()) if p.strip()]
-    asked = [p for p in parts if p.endswith("?")]
-    return asked[-1] if asked else question
-
-
 def vocabulary(registry: ToolRegistry) -> frozenset[str]:
     """Every word the tool catalog can speak to: names, descriptions, fields, cues."""
     words: set[str] = set(_GENERIC)
@@ -217,8 +197,6 @@ def _names_used(question: str, entity_words: frozenset[str]) -> frozenset[str]:
     """Words of every name in the question that the plan looks up, even in part:
     a plan asking about "Bosnia" covers "Bosnia and Herzegovina". A name the plan
     never touches ("GDP") stays a word the tools must cover."""
-    from veritask.planner.grammar import name_runs
-
     used = set(entity_words)
     for run in name_runs(question):
         words = set(words_of(" ".join(run)))
@@ -244,7 +222,5 @@ def out_of_scope(question: str, registry: ToolRegistry) -> list[str]:
     A question about something no tool provides ("the lost city of ...",
     "rainfall") cannot be answered by any plan, so no model call is spent on it.
     """
-    from veritask.planner.grammar import question_spans
-
     names = frozenset(w for span in question_spans(question) for w in words_of(span))
     return uncovered(question, registry, names)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from veritask.planner.refs import RefError, fill_template, lookup, template_refs
+from veritask.plan.refs import RefError, fill_template, lookup, template_refs
 from veritask.runtime.state import RunState
 from veritask.types import Answer, Outcome, OutcomeStatus, Plan, RunStatus, Usage
 

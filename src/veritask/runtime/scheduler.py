@@ -11,8 +11,6 @@ knows is lost on a crash: it is all in the event log it writes.
 from __future__ import annotations
 
 import asyncio
-import json
-import math
 import random
 import time
 from collections import deque
@@ -20,18 +18,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import TypeAdapter
-from pydantic_core import PydanticSerializationError
-
+from veritask.budget import BudgetMeter, bind_meter, unbind_meter
 from veritask.config import Budget
 from veritask.errors import BudgetExceeded
-from veritask.planner.validation import dependencies
+from veritask.plan.validation import dependencies
 from veritask.runtime.backends.base import Backend
 from veritask.runtime.backends.inline import InlineBackend
-from veritask.runtime.budget import BudgetMeter, bind_meter, unbind_meter
 from veritask.runtime.eventlog import EventLog
+from veritask.runtime.outcome_json import dump_outcome, jsonable, storable
 from veritask.runtime.result import plan_value
 from veritask.runtime.state import RunState
+from veritask.runtime.tool_call import AttemptResult, attempt, attempt_inline
 from veritask.tools.registry import ToolRegistry
 from veritask.types import (
     DEFAULT_POLICY,
@@ -48,7 +45,6 @@ from veritask.types import (
     Usage,
     trusted,
 )
-from veritask.workers.tool_call import AttemptResult, attempt, attempt_inline
 
 Sleep = Callable[[float], Awaitable[None]]
 INLINE_BATCH = 256
@@ -86,56 +82,6 @@ def effective_policy(task: Task, registry: ToolRegistry, run_policy: Policy) -> 
     return policy
 
 
-def dump_outcome(outcome: Outcome) -> dict[str, Any]:
-    """An outcome as JSON; values that JSON cannot hold are stored as their repr."""
-    fast = _dump_plain_success(outcome)
-    if fast is not None:
-        return fast
-    return outcome.model_dump(mode="json", fallback=repr)
-
-
-def _dump_plain_success(o: Outcome) -> dict[str, Any] | None:
-    """The same dict pydantic would build, by hand, for the common case on the hot
-    path: a success with a plain value, plain evidence and no signals to convert."""
-    if o.error is not None or o.confidence.signals or not _plain(o.value):
-        return None
-    evidence = []
-    for src in o.evidence:
-        if not (_plain(src.query) and _plain(src.fields)):
-            return None
-        evidence.append(
-            {
-                "tool": src.tool,
-                "query": src.query,
-                "source": src.source,
-                "record_id": src.record_id,
-                "url": src.url,
-                "fields": src.fields,
-            }
-        )
-    u = o.usage
-    return {
-        "task_id": o.task_id,
-        "status": o.status.value,
-        "value": o.value,
-        "confidence": {
-            "score": o.confidence.score,
-            "method": o.confidence.method.value,
-            "signals": {},
-        },
-        "evidence": evidence,
-        "error": None,
-        "attempts": o.attempts,
-        "usage": {
-            "input_tokens": u.input_tokens,
-            "output_tokens": u.output_tokens,
-            "cost_usd": u.cost_usd,
-            "latency_s": u.latency_s,
-            "model_calls": u.model_calls,
-        },
-    }
-
-
 def _policies(plan: Plan, registry: ToolRegistry, run_policy: Policy) -> dict[str, Policy]:
     """Effective policy per task, merged once per tool (most tasks set no policy)."""
     per_tool: dict[str, Policy] = {}
@@ -148,57 +94,6 @@ def _policies(plan: Plan, registry: ToolRegistry, run_policy: Policy) -> dict[st
             per_tool[task.tool] = effective_policy(task, registry, run_policy)
         out[task.id] = per_tool[task.tool]
     return out
-
-
-def _storable(tid: str, outcome: Outcome) -> tuple[dict[str, Any], str | None] | None:
-    """The terminal event's data (and its JSON text when it had to be checked), or None
-    when the log cannot store it.
-
-    Plain values — the usual case — are known to serialise, so they skip the trial
-    dump; anything else is dumped here once, and the store reuses the text.
-    """
-    fast = _dump_plain_success(outcome)
-    if fast is not None:  # plain by construction: it will serialise
-        return {"task_id": tid, "outcome": fast}, None
-    try:
-        data = {"task_id": tid, "outcome": dump_outcome(outcome)}
-        if _plain(outcome.value) and all(
-            _plain(e.fields) and _plain(e.query) for e in outcome.evidence
-        ):
-            return data, None
-        return data, json.dumps(data)
-    except (ValueError, TypeError, PydanticSerializationError):
-        return None
-
-
-_PLAIN_DEPTH = 4
-
-
-def _plain(value: Any, depth: int = 0) -> bool:
-    """JSON-safe without trying: small ints, finite floats, strings, and shallow
-    lists/dicts of them (a huge int or a NaN is not)."""
-    kind = type(value)
-    if kind is str or kind is bool or value is None:
-        return True
-    if kind is int:
-        return bool(-(10**15) < value < 10**15)
-    if kind is float:
-        return math.isfinite(value)
-    if depth >= _PLAIN_DEPTH:
-        return False
-    if kind is list:
-        return all(_plain(v, depth + 1) for v in value)
-    if kind is dict:
-        return all(type(k) is str and _plain(v, depth + 1) for k, v in value.items())
-    return False
-
-
-def jsonable(value: Any) -> Any:
-    """A value as JSON data, the way outcomes are logged (repr for the unknown)."""
-    return _ANY.dump_python(value, mode="json", fallback=repr)
-
-
-_ANY: TypeAdapter[Any] = TypeAdapter(Any)
 
 
 @dataclass
@@ -318,7 +213,7 @@ class Scheduler:
 
     def _record(self, outcome: Outcome) -> None:
         tid = outcome.task_id
-        stored: tuple[dict[str, Any], str | None] | None = _storable(tid, outcome)
+        stored: tuple[dict[str, Any], str | None] | None = storable(tid, outcome)
         if stored is None:
             outcome = Outcome(
                 task_id=tid,

@@ -1,9 +1,12 @@
-"""Built-in tools, registered into the default registry on import."""
+"""Core tools every toolkit can use: safe arithmetic (`calc`) and `larger`.
+
+They know no domain: a plan that combines looked-up numbers computes with
+them instead of asking a model. Registered into the default registry on import.
+"""
 
 from __future__ import annotations
 
 from veritask.tools.builtin import calc as calc
 from veritask.tools.builtin import compare as compare
-from veritask.tools.builtin import geo as geo
 
-__all__ = ["calc", "compare", "geo"]
+__all__ = ["calc", "compare"]

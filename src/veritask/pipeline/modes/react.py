@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from veritask.models.base import Message, assistant, system, user
-from veritask.planner.grammar import QUESTION_WORDS, question_spans
 from veritask.planner.prompt import catalog
+from veritask.planner.question_text import QUESTION_WORDS, question_spans
 from veritask.tools.registry import ToolRegistry, ToolSpec
 
 MAX_THOUGHT_CHARS = 160

@@ -16,8 +16,8 @@ from veritask.escalation.ladder import Attempt
 from veritask.types import Answer, AnswerStatus, Confidence, ConfidenceMethod
 
 if TYPE_CHECKING:
+    from veritask.pipeline.orchestrator import Orchestrator
     from veritask.runtime.eventlog import EventLog
-    from veritask.runtime.orchestrator import Orchestrator
 
 DEEP_AGENT_STEPS = 4
 DEEP_AGENT_CEILING = 0.75
@@ -26,7 +26,7 @@ DEEP_AGENT_CEILING = 0.75
 
 async def deep_agent(question: str, orch: Orchestrator, log: EventLog) -> Attempt[Answer]:
     """Run the bounded agent; return its answer only if it is grounded in its tool results."""
-    from veritask.modes.single_agent import AgentSettings, run_single_agent
+    from veritask.pipeline.modes.single_agent import AgentSettings, run_single_agent
     from veritask.runtime.state import fold
 
     answer = await run_single_agent(question, orch, log, AgentSettings(max_steps=DEEP_AGENT_STEPS))

@@ -1,7 +1,7 @@
 """What both baseline modes share: logged tool calls, answer values and confidence.
 
 The baselines call the same tools as an orchestrated run, through the same
-worker (`veritask.workers.tool_call.attempt`) with the same per-tool
+worker (`veritask.runtime.tool_call.attempt`) with the same per-tool
 timeout, and log every call as a task (`TaskStarted`, then `TaskSucceeded`
 or `TaskFailed`), so `veritask show`, `--json` and the benchmark runner
 treat their runs exactly like planned ones. What differs is only who
@@ -16,12 +16,14 @@ import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from veritask.budget import current_meter
 from veritask.errors import BudgetExceeded, UnknownToolError
 from veritask.models.base import Completion
 from veritask.models.confidence import logprob_confidence
 from veritask.runtime.backends.inline import InlineBackend
-from veritask.runtime.budget import current_meter
-from veritask.runtime.scheduler import dump_outcome, effective_policy
+from veritask.runtime.outcome_json import dump_outcome
+from veritask.runtime.scheduler import effective_policy
+from veritask.runtime.tool_call import attempt
 from veritask.types import (
     Confidence,
     ConfidenceMethod,
@@ -33,11 +35,10 @@ from veritask.types import (
     Task,
     Usage,
 )
-from veritask.workers.tool_call import attempt
 
 if TYPE_CHECKING:
+    from veritask.pipeline.orchestrator import Orchestrator
     from veritask.runtime.eventlog import EventLog
-    from veritask.runtime.orchestrator import Orchestrator
 
 MODEL_KIND = "plan"
 """The router kind the baselines use: the planner's, so "same model as orchestrated"

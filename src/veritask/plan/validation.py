@@ -10,27 +10,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
-from veritask.planner.refs import Ref, find_refs, has_refs, template_refs
-from veritask.tools.registry import ToolRegistry, ToolSpec
+from veritask.errors import PlanProblem
+from veritask.plan.catalog import ToolCatalog, ToolSignature
+from veritask.plan.refs import Ref, find_refs, has_refs, template_refs
 from veritask.types import Plan, Task
-
-
-@dataclass(frozen=True)
-class PlanProblem:
-    """One thing wrong with a plan. `task_id` is None for plan-level problems."""
-
-    code: str
-    message: str
-    task_id: str | None = None
-
-    def __str__(self) -> str:
-        where = f"task {self.task_id!r}" if self.task_id else "plan"
-        return f"{where}: {self.message}"
 
 
 def dependencies(task: Task) -> set[str]:
@@ -38,7 +25,7 @@ def dependencies(task: Task) -> set[str]:
     return {ref.task_id for ref in find_refs(task.args)} | set(task.after)
 
 
-def validate_plan(plan: Plan, registry: ToolRegistry) -> list[PlanProblem]:
+def validate_plan(plan: Plan, registry: ToolCatalog) -> list[PlanProblem]:
     """Every problem in `plan` against the tools in `registry`; empty when valid."""
     problems: list[PlanProblem] = []
     ids = [t.id for t in plan.tasks]
@@ -68,7 +55,7 @@ def _duplicate_ids(ids: list[str]) -> list[PlanProblem]:
     return out
 
 
-def _check_tool_and_args(task: Task, registry: ToolRegistry) -> list[PlanProblem]:
+def _check_tool_and_args(task: Task, registry: ToolCatalog) -> list[PlanProblem]:
     if task.tool not in registry:
         known = ", ".join(registry.names()) or "none"
         return [
@@ -105,7 +92,7 @@ def _check_tool_and_args(task: Task, registry: ToolRegistry) -> list[PlanProblem
     return out
 
 
-def _type_problem(spec: ToolSpec, name: str, value: Any) -> str | None:
+def _type_problem(spec: ToolSignature, name: str, value: Any) -> str | None:
     try:
         spec.param_adapter(name).validate_python(value)
     except ValidationError as exc:
@@ -114,7 +101,7 @@ def _type_problem(spec: ToolSpec, name: str, value: Any) -> str | None:
     return None
 
 
-def _check_refs(task: Task, tasks: dict[str, Task], registry: ToolRegistry) -> list[PlanProblem]:
+def _check_refs(task: Task, tasks: dict[str, Task], registry: ToolCatalog) -> list[PlanProblem]:
     out = []
     for dep in task.after:
         if dep == task.id:
@@ -148,7 +135,7 @@ def _check_refs(task: Task, tasks: dict[str, Task], registry: ToolRegistry) -> l
 
 
 def _ref_problem(
-    ref: Ref, tasks: dict[str, Task], registry: ToolRegistry, owner: str | None
+    ref: Ref, tasks: dict[str, Task], registry: ToolCatalog, owner: str | None
 ) -> list[PlanProblem]:
     target = tasks.get(ref.task_id)
     if target is None:
@@ -263,7 +250,7 @@ def _strongly_connected(graph: dict[str, list[str]], nodes: list[str]) -> list[l
 
 
 def _check_template(
-    template: str, tasks: dict[str, Task], registry: ToolRegistry
+    template: str, tasks: dict[str, Task], registry: ToolCatalog
 ) -> list[PlanProblem]:
     out = []
     for ref in template_refs(template):
@@ -289,3 +276,6 @@ def topological_order(plan: Plan) -> list[str]:
             done.add(tid)
             del remaining[tid]
     return order
+
+
+__all__ = ["PlanProblem", "dependencies", "topological_order", "validate_plan"]

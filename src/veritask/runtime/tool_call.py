@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from veritask.errors import BudgetExceeded, ToolError
-from veritask.planner.refs import RefError, resolve
+from veritask.plan.refs import RefError, resolve
 from veritask.runtime.backends.base import Backend
 from veritask.tools.registry import ToolResult, ToolSpec
 from veritask.types import Confidence, ConfidenceMethod, ErrorInfo, Source, trusted

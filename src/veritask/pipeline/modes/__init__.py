@@ -15,13 +15,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from veritask.errors import UserError
-from veritask.modes.single_agent import AgentSettings, run_single_agent
-from veritask.modes.static import StaticSettings, run_static
+from veritask.pipeline.modes.single_agent import AgentSettings, run_single_agent
+from veritask.pipeline.modes.static import StaticSettings, run_static
 from veritask.types import Answer
 
 if TYPE_CHECKING:
+    from veritask.pipeline.orchestrator import Orchestrator
     from veritask.runtime.eventlog import EventLog
-    from veritask.runtime.orchestrator import Orchestrator
 
 BASELINE_MODES = ("single-agent", "static")
 

@@ -1,52 +1,41 @@
-"""Orchestrator: the Python entry point that runs plans against a store.
+"""Runtime: executes given plans against a store, and resumes them.
 
-`execute` runs a given plan; `resume` continues a run from its event log.
-Both have async twins (`aexecute`, `aresume`); the sync versions are for
-scripts and the CLI and refuse to run inside an event loop.
+It knows nothing of questions, planning, modes or escalation: those live in
+`veritask.pipeline`, whose `Orchestrator` builds on this class. `execute`
+runs a given plan; `resume` continues a run from its event log. Both have
+async twins (`aexecute`, `aresume`); the sync versions are for scripts and
+the CLI and refuse to run inside an event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
+from veritask.budget import BudgetMeter
 from veritask.config import Budget, Settings, load_settings
 from veritask.errors import PlanError, RunNotFoundError, UserError
-from veritask.planner.validation import PlanProblem, validate_plan
+from veritask.plan.validation import PlanProblem, validate_plan
 from veritask.runtime.backends import Backend, make_backend
-from veritask.runtime.budget import BudgetMeter
 from veritask.runtime.eventlog import EventListener, EventLog
+from veritask.runtime.outcome_json import dump_outcome
 from veritask.runtime.result import RunResult
-from veritask.runtime.scheduler import Assembler, RuntimeOptions, Scheduler, dump_outcome
+from veritask.runtime.scheduler import Assembler, RuntimeOptions, Scheduler
 from veritask.runtime.state import RunState, fold
-from veritask.store import RunStore, SQLiteRunStore, open_store
+from veritask.store import RunStore, open_store
 from veritask.tools import default_registry
 from veritask.tools.registry import ToolRegistry
 from veritask.types import ErrorInfo, EventType, Outcome, OutcomeStatus, Plan, Policy
 
-if TYPE_CHECKING:
-    from veritask.models import ModelProvider, Router
-
 T = TypeVar("T")
-
-
-class PlanMemoryLike(Protocol):
-    """What the orchestrator needs from episodic memory (veritask.memory.episodic.PlanMemory)."""
-
-    def similar(self, question: str, k: int = 3) -> list[Any]: ...
-
-    def remember(
-        self, question: str, plan: Plan, *, confidence: float, run_id: str = ""
-    ) -> bool: ...
 
 
 def new_run_id() -> str:
@@ -87,7 +76,7 @@ def load_plan(source: Plan | Mapping[str, Any] | str | Path) -> Plan:
         raise PlanError(problems) from None
 
 
-def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -96,7 +85,11 @@ def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
     raise UserError("called the sync API inside an event loop; await the a-prefixed twin instead")
 
 
-class Orchestrator:
+AssemblerFor = Callable[[RunState], Assembler | None]
+"""Given a run's folded state, the assembler its resumed end should use (or None)."""
+
+
+class Runtime:
     """Runs plans with retries, timeouts, budgets and a durable event log.
 
     Args:
@@ -121,17 +114,8 @@ class Orchestrator:
         policy: Policy | None = None,
         listeners: list[EventListener] | None = None,
         options: RuntimeOptions | None = None,
-        model: str | ModelProvider | None = None,
-        router: Router | None = None,
-        memory: PlanMemoryLike | bool | None = None,
     ) -> None:
         self.settings = settings or load_settings()
-        if isinstance(model, str):
-            self.settings = self.settings.model_copy(update={"model": model})
-        self._model = model
-        self._router = router
-        self._memory_arg = memory
-        self._memory: PlanMemoryLike | None = None
         self.store: RunStore = (
             store if isinstance(store, RunStore) else open_store(store or self.settings.store)
         )
@@ -146,72 +130,17 @@ class Orchestrator:
         )
         self.listeners = list(listeners or [])
 
-    # -- models and memory -----------------------------------------------------
-
-    @property
-    def router(self) -> Router:
-        """The model router, built on first use so plan-only use needs no model."""
-        if self._router is None:
-            from veritask.models import Router
-
-            providers = {}
-            if self._model is not None and not isinstance(self._model, str):
-                providers[self._model.name] = self._model
-                self.settings = self.settings.model_copy(update={"model": self._model.name})
-            self._router = Router(self.settings, providers)
-        return self._router
-
-    @property
-    def memory(self) -> PlanMemoryLike | None:
-        """Episodic plan memory: off for in-memory stores, else beside the run store."""
-        if self._memory is None and self._memory_arg is not False:
-            if self._memory_arg not in (None, True):
-                self._memory = self._memory_arg  # type: ignore[assignment]
-            elif isinstance(self.store, SQLiteRunStore) and self.store.path != ":memory:":
-                try:
-                    from veritask.memory.episodic import PlanMemory
-                except ImportError:
-                    return None
-                path = os.environ.get("VERITASK_MEMORY_PATH") or Path(self.store.path).with_name(
-                    "memory.db"
-                )
-                self._memory = PlanMemory(path)
-        return self._memory
-
-    def remembered_examples(self, question: str, k: int) -> list[tuple[str, str]]:
-        """Past plans for questions like this one, as (question, steps) with entities abstracted."""
-        from veritask.planner.steps import render_steps
-
-        memory = self.memory
-        if memory is None:
-            return []
-        return [
-            (ep.abstract_question, render_steps(ep.abstract_plan, self.registry))
-            for ep in memory.similar(question, k)
-        ]
-
-    def remember(self, question: str, plan: Plan, confidence: float, run_id: str) -> None:
-        memory = self.memory
-        if memory is not None:
-            memory.remember(question, plan, confidence=confidence, run_id=run_id)
-
     # -- sync API ------------------------------------------------------------
-
-    def run(
-        self, question: str, *, mode: str = "orchestrated", run_id: str | None = None
-    ) -> RunResult:
-        """Answer a question: plan it, run the plan, assemble a grounded answer."""
-        return _run_sync(self.arun(question, mode=mode, run_id=run_id))
 
     def execute(
         self, plan: Plan | Mapping[str, Any] | str | Path, run_id: str | None = None
     ) -> RunResult:
         """Validate and run `plan`; see `aexecute`."""
-        return _run_sync(self.aexecute(plan, run_id=run_id))
+        return run_sync(self.aexecute(plan, run_id=run_id))
 
     def resume(self, run_id: str) -> RunResult:
         """Continue an interrupted run; see `aresume`."""
-        return _run_sync(self.aresume(run_id))
+        return run_sync(self.aresume(run_id))
 
     def state(self, run_id: str) -> RunState:
         """The run's state folded from its events; RunNotFoundError if there is none."""
@@ -221,21 +150,6 @@ class Orchestrator:
         return fold(events)
 
     # -- async API -----------------------------------------------------------
-
-    async def arun(
-        self, question: str, *, mode: str = "orchestrated", run_id: str | None = None
-    ) -> RunResult:
-        """Async twin of `run`. `mode` is orchestrated, single-agent or static."""
-        from veritask.runtime.question import MODES, run_question
-
-        if mode not in MODES:
-            raise UserError(f"unknown mode {mode!r}; use one of: {', '.join(MODES)}")
-        if not question.strip():
-            raise UserError("the question is empty")
-        run_id = run_id or new_run_id()
-        if self.store.has_run(run_id):
-            raise UserError(f"run {run_id!r} already exists in {self.store.url}")
-        return await run_question(self, question, mode=mode, run_id=run_id)
 
     async def aexecute(
         self, plan: Plan | Mapping[str, Any] | str | Path, run_id: str | None = None
@@ -292,12 +206,16 @@ class Orchestrator:
             )
             outcomes[tid] = outcome
             log.emit(EventType.TASK_UNKNOWN, {"task_id": tid, "outcome": dump_outcome(outcome)})
-        assembler = None
-        if state.options.get("mode") == "orchestrated":
-            from veritask.runtime.question import plan_assembler
-
-            assembler = plan_assembler(state.plan_confidence, self.settings.answer_threshold)
+        assembler = self.assembler_for(state)
         return await self.drive(plan, log, replace(state, outcomes=outcomes, started={}), assembler)
+
+    def assembler_for(self, state: RunState) -> Assembler | None:
+        """The assembler a resumed run ends with; a plain plan run has none.
+
+        The pipeline's Orchestrator overrides this to rebuild the answer
+        assembler of a planned question from the logged plan confidence.
+        """
+        return None
 
     async def drive(
         self,

@@ -1,0 +1,166 @@
+"""Orchestrator: the Python entry point — answer questions, or run given plans.
+
+It is the runtime (`veritask.runtime.executor.Runtime`: execute, resume)
+plus what a question needs: a model router, the active toolkits, episodic
+memory of plans that worked, and the question pipeline (`question.py`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from veritask.config import Budget, Settings, load_settings
+from veritask.errors import UserError
+from veritask.runtime.backends import Backend
+from veritask.runtime.eventlog import EventListener
+from veritask.runtime.executor import Runtime, load_plan, new_run_id, run_sync
+from veritask.runtime.result import RunResult
+from veritask.runtime.scheduler import Assembler, RuntimeOptions
+from veritask.runtime.state import RunState
+from veritask.store import RunStore, SQLiteRunStore
+from veritask.tools.registry import ToolRegistry
+from veritask.types import Plan, Policy
+
+if TYPE_CHECKING:
+    from veritask.models import ModelProvider, Router
+
+
+class PlanMemoryLike(Protocol):
+    """What the orchestrator needs from episodic memory (veritask.memory.episodic.PlanMemory)."""
+
+    def similar(self, question: str, k: int = 3) -> list[Any]: ...
+
+    def remember(
+        self, question: str, plan: Plan, *, confidence: float, run_id: str = ""
+    ) -> bool: ...
+
+
+class Orchestrator(Runtime):
+    """Answers questions (`run`) and runs given plans (`execute`), with a durable log.
+
+    Args (besides the Runtime's store, registry, backend, budget, policy,
+    concurrency, listeners, options):
+        model: a model name (`local:smollm2-135m`, `openai:gpt-4o`) or provider.
+        router: a ready Router (overrides `model` and the configured routes).
+        memory: episodic plan memory; True/None = beside the run store, False = off.
+    """
+
+    def __init__(
+        self,
+        store: RunStore | str | Path | None = None,
+        *,
+        registry: ToolRegistry | None = None,
+        settings: Settings | None = None,
+        backend: str | Backend = "inline",
+        concurrency: int | None = None,
+        budget: Budget | None = None,
+        policy: Policy | None = None,
+        listeners: list[EventListener] | None = None,
+        options: RuntimeOptions | None = None,
+        model: str | ModelProvider | None = None,
+        router: Router | None = None,
+        memory: PlanMemoryLike | bool | None = None,
+    ) -> None:
+        settings = settings or load_settings()
+        if isinstance(model, str):
+            settings = settings.model_copy(update={"model": model})
+        super().__init__(
+            store,
+            registry=registry,
+            settings=settings,
+            backend=backend,
+            concurrency=concurrency,
+            budget=budget,
+            policy=policy,
+            listeners=listeners,
+            options=options,
+        )
+        self._model = model
+        self._router = router
+        self._memory_arg = memory
+        self._memory: PlanMemoryLike | None = None
+
+    # -- models and memory -----------------------------------------------------
+
+    @property
+    def router(self) -> Router:
+        """The model router, built on first use so plan-only use needs no model."""
+        if self._router is None:
+            from veritask.models import Router
+
+            providers = {}
+            if self._model is not None and not isinstance(self._model, str):
+                providers[self._model.name] = self._model
+                self.settings = self.settings.model_copy(update={"model": self._model.name})
+            self._router = Router(self.settings, providers)
+        return self._router
+
+    @property
+    def memory(self) -> PlanMemoryLike | None:
+        """Episodic plan memory: off for in-memory stores, else beside the run store."""
+        if self._memory is None and self._memory_arg is not False:
+            if self._memory_arg not in (None, True):
+                self._memory = self._memory_arg  # type: ignore[assignment]
+            elif isinstance(self.store, SQLiteRunStore) and self.store.path != ":memory:":
+                try:
+                    from veritask.memory.episodic import PlanMemory
+                except ImportError:
+                    return None
+                path = os.environ.get("VERITASK_MEMORY_PATH") or Path(self.store.path).with_name(
+                    "memory.db"
+                )
+                self._memory = PlanMemory(path)
+        return self._memory
+
+    def remembered_examples(self, question: str, k: int) -> list[tuple[str, str]]:
+        """Past plans for questions like this one, as (question, steps) with entities abstracted."""
+        from veritask.planner.steps import render_steps
+
+        memory = self.memory
+        if memory is None:
+            return []
+        return [
+            (ep.abstract_question, render_steps(ep.abstract_plan, self.registry))
+            for ep in memory.similar(question, k)
+        ]
+
+    def remember(self, question: str, plan: Plan, confidence: float, run_id: str) -> None:
+        memory = self.memory
+        if memory is not None:
+            memory.remember(question, plan, confidence=confidence, run_id=run_id)
+
+    # -- questions -------------------------------------------------------------
+
+    def run(
+        self, question: str, *, mode: str = "orchestrated", run_id: str | None = None
+    ) -> RunResult:
+        """Answer a question: plan it, run the plan, assemble a grounded answer."""
+        return run_sync(self.arun(question, mode=mode, run_id=run_id))
+
+    async def arun(
+        self, question: str, *, mode: str = "orchestrated", run_id: str | None = None
+    ) -> RunResult:
+        """Async twin of `run`. `mode` is orchestrated, single-agent or static."""
+        from veritask.pipeline.question import MODES, run_question
+
+        if mode not in MODES:
+            raise UserError(f"unknown mode {mode!r}; use one of: {', '.join(MODES)}")
+        if not question.strip():
+            raise UserError("the question is empty")
+        run_id = run_id or new_run_id()
+        if self.store.has_run(run_id):
+            raise UserError(f"run {run_id!r} already exists in {self.store.url}")
+        return await run_question(self, question, mode=mode, run_id=run_id)
+
+    def assembler_for(self, state: RunState) -> Assembler | None:
+        """A resumed planned question ends with its answer, built like the first time."""
+        if state.options.get("mode") != "orchestrated":
+            return None
+        from veritask.pipeline.question import plan_assembler
+
+        return plan_assembler(state.plan_confidence, self.settings.answer_threshold)
+
+
+__all__ = ["Orchestrator", "PlanMemoryLike", "load_plan", "new_run_id"]

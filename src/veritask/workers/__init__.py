@@ -1,1 +1,0 @@
-"""Workers: what runs one task and turns its result into an Outcome."""
