@@ -1,0 +1,1 @@
+"""Example toolkits a user might write: `examples.shop` and `examples.transit`."""
