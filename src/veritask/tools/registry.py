@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import inspect
 import re
+import types
 import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -56,6 +57,13 @@ class ToolSpec:
     inline: bool = False
     """Run on the event loop instead of a worker thread: for cheap, non-blocking sync
     tools (arithmetic, in-memory lookups). Its timeout cannot be enforced."""
+    output_kinds: dict[str, str] = field(default_factory=dict)
+    """Output field → `text`, `number`, `bool`, `list` or `other`: what a plan may do with it
+    (a number can go into arithmetic, a text into another tool's name argument)."""
+    result_kind: str = "other"
+    """The kind of the whole value when it is a scalar (`number` for a distance)."""
+    declared_only: bool = False
+    """Declared in JSON (`--tools FILE.json`) without an implementation: plannable, not runnable."""
     _adapters: dict[str, TypeAdapter[Any]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -172,6 +180,40 @@ def parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
     return " ".join(summary), params
 
 
+def kind_of(hint: Any) -> str:
+    """`text`, `number`, `bool`, `list` or `other` for a type hint (Optional[X] counts as X)."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if args and typing.get_origin(hint) in (typing.Union, types.UnionType):
+        hint = args[0]
+    if hint is str or typing.get_origin(hint) is typing.Literal:
+        return "text"
+    if hint is bool:
+        return "bool"
+    if hint in (int, float):
+        return "number"
+    if typing.get_origin(hint) in (list, tuple, set, frozenset) or hint in (list, tuple):
+        return "list"
+    return "other"
+
+
+def _output_kinds(annotation: Any) -> dict[str, str]:
+    """Kinds of a structured return type's fields (TypedDict, pydantic model, dataclass)."""
+    origin = typing.get_origin(annotation) or annotation
+    if not isinstance(origin, type):
+        return {}
+    try:
+        if typing.is_typeddict(origin):
+            return {k: kind_of(v) for k, v in typing.get_type_hints(origin).items()}
+        if issubclass(origin, BaseModel):
+            return {k: kind_of(f.annotation) for k, f in origin.model_fields.items()}
+        if dataclasses.is_dataclass(origin):
+            hints = typing.get_type_hints(origin)
+            return {f.name: kind_of(hints.get(f.name)) for f in dataclasses.fields(origin)}
+    except Exception:  # unresolvable forward references: fields stay unknown kinds
+        return {}
+    return {}
+
+
 def _output_fields(annotation: Any) -> frozenset[str] | None:
     if annotation is inspect.Signature.empty or annotation is Any:
         return None
@@ -231,6 +273,8 @@ def make_spec(
         params_model=model,
         param_descriptions=param_docs,
         output_fields=_output_fields(hints.get("return", inspect.Signature.empty)),
+        output_kinds=_output_kinds(hints.get("return")),
+        result_kind=kind_of(hints.get("return")),
         idempotent=idempotent,
         timeout_s=timeout_s,
         retries=retries,
