@@ -69,8 +69,7 @@ def default_embedder() -> Embedder | None:
                 candidate.load()
             except Exception:
                 _model_failed = True
-                log.warning("embedding model failed to load; falling back to BM25",
-                            exc_info=True)
+                log.warning("embedding model failed to load; falling back to BM25", exc_info=True)
                 return None
             _model = candidate
         return _model
@@ -115,7 +114,7 @@ def embed(texts: Sequence[str], embedder: Embedder | None = None) -> Vectors:
 
 
 def similarity_matrix(a: Sequence[str], b: Sequence[str]) -> Vectors:
-    """Cosine similarity of every text in ``a`` with every text in ``b``: shape ``(len(a), len(b))``.
+    """Cosine similarity of each text in ``a`` with each in ``b``, shape ``(len(a), len(b))``.
 
     Uses the default embedder (through the cache); raises :class:`ModelError`
     when there is none, so callers decide explicitly to fall back to BM25.

@@ -41,8 +41,9 @@ def _read_model_bytes() -> bytes:
     data = (resources.files(MODEL_PACKAGE) / "model.onnx").read_bytes()
     expected = getattr(package, "SHA256", None)
     if expected and hashlib.sha256(data).hexdigest() != expected:
-        raise ModelError(f"{MODEL_PACKAGE}/model.onnx does not match its pinned sha256",
-                         provider="minilm")
+        raise ModelError(
+            f"{MODEL_PACKAGE}/model.onnx does not match its pinned sha256", provider="minilm"
+        )
     return data
 
 
