@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     concurrency: int = Field(default=8, ge=1, le=1024)
     budget: Budget = Field(default_factory=Budget)
     answer_threshold: float = Field(default=0.5, ge=0, le=1)
+    toolkits: list[str] = Field(default_factory=lambda: ["geo"])
+    """Toolkits questions are planned with, by name (entry points or --import)."""
+    question_seconds: float = Field(default=120.0, gt=0)
+    """Wall-time budget of a question (`run`) when the run budget sets no max_seconds:
+    a question never runs longer than this, whatever the model does."""
     routes: dict[str, list[str]] = Field(default_factory=dict)
     """Task kind (plan, extract, synthesize, verify, deep, escalate) → models to try in order."""
     models: dict[str, ModelEntry] = Field(default_factory=dict)

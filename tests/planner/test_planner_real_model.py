@@ -8,24 +8,24 @@ from pathlib import Path
 import pytest
 
 from veritask import Orchestrator
+from veritask.planner.catalog import Catalog
 from veritask.planner.grammar import build_grammar
-from veritask.tools import default_registry
+from veritask.planner.relevance import Relevance
+from veritask.toolkits.geo import geo
 
 llama_cpp = pytest.importorskip("llama_cpp")
-DEV = Path(__file__).resolve().parents[3] / "shared" / "bench" / "dev.jsonl"
+DEV = Path(__file__).resolve().parents[2] / "bench" / "suites" / "geo-dev.jsonl"
 
 pytestmark = pytest.mark.integration
 
 
 def test_every_dev_question_gets_a_grammar_llama_cpp_accepts() -> None:
-    if not DEV.exists():
-        pytest.skip("the shared dev suite is not beside the repo")
-    registry = default_registry()
+    catalog = Catalog.from_toolkits([geo])
+    relevance = Relevance(catalog)
     for line in DEV.read_text().splitlines():
         question = json.loads(line)["question"]
-        grammar = llama_cpp.LlamaGrammar.from_string(
-            build_grammar(question, registry), verbose=False
-        )
+        text = build_grammar(question, catalog, relevance.asked(question))
+        grammar = llama_cpp.LlamaGrammar.from_string(text, verbose=False)
         assert grammar is not None
 
 

@@ -5,13 +5,20 @@ from __future__ import annotations
 import pytest
 
 from veritask.plan.validation import validate_plan
-from veritask.planner.examples import EXAMPLES, closest_examples
+from veritask.planner.catalog import Catalog
+from veritask.planner.examples import closest, toolkit_pairs
 from veritask.planner.grammar import build_grammar
 from veritask.planner.question_text import question_spans
+from veritask.planner.relevance import Relevance
 from veritask.planner.steps import StepSyntaxError, canonical, parse_steps, render_steps
-from veritask.tools import default_registry
+from veritask.toolkits.geo import geo
 
-REG = default_registry()
+CATALOG = Catalog.from_toolkits([geo])
+REG = CATALOG.registry
+
+
+def grammar_for(question: str) -> str:
+    return build_grammar(question, CATALOG, Relevance(CATALOG).asked(question))
 
 
 def test_parse_maps_positional_args_and_step_refs() -> None:
@@ -42,11 +49,11 @@ def test_parse_errors_say_where(text: str, message: str) -> None:
         parse_steps(text, REG)
 
 
-def test_every_shipped_example_validates_and_round_trips() -> None:
-    for example in EXAMPLES:
-        plan = example.plan(REG)
-        assert validate_plan(plan, REG) == [], example.question
-        assert render_steps(plan, REG) == example.steps
+def test_every_geo_example_validates_and_round_trips_through_the_step_language() -> None:
+    for question, plan in geo.plans:
+        assert validate_plan(plan, REG) == [], question
+        again = parse_steps(render_steps(plan, REG), REG, goal=question)
+        assert canonical(again) == canonical(plan)
 
 
 def test_canonical_ignores_spacing_but_not_arguments() -> None:
@@ -70,7 +77,7 @@ def test_lowercase_question_still_offers_spans() -> None:
 
 
 def test_grammar_only_offers_question_entities_and_earlier_steps() -> None:
-    grammar = build_grammar("What is the combined population of France and Spain?", REG)
+    grammar = grammar_for("What is the combined population of France and Spain?")
     ent = next(line for line in grammar.splitlines() if line.startswith("ent ::="))
     assert '"France"' in ent and '"Spain"' in ent and "Chile" not in ent
     ref2 = next(line for line in grammar.splitlines() if line.startswith("ref2 ::="))
@@ -79,6 +86,8 @@ def test_grammar_only_offers_question_entities_and_earlier_steps() -> None:
     assert "[1-3]" in ref4
 
 
-def test_closest_examples_fold_synonyms() -> None:
-    best = closest_examples("What is the combined population of Peru and Chile?", 1)[0]
-    assert "total population" in best.question
+def test_closest_examples_by_meaning() -> None:
+    (_, (question, _)), = closest(
+        "What is the combined population of Peru and Chile?", toolkit_pairs(CATALOG), 1
+    )
+    assert "total population" in question

@@ -125,7 +125,8 @@ def _mentioned(name: str, text: str) -> bool:
 
 
 def check(text: str, outcomes: Iterable[Outcome], question: str = "") -> Grounding:
-    """Trace every number and name in `text` to the outcomes (names also to the question)."""
+    """Trace every number and name in `text` to the outcomes (names also to `question`,
+    which may carry other allowed text; numbers never come from it)."""
     known_numbers, known_text = facts(outcomes)
     allowed_text = known_text + " \n " + fold(question)
     bad_numbers = [

@@ -62,8 +62,14 @@ def assemble_from_template(
     plan_confidence: float = 1.0,
     threshold: float = 0.5,
     usage: Usage | None = None,
+    context: str = "",
 ) -> Answer:
-    """The answer a plan's template states, given the outcomes of its tasks."""
+    """The answer a plan's template states, given the outcomes of its tasks.
+
+    `context` is text whose names the answer may use besides the question's
+    and the outcomes' (the tools' own descriptions: "US dollars", "km");
+    numbers never come from it.
+    """
     template = plan.answer_template or f"{{${plan.final_task_id}}}"
     refs = template_refs(template)
     values = {tid: o.value for tid, o in outcomes.items() if o.ok}
@@ -80,13 +86,14 @@ def assemble_from_template(
     shown = {tid: _display(v) for tid, v in values.items()}
     text = fill_template(template, shown, missing=GAP)
     supporting = [outcomes[t] for t in support if t in outcomes and outcomes[t].ok]
-    grounding = check(text, supporting, plan.goal)
+    allowed = f"{plan.goal}\n{context}" if context else plan.goal
+    grounding = check(text, supporting, allowed)
     repaired = False
     if not grounding.ok and not missing:
         # One repair: drop the planner's wording, keep only the values the slots hold.
         text = _neutral_text(refs, shown)
         repaired = True
-        grounding = check(text, supporting, plan.goal)
+        grounding = check(text, supporting, allowed)
     scores = [outcomes[t].confidence.score if t in outcomes else 0.0 for t in support]
     weakest = min(scores) if scores else 0.0
     score = max(0.0, min(1.0, weakest * plan_confidence)) if not missing else 0.0

@@ -8,11 +8,15 @@ memory of plans that worked, and the question pipeline (`question.py`).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from veritask.config import Budget, Settings, load_settings
 from veritask.errors import UserError
+from veritask.planner.catalog import Catalog
+from veritask.planner.planner import Planner
+from veritask.planner.relevance import Relevance
 from veritask.runtime.backends import Backend
 from veritask.runtime.eventlog import EventListener
 from veritask.runtime.executor import Runtime, load_plan, new_run_id, run_sync
@@ -21,6 +25,7 @@ from veritask.runtime.scheduler import Assembler, RuntimeOptions
 from veritask.runtime.state import RunState
 from veritask.store import RunStore, SQLiteRunStore
 from veritask.tools.registry import ToolRegistry
+from veritask.tools.toolkit import Toolkit, resolve_toolkits
 from veritask.types import Plan, Policy
 
 if TYPE_CHECKING:
@@ -45,6 +50,11 @@ class Orchestrator(Runtime):
         model: a model name (`local:smollm2-135m`, `openai:gpt-4o`) or provider.
         router: a ready Router (overrides `model` and the configured routes).
         memory: episodic plan memory; True/None = beside the run store, False = off.
+        toolkits: the toolkits questions are planned with (objects or names).
+            None means the configured ones (`toolkits` in veritask.toml,
+            default `["geo"]`). Plans may still call any registered tool; the
+            planner offers only the active toolkits' tools (and calc, larger,
+            smaller).
     """
 
     def __init__(
@@ -62,6 +72,7 @@ class Orchestrator(Runtime):
         model: str | ModelProvider | None = None,
         router: Router | None = None,
         memory: PlanMemoryLike | bool | None = None,
+        toolkits: Sequence[Toolkit | str] | None = None,
     ) -> None:
         settings = settings or load_settings()
         if isinstance(model, str):
@@ -81,6 +92,46 @@ class Orchestrator(Runtime):
         self._router = router
         self._memory_arg = memory
         self._memory: PlanMemoryLike | None = None
+        self.toolkits = resolve_toolkits(
+            list(toolkits) if toolkits is not None else list(self.settings.toolkits)
+        )
+        if registry is None:
+            # Toolkit tools given as plain functions or JSON declarations are runnable
+            # (or refused by name) like @tool ones.
+            known = self.registry.copy()
+            for toolkit in self.toolkits:
+                for spec in toolkit.specs:
+                    if spec.name not in known or spec.declared_only:
+                        known.add(spec)
+            self.registry = known
+        self._catalog: Catalog | None = None
+        self._relevance: Relevance | None = None
+
+    # -- planning ------------------------------------------------------------------
+
+    @property
+    def catalog(self) -> Catalog:
+        """What questions are planned with: the active toolkits, merged."""
+        if self._catalog is None:
+            self._catalog = Catalog.from_toolkits(self.toolkits)
+        return self._catalog
+
+    @property
+    def relevance(self) -> Relevance:
+        """Question ↔ catalog matching, built once (it embeds the catalog's fields)."""
+        if self._relevance is None:
+            self._relevance = Relevance(self.catalog)
+        return self._relevance
+
+    def planner(self, **kw: Any) -> Planner:
+        """A planner over the active toolkits, with episodic memory for examples."""
+        return Planner(
+            self.router,
+            self.catalog,
+            remembered=self.remembered_examples,
+            relevance=self.relevance,
+            **kw,
+        )
 
     # -- models and memory -----------------------------------------------------
 
@@ -160,7 +211,14 @@ class Orchestrator(Runtime):
             return None
         from veritask.pipeline.question import plan_assembler
 
-        return plan_assembler(state.plan_confidence, self.settings.answer_threshold)
+        return plan_assembler(
+            state.plan_confidence, self.settings.answer_threshold, self.tool_descriptions()
+        )
+
+    def tool_descriptions(self) -> str:
+        """The active tools' own descriptions: names in them (units, sources) may appear
+        in an answer without being a claim."""
+        return "\n".join(spec.description for spec in self.catalog.registry)
 
 
 __all__ = ["Orchestrator", "PlanMemoryLike", "load_plan", "new_run_id"]

@@ -8,9 +8,10 @@ abstains rather than guessing.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from veritask.assembler import assemble_from_template
 from veritask.budget import BudgetMeter, bind_meter, unbind_meter
@@ -33,21 +34,36 @@ from veritask.types import (
 if TYPE_CHECKING:
     from veritask.pipeline.orchestrator import Orchestrator
 
+T = TypeVar("T")
 MODES = ("orchestrated", "single-agent", "static")
 REMEMBER_AT = 0.9
 """Answers at least this confident teach the planner (episodic memory)."""
 
 
-def plan_assembler(plan_confidence: float, threshold: float) -> Assembler:
-    """The assembler a planned run uses; rebuilt on resume from the logged plan confidence."""
-    return partial(_assemble, plan_confidence=plan_confidence, threshold=threshold)
+def plan_assembler(plan_confidence: float, threshold: float, context: str = "") -> Assembler:
+    """The assembler a planned run uses; rebuilt on resume from the logged plan confidence.
+    `context`: the tools' descriptions, whose names (units, sources) an answer may use."""
+    return partial(
+        _assemble, plan_confidence=plan_confidence, threshold=threshold, context=context
+    )
 
 
 def _assemble(
-    plan: Any, outcomes: Any, usage: Usage, *, plan_confidence: float, threshold: float
+    plan: Any,
+    outcomes: Any,
+    usage: Usage,
+    *,
+    plan_confidence: float,
+    threshold: float,
+    context: str,
 ) -> Answer:
     return assemble_from_template(
-        plan, outcomes, plan_confidence=plan_confidence, threshold=threshold, usage=usage
+        plan,
+        outcomes,
+        plan_confidence=plan_confidence,
+        threshold=threshold,
+        usage=usage,
+        context=context,
     )
 
 
@@ -78,32 +94,69 @@ async def run_question(orch: Orchestrator, question: str, *, mode: str, run_id: 
         {"goal": question, "options": {**orch.describe_options(), "mode": mode}},
     )
     log.flush()
-    meter = BudgetMeter(orch.options.budget or Budget(), clock=orch.options.clock)
+    meter = BudgetMeter(question_budget(orch), clock=orch.options.clock)
     if mode == "orchestrated":
         return await _orchestrated(orch, question, log, meter)
     from veritask.pipeline.modes import run_mode
 
     token = bind_meter(meter)
     try:
-        answer = await run_mode(mode, question, orch, log)
+        answer = await _bounded(run_mode(mode, question, orch, log), meter, log, "answering")
+    except QuestionTimeout as exc:
+        return _finish_without_plan(log, _timed_out(exc, meter), meter, status=RunStatus.FAILED)
     finally:
         unbind_meter(token)
     return _finish_without_plan(log, answer, meter)
 
 
+def _timed_out(exc: QuestionTimeout, meter: BudgetMeter) -> Answer:
+    return Answer(
+        text=f"I could not answer in time ({exc}), so I will not guess.",
+        status=AnswerStatus.ABSTAINED,
+        gaps=[str(exc)],
+        usage=meter.used,
+    )
+
+
+def question_budget(orch: Orchestrator) -> Budget:
+    """The run's budget, with the question's default wall time when it sets none."""
+    budget = orch.options.budget or Budget()
+    if budget.max_seconds is None:
+        budget = budget.model_copy(update={"max_seconds": orch.settings.question_seconds})
+    return budget
+
+
+async def _bounded(pending: Awaitable[T], meter: BudgetMeter, log: EventLog, doing: str) -> T:
+    """`pending`, or — when the question's time budget runs out first — an abstention."""
+    remaining = meter.remaining_seconds()
+    try:
+        return await asyncio.wait_for(pending, remaining)
+    except TimeoutError:
+        limit = meter.budget.max_seconds or 0.0
+        log.emit(
+            EventType.BUDGET_EXCEEDED,
+            {"resource": "seconds", "limit": limit, "used": round(meter.elapsed(), 3)},
+        )
+        raise QuestionTimeout(
+            f"the question's time budget ({limit:g} s) ran out while {doing}"
+        ) from None
+
+
+class QuestionTimeout(Exception):
+    """The question's wall-time budget ran out before a plan or an answer existed."""
+
+
 async def _orchestrated(
     orch: Orchestrator, question: str, log: EventLog, meter: BudgetMeter
 ) -> RunResult:
-    planner = Planner(
-        orch.router,
-        orch.registry,
-        remembered=orch.remembered_examples,
-        on_candidate=_candidate_logger(log),
-    )
+    planner = orch.planner(on_candidate=_candidate_logger(log))
     token = bind_meter(meter)
     try:
-        planned = await planner.aplan(question)
-        planned = await _escalate_plan(orch, planner, question, planned, log, meter)
+        planned = await _bounded(
+            _plan_and_escalate(orch, planner, question, log, meter), meter, log, "planning"
+        )
+    except QuestionTimeout as exc:
+        return _finish_without_plan(log, _timed_out(exc, meter), meter, status=RunStatus.FAILED)
     except PlanError as exc:
         log.emit(EventType.PLAN_REJECTED, {"problems": [str(p) for p in exc.problems]})
         out_of_scope = all(p.code == "out_of_scope" for p in exc.problems)
@@ -135,7 +188,9 @@ async def _orchestrated(
         },
     )
     state = RunState(run_id=log.run_id, goal=question, plan=plan, usage=meter.used)
-    assembler = plan_assembler(planned.confidence, orch.settings.answer_threshold)
+    assembler = plan_assembler(
+        planned.confidence, orch.settings.answer_threshold, orch.tool_descriptions()
+    )
     final = await orch.drive(plan, log, state, assembler, meter)
     done = final.answer
     if (
@@ -145,6 +200,13 @@ async def _orchestrated(
     ):
         orch.remember(question, plan, done.confidence.score, log.run_id)
     return final
+
+
+async def _plan_and_escalate(
+    orch: Orchestrator, planner: Planner, question: str, log: EventLog, meter: BudgetMeter
+) -> PlanningResult:
+    planned = await planner.aplan(question)
+    return await _escalate_plan(orch, planner, question, planned, log, meter)
 
 
 PLAN_MIN_CONFIDENCE = 0.6
@@ -170,13 +232,7 @@ async def _escalate_plan(
         )
     ]
     if orch.settings.routes.get("escalate"):
-        stronger = Planner(
-            orch.router,
-            orch.registry,
-            remembered=orch.remembered_examples,
-            on_candidate=_candidate_logger(log),
-            kind="escalate",
-        )
+        stronger = orch.planner(on_candidate=_candidate_logger(log), kind="escalate")
         rungs.append(
             Rung(
                 "stronger_model",

@@ -1,162 +1,111 @@
-"""Hand-written example plans for the built-in tools.
+"""Example plans for the prompt: the toolkits' own, chosen by meaning, or made from schemas.
 
-They teach the planner the step language and the usual shapes of a plan
-(look up, then compute, then answer with slots). None is taken from a
-benchmark suite: a suite measures, it must not teach. Each example is
-validated against the built-in tools by the test suite.
+Small models imitate worked examples far more faithfully than they follow a
+description of a format. The examples come from the active toolkits (their
+(question, plan) pairs) and from episodic memory; the closest ones to the
+question, by sentence embedding (BM25 without the model), are shown.
+
+A toolkit may bring no examples at all. Then the planner writes its own
+from the tool descriptions alone: a look-up of the field the question asks
+for, and, when the question asks for arithmetic, two look-ups combined with
+`calc`, all with placeholder names (X, Y) a model cannot copy into its plan.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from functools import cache
+from collections.abc import Sequence
 
-from veritask.planner.steps import parse_steps
-from veritask.tools.registry import ToolRegistry
-from veritask.types import Plan
+from veritask.embedding import default_embedder, embed
+from veritask.embedding.lexical import bm25_scores
+from veritask.planner.catalog import Catalog
+from veritask.planner.question_text import without_names
+from veritask.planner.relevance import COMPUTE_TOOLS, Asked
+from veritask.planner.steps import render_steps
+from veritask.tools.registry import ToolSpec
 
-
-@dataclass(frozen=True)
-class Example:
-    question: str
-    steps: str
-
-    def plan(self, registry: ToolRegistry) -> Plan:
-        return parse_steps(self.steps, registry, goal=self.question)
+Pair = tuple[str, str]
+"""(question, plan in the step language)."""
 
 
-EXAMPLES: tuple[Example, ...] = (
-    Example(
-        "What is the total population of Norway and Denmark together?",
-        '1. country_facts("Norway")\n2. country_facts("Denmark")\n'
-        '3. calc("$1.population + $2.population")\n'
-        "Answer: Norway and Denmark together have {$3} inhabitants.",
-    ),
-    Example(
-        "What is the distance in km between the capitals of Chile and Peru?",
-        '1. distance_km("Chile", "Peru")\n'
-        "Answer: The capitals of Chile and Peru are {$1} km apart.",
-    ),
-    Example(
-        "How many people live per square kilometre in Portugal?",
-        '1. country_facts("Portugal")\n'
-        "Answer: Portugal has {$1.density_per_km2} people per square kilometre.",
-    ),
-    Example(
-        "Which continent is the country with the capital Nairobi in?",
-        '1. country_by_capital("Nairobi")\n'
-        "Answer: The country whose capital is Nairobi is in {$1.continent}.",
-    ),
-    Example(
-        "What money is used in the country whose capital city is Lima?",
-        '1. country_by_capital("Lima")\n'
-        "Answer: The country whose capital is Lima uses the {$1.currency_name}.",
-    ),
-    Example(
-        "Is Kenya or Ghana home to more people?",
-        '1. country_facts("Kenya")\n2. country_facts("Ghana")\n'
-        '3. larger("$1.name", "$1.population", "$2.name", "$2.population")\n'
-        "Answer: {$3} has more inhabitants.",
-    ),
-    Example(
-        "How many neighbouring countries does Austria have?",
-        '1. country_facts("Austria")\nAnswer: Austria borders {$1.neighbour_count} countries.',
-    ),
-    Example(
-        "What is the ratio of the population of Canada to the population of Australia?",
-        '1. country_facts("Canada")\n2. country_facts("Australia")\n'
-        '3. calc("$1.population / $2.population")\n'
-        "Answer: Canada has {$3} times the population of Australia.",
-    ),
-    Example(
-        "What is the difference in area, in square kilometres, between Brazil and Argentina?",
-        '1. country_facts("Brazil")\n2. country_facts("Argentina")\n'
-        '3. calc("abs($1.area_km2 - $2.area_km2)")\n'
-        "Answer: The areas of Brazil and Argentina differ by {$3} square kilometres.",
-    ),
-    Example(
-        "How many people live in the city of Osaka?",
-        '1. city_facts("Osaka")\nAnswer: Osaka has {$1.population} inhabitants.',
-    ),
-    Example(
-        "What is the capital of Vietnam?",
-        '1. country_facts("Vietnam")\nAnswer: The capital of Vietnam is {$1.capital}.',
-    ),
-    Example(
-        "How far is Lisbon from Madrid in kilometres?",
-        '1. distance_km("Lisbon", "Madrid")\nAnswer: Lisbon and Madrid are {$1} km apart.',
-    ),
-    Example(
-        "Which country covers more land, Egypt or Libya?",
-        '1. country_facts("Egypt")\n2. country_facts("Libya")\n'
-        '3. larger("$1.name", "$1.area_km2", "$2.name", "$2.area_km2")\n'
-        "Answer: {$3} has the larger area.",
-    ),
-)
+def rank_by_meaning(question: str, candidates: Sequence[str]) -> list[float]:
+    """Similarity of `question` to each candidate question, in [0, 1]."""
+    if not candidates:
+        return []
+    question = without_names(question)
+    candidates = [without_names(c) for c in candidates]
+    if default_embedder() is not None:
+        vectors = embed([question, *candidates])
+        return [float(v) for v in vectors[1:] @ vectors[0]]
+    raw = bm25_scores(question, list(candidates))
+    top = max(raw, default=0.0) or 1.0
+    return [r / top for r in raw]
 
-_WORD = re.compile(r"[a-z]+")
-_STOP = frozenset(
-    [
-        "the",
-        "a",
-        "an",
-        "of",
-        "in",
-        "is",
-        "what",
-        "which",
-        "how",
-        "and",
-        "or",
-        "to",
-        "by",
-        "for",
-        "with",
-        "does",
-        "do",
+
+def toolkit_pairs(catalog: Catalog) -> list[Pair]:
+    """Every toolkit example as (question, steps)."""
+    return [(q, render_steps(plan, catalog.registry)) for q, plan in catalog.examples]
+
+
+def closest(question: str, pool: Sequence[Pair], k: int) -> list[tuple[float, Pair]]:
+    """The k pairs of `pool` closest to `question`, each with its similarity."""
+    scores = rank_by_meaning(question, [q for q, _ in pool])
+    ranked = sorted(zip(scores, pool, strict=True), key=lambda r: r[0], reverse=True)
+    return ranked[:k]
+
+
+def synthesized(catalog: Catalog, asked: Asked) -> list[Pair]:
+    """Examples written from tool descriptions alone, for a catalog without examples."""
+    registry = catalog.registry
+    out: list[Pair] = []
+    keys = [k for k in sorted(asked.targets)] + [k for k, _ in asked.ranked]
+    for key in dict.fromkeys(keys):
+        tool, _, field = key.partition(".")
+        if tool not in registry or tool in COMPUTE_TOOLS:
+            continue
+        spec = registry.get(tool)
+        pair = _lookup_example(spec, field)
+        if pair is not None:
+            out.append(pair)
+            summable = field and spec.output_kinds.get(field) == "number"
+            if asked.operators - {"*"} and summable and len(spec.required_params) == 1:
+                out.append(_sum_example(spec, field))
+        if len(out) >= 2:
+            break
+    return out[:2]
+
+
+def _text_params(spec: ToolSpec) -> list[str]:
+    from veritask.tools.registry import kind_of
+
+    return [
+        n
+        for n in spec.required_params
+        if kind_of(spec.params_model.model_fields[n].annotation) == "text"
     ]
-)
 
 
-_CONCEPTS: dict[str, tuple[str, ...]] = {
-    "SUM": ("combined", "total", "together", "sum", "altogether", "add"),
-    "RATIO": ("ratio", "times", "divided", "proportion"),
-    "DIFF": ("difference", "differ", "differs", "minus", "exceed", "exceeds"),
-    "DISTANCE": ("far", "distance", "apart", "kilometres", "kilometers", "km", "miles"),
-    "POPULATION": ("population", "inhabitants", "people", "populous", "residents", "live"),
-    "AREA": ("area", "square", "land", "size", "km2", "big", "covers"),
-    "DENSITY": ("density", "densely", "crowded"),
-    "CURRENCY": ("currency", "money", "currencies"),
-    "BORDER": ("border", "borders", "neighbour", "neighbours", "neighbouring", "bordering"),
-    "COMPARE": ("more", "larger", "bigger", "greater", "higher", "fewer", "smaller"),
-}
-_CONCEPT_OF = {word: concept for concept, words in _CONCEPTS.items() for word in words}
+def _lookup_example(spec: ToolSpec, field: str) -> Pair | None:
+    params = _text_params(spec)
+    if not params or len(params) != len(spec.required_params):
+        return None
+    names = ["X", "Y", "Z"][: len(params)]
+    args = ", ".join(f'"{n}"' for n in names)
+    subject = " and ".join(names)
+    label = (field or spec.name).replace("_", " ")
+    slot = f"{{$1.{field}}}" if field else "{$1}"
+    question = f"What is the {label} of {subject}?"
+    return question, f"1. {spec.name}({args})\nAnswer: The {label} of {subject} is {slot}."
 
 
-def _terms(text: str) -> set[str]:
-    """Content words, with synonyms folded into one concept ("combined" ~ "total")."""
-    words = (w for w in _WORD.findall(text.lower()) if w not in _STOP)
-    return {_CONCEPT_OF.get(w, w) for w in words}
+def _sum_example(spec: ToolSpec, field: str) -> Pair:
+    label = field.replace("_", " ")
+    question = f"What is the combined {label} of X and Y?"
+    steps = (
+        f'1. {spec.name}("X")\n2. {spec.name}("Y")\n'
+        f'3. calc("$1.{field} + $2.{field}")\n'
+        f"Answer: The combined {label} of X and Y is {{$3}}."
+    )
+    return question, steps
 
 
-@cache
-def _example_terms() -> tuple[frozenset[str], ...]:
-    return tuple(frozenset(_terms(e.question)) for e in EXAMPLES)
-
-
-def similarity(a: str, b: str) -> float:
-    """Jaccard similarity of two questions' content words after folding synonyms."""
-    ta, tb = _terms(a), _terms(b)
-    return len(ta & tb) / (len(ta | tb) or 1)
-
-
-def closest_examples(question: str, k: int = 3) -> list[Example]:
-    """The k shipped examples sharing the most words with `question` (Jaccard)."""
-    q = _terms(question)
-    scored = []
-    for i, terms in enumerate(_example_terms()):
-        union = len(q | terms) or 1
-        scored.append((len(q & terms) / union, -i, EXAMPLES[i]))
-    scored.sort(reverse=True)
-    return [e for _, _, e in scored[:k]]
+__all__ = ["Pair", "closest", "rank_by_meaning", "synthesized", "toolkit_pairs"]

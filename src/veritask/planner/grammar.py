@@ -1,29 +1,30 @@
 """A GBNF grammar built per question, so a small model can only write sane plans.
 
-Three mistakes a 135M-parameter planner makes are ruled out while it
-decodes, not after: it cannot name an entity that is not in the question
-(entity arguments are alternatives drawn from the question's own spans),
-cannot refer to a step that does not exist yet (step k may only name
-steps 1..k-1, the answer only existing steps), and cannot call an unknown
-tool. Whatever it writes parses.
+Mistakes a 135M-parameter planner makes are ruled out while it decodes, not
+after: it cannot name an entity that is not in the question (text arguments
+are alternatives drawn from the question's own spans, a parameter's enum
+values, or text fields of earlier steps), cannot use a number the question
+does not give, cannot refer to a step that does not exist yet, and can only
+call the tools relevant to the question and read the fields it asks for.
+Whatever it writes parses. Nothing here is specific to a domain: tools,
+fields and their kinds come from the catalog, relevance from `relevance.py`.
 """
 
 from __future__ import annotations
 
 import json
-import types
-import typing
 from collections.abc import Iterable
-from typing import Any
 
-from veritask.planner.question_text import question_sentence, question_spans, words_of
-from veritask.planner.relevance import MEASURES, OPERATIONS
-from veritask.tools.registry import ToolRegistry, ToolSpec
+from veritask.planner.catalog import Catalog
+from veritask.planner.question_text import question_numbers, question_spans
+from veritask.planner.relevance import COMPUTE_TOOLS, Asked
+from veritask.tools.registry import ToolSpec
 
 MAX_STEPS = 5
-
-_EXPRESSION_PARAMS = frozenset({"expression"})
-"""Parameters whose value is arithmetic over earlier steps, not an entity name."""
+MAX_TOOLS = 6
+"""Tools offered to the model per question (the catalog may have fifty)."""
+EXPRESSION_PARAMS = frozenset({"expression"})
+"""Parameters whose value is arithmetic over earlier steps (calc's), not an entity name."""
 
 
 def _lit(text: str) -> str:
@@ -39,117 +40,190 @@ def _step_digits(upto: int) -> str:
     return f"[1-{upto}]" if upto > 1 else '"1"'
 
 
-def _output_field_types(registry: ToolRegistry) -> tuple[set[str], set[str], set[str]]:
-    """(text fields, number fields, all fields) over the tools' typed outputs."""
-    text: set[str] = set()
-    number: set[str] = set()
-    every: set[str] = set()
-    for spec in registry:
-        every |= set(spec.output_fields or ())
-        returned = typing.get_type_hints(spec.fn).get("return")
-        if returned is None or not typing.is_typeddict(returned):
-            continue
-        for name, hint in typing.get_type_hints(returned).items():
-            kind = _kind(hint)
-            if kind == "text":
-                text.add(name)
-            elif kind == "number":
-                number.add(name)
-    return text, number, every
-
-
-def _kind(hint: Any) -> str:
-    """'text', 'number' or 'other' for a type hint (Optional[X] counts as X)."""
-    args = [a for a in typing.get_args(hint) if a is not type(None)]
-    if args and typing.get_origin(hint) in (typing.Union, types.UnionType):
-        hint = args[0]
-    if hint is str:
-        return "text"
-    if hint in (int, float):
-        return "number"
-    return "other"
-
-
 def _param_kind(spec: ToolSpec, name: str) -> str:
-    if name in _EXPRESSION_PARAMS:
+    if name in EXPRESSION_PARAMS:
         return "expr"
-    return _kind(spec.params_model.model_fields[name].annotation)
+    enum = spec.input_schema.get("properties", {}).get(name, {}).get("enum")
+    if enum:
+        return "enum"
+    from veritask.tools.registry import kind_of
+
+    kind = kind_of(spec.params_model.model_fields[name].annotation)
+    return "number" if kind == "number" else "text"
 
 
-def _call_rule(spec: ToolSpec, k: int) -> str:
-    """One tool call at step k: positional args, trailing optional args may be left out."""
+def _call_rule(
+    spec: ToolSpec, k: int, enum_rules: dict[str, str], expr: str = "expr"
+) -> str:
+    """One tool call at step k: positional args, trailing optional args may be left out.
+    `expr` names the arithmetic rule (`exprop` demands at least one operator)."""
     parts: list[tuple[str, bool]] = []
     required = set(spec.required_params)
     for i, name in enumerate(spec.param_names):
         kind = _param_kind(spec, name)
-        arg = {"expr": f'"\\"" expr{k} "\\""', "number": f"narg{k}"}.get(kind, f"sarg{k}")
+        if kind == "enum":
+            arg = enum_rules[f"{spec.name}.{name}"]
+        else:
+            arg = {"expr": f'"\\"" {expr}{k} "\\""', "number": f"narg{k}"}.get(kind, f"sarg{k}")
         sep = '", " ' if i else ""
         parts.append((sep + arg, name in required))
     body = ""
     # Build from the right so each optional argument nests its followers.
     for piece, is_required in reversed(parts):
         body = f"{piece} {body}".strip() if is_required else f"({piece} {body})?".strip()
-    return f'{_lit(spec.name + "(")} {body} ")"'
+    return f'{_lit(spec.name + "(")} {body} ")"'.replace("  ", " ")
 
 
-def _cued(question: str, numeric: set[str], every: set[str]) -> tuple[set[str], set[str]]:
-    """(fields, operators) the question asks for, by the relevance cue words.
+def chosen_tools(catalog: Catalog, asked: Asked) -> list[ToolSpec]:
+    """The tools offered for this question: those whose fields or values it asks for,
+    then the best-ranked others up to MAX_TOOLS, plus the computing tools it needs."""
+    registry = catalog.registry
+    order: list[str] = [key.split(".")[0] for key in sorted(asked.targets)]
+    order += [key.split(".")[0] for key, _ in asked.ranked]
+    names = [n for n in dict.fromkeys(order) if n in registry][:MAX_TOOLS]
+    if asked.operators or asked.times:
+        names.append("calc")
+    if asked.compares in ("more", "either"):
+        names.append("larger")
+    if asked.compares in ("less", "either"):
+        names.append("smaller")
+    return [registry.get(n) for n in dict.fromkeys(names) if n in registry]
 
-    Decoding may only use these, so the grammar already steers the planner to
-    the check it must pass; with no cue, everything is allowed.
-    """
-    words = set(words_of(question_sentence(question)))
-    fields: set[str] = set()
-    for concept in MEASURES:
-        if words & set(concept.cues):
-            fields |= set(concept.fields)
-    if words & {"density", "densely"}:
-        fields |= {"population", "area_km2"}  # density may be computed
-    ops = {op for c in OPERATIONS if words & set(c.cues) for op in c.operators}
-    if words & {"density", "densely", "per"}:
-        ops.add("/")
-    fields = (fields & every) or set(every)
-    return fields, ops or {"+", "-", "*", "/"}
+
+def _fields(catalog: Catalog, tools: list[ToolSpec], asked: Asked) -> tuple[set[str], set[str]]:
+    """(fields a slot may name, numeric fields arithmetic may use) for the offered tools."""
+    offered = {s.name for s in tools}
+    every: dict[str, str] = {}
+    for spec in tools:
+        if spec.name not in COMPUTE_TOOLS:
+            every.update(spec.output_kinds or dict.fromkeys(spec.output_fields or (), "other"))
+    wanted = {k.split(".", 1)[1] for k in asked.targets if "." in k and k.split(".")[0] in offered}
+    slot = (wanted & set(every)) or set(every)
+    numeric = {f for f, kind in every.items() if kind == "number"}
+    return slot, (numeric & slot) or numeric
+
+
+def build_grammar(
+    question: str, catalog: Catalog, asked: Asked, max_steps: int = MAX_STEPS
+) -> str:
+    """The GBNF grammar for plans answering `question` with the catalog's relevant tools."""
+    tools = chosen_tools(catalog, asked)
+    known = frozenset(w.lower() for w in _catalog_words(catalog))
+    spans = question_spans(question, known) or ["?"]
+    numbers = question_numbers(question)
+    slot_fields, numeric = _fields(catalog, tools, asked)
+    text_fields = {
+        f
+        for s in tools
+        for f, kind in (s.output_kinds or {}).items()
+        if kind == "text" and s.name not in COMPUTE_TOOLS
+    }
+    enum_rules: dict[str, str] = {}
+    rules = [
+        "root ::= step1",
+        f"ent ::= {_alts(spans)}",
+        f"field ::= {_choice(slot_fields)}",
+        f"tfield ::= {_choice(text_fields or slot_fields)}",
+        f"nfield ::= {_choice(numeric or slot_fields)}",
+        f"num ::= {_alts(numbers) if numbers else _lit('0')}",
+        f"op ::= {_alts(f' {o} ' for o in sorted(asked.operators or {'+', '-', '*', '/'}))}",
+        "text ::= [^\\n{}]{0,120}",
+    ]
+    for spec in tools:
+        for name in spec.param_names:
+            enum = spec.input_schema.get("properties", {}).get(name, {}).get("enum")
+            if enum:
+                rule = f"enum{len(enum_rules) + 1}"
+                named = [v for v in enum if str(v).lower() in question.lower()] or list(enum)
+                rules.append(f'{rule} ::= "\\"" ({_alts(str(v) for v in named)}) "\\""')
+                enum_rules[f"{spec.name}.{name}"] = rule
+    final = final_shape(asked, tools)
+    lookups = [t for t in tools if t.name not in COMPUTE_TOOLS]
+    finals = [t for t in tools if t.name in final] if final else []
+    for k in range(1, max_steps + 1):
+        rules += _step_rules(k, max_steps, tools, lookups, finals, enum_rules)
+    return "\n".join(rules) + "\n"
+
+
+def final_shape(asked: Asked, tools: list[ToolSpec]) -> frozenset[str]:
+    """The tools a plan must end with, by what the question asks: a comparison ends
+    with larger/smaller, a sum, ratio or difference with calc; else no constraint."""
+    offered = {t.name for t in tools}
+    if asked.compares is not None:
+        return frozenset({"larger", "smaller"} & offered)
+    if (asked.operators - {"*"}) or asked.times:
+        return frozenset({"calc"} & offered)
+    return frozenset()
+
+
+def _step_rules(
+    k: int,
+    max_steps: int,
+    tools: list[ToolSpec],
+    lookups: list[ToolSpec],
+    finals: list[ToolSpec],
+    enum_rules: dict[str, str],
+) -> list[str]:
+    """Rules of step k. With a required final shape, lookups lead on and a final
+    computing step (from step 2 on) ends the plan with its one answer slot."""
+    rules = []
+    last = k == max_steps
+    if finals:
+        look = " | ".join(_call_rule(s, k, enum_rules) for s in lookups) or '"none()"'
+        rules.append(f"look{k} ::= {look}")
+        fin = " | ".join(_call_rule(s, k, enum_rules, "exprop") for s in finals)
+        rules.append(f"fin{k} ::= {fin}")
+        if k == 1:
+            rules.append('step1 ::= "1. " look1 "\\n" cont1')
+        if not last:
+            j = k + 1
+            go_on = f'look{j} "\\n" cont{j} | ' if j < max_steps else ""
+            rules.append(f'cont{k} ::= "{j}. " ({go_on}fin{j} "\\n" answer{j})')
+        rules.append(f'answer{k} ::= "Answer: " text "{{${k}}}" text "\\n"')
+    else:
+        nxt = f' | "{k + 1}. " call{k + 1} "\\n" more{k + 1}' if not last else ""
+        if k == 1:
+            rules.append('step1 ::= "1. " call1 "\\n" more1')
+        calls = " | ".join(_call_rule(spec, k, enum_rules) for spec in tools) or '"none()"'
+        rules.append(f"more{k} ::= answer{k}{nxt}")
+        rules.append(f"call{k} ::= {calls}")
+        slot = f'"{{$" {_step_digits(k)} ("." field)? "}}"'
+        rules.append(f'answer{k} ::= "Answer: " text ({slot} text){{1,3}} "\\n"')
+    if k == 1:
+        rules.append('sarg1 ::= "\\"" ent "\\""')
+        rules.append('narg1 ::= "\\"" num "\\""')
+        rules.append("expr1 ::= num (op num)*")
+        rules.append("exprop1 ::= num (op num)+")
+    else:
+        ref = f'"$" {_step_digits(k - 1)}'
+        rules.append(f'ref{k} ::= {ref} ("." nfield)?')
+        rules.append(f'sarg{k} ::= "\\"" (ent | {ref} "." tfield) "\\""')
+        rules.append(f'narg{k} ::= "\\"" (num | {ref} "." nfield) "\\""')
+        rules.append(f'term{k} ::= ref{k} | num | "(" expr{k} ")" | "abs(" expr{k} ")"')
+        rules.append(f"expr{k} ::= term{k} (op term{k})*")
+        rules.append(f"exprop{k} ::= term{k} (op term{k})+")
+    return rules
+
+
+def _catalog_words(catalog: Catalog) -> set[str]:
+    """Words the catalog uses for its own concepts: never entity names."""
+    from veritask.planner.question_text import words_of
+
+    out: set[str] = set()
+    for target in catalog.targets():
+        for w in target.words:
+            out.update(words_of(w))
+    for spec in catalog.registry:
+        out.update(words_of(spec.name.replace("_", " ")))
+    from veritask.planner.relevance import LESS_WORDS, MORE_WORDS, OPERATIONS
+
+    for op in OPERATIONS:
+        out.update(op.cues)
+    return out | MORE_WORDS | LESS_WORDS
 
 
 def _choice(names: set[str]) -> str:
     return _alts(sorted(names)) if names else _lit("value")
 
 
-def build_grammar(question: str, registry: ToolRegistry, max_steps: int = MAX_STEPS) -> str:
-    """The GBNF grammar for plans answering `question` with the tools in `registry`."""
-    spans = question_spans(question) or ["?"]
-    text_fields, number_fields, every = _output_field_types(registry)
-    fields, ops = _cued(question, number_fields, every)
-    numeric = (number_fields & fields) or number_fields or every
-    slot_fields = fields | ({"name"} & every)
-    rules = [
-        "root ::= step1",
-        f"ent ::= {_alts(spans)}",
-        f"field ::= {_choice(slot_fields)}",
-        f"tfield ::= {_choice(text_fields or every)}",
-        f"nfield ::= {_choice(numeric)}",
-        'num ::= [0-9]+ ("." [0-9]+)?',
-        f"op ::= {_alts(f' {o} ' for o in sorted(ops))}",
-        "text ::= [^\\n{}]{0,120}",
-    ]
-    for k in range(1, max_steps + 1):
-        calls = " | ".join(_call_rule(spec, k) for spec in sorted(registry, key=lambda s: s.name))
-        nxt = f'"{k + 1}. " call{k + 1} "\\n" more{k + 1}' if k < max_steps else None
-        rules.append(f'step{k} ::= "{k}. " call{k} "\\n" more{k}' if k == 1 else "")
-        rules.append(f"more{k} ::= answer{k}" + (f" | {nxt}" if nxt else ""))
-        rules.append(f"call{k} ::= {calls}")
-        if k == 1:
-            rules.append('sarg1 ::= "\\"" ent "\\""')
-            rules.append('narg1 ::= "\\"" num "\\""')
-            rules.append("expr1 ::= num (op num)*")
-        else:
-            ref = f'"$" {_step_digits(k - 1)}'
-            rules.append(f'ref{k} ::= {ref} ("." nfield)?')
-            rules.append(f'sarg{k} ::= "\\"" (ent | {ref} "." tfield) "\\""')
-            rules.append(f'narg{k} ::= "\\"" (num | {ref} "." nfield) "\\""')
-            rules.append(f'term{k} ::= ref{k} | num | "(" expr{k} ")" | "abs(" expr{k} ")"')
-            rules.append(f"expr{k} ::= term{k} (op term{k})*")
-        slot = f'"{{$" {_step_digits(k)} ("." field)? "}}"'
-        rules.append(f'answer{k} ::= "Answer: " text ({slot} text){{1,3}} "\\n"')
-    return "\n".join(r for r in rules if r) + "\n"
+__all__ = ["MAX_STEPS", "build_grammar", "chosen_tools"]

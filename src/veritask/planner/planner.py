@@ -16,14 +16,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from veritask.errors import ModelError, PlanError
+from veritask.errors import ModelError, PlanError, PlanProblem
 from veritask.models.base import Completion, Message
-from veritask.plan.validation import PlanProblem, validate_plan
-from veritask.planner.examples import EXAMPLES, Example, closest_examples, similarity
+from veritask.plan.validation import validate_plan
+from veritask.planner.catalog import Catalog
+from veritask.planner.checks import relevance_problems
+from veritask.planner.examples import closest, rank_by_meaning, synthesized, toolkit_pairs
 from veritask.planner.grammar import MAX_STEPS, build_grammar
 from veritask.planner.prompt import plan_messages, repair_messages
-from veritask.planner.relevance import out_of_scope, relevance_problems
+from veritask.planner.question_text import question_spans
+from veritask.planner.relevance import Asked, Relevance
 from veritask.planner.steps import StepSyntaxError, canonical, parse_steps, render_steps
+from veritask.planner.tidy import tidy, unused_lookups
 from veritask.tools.registry import ToolRegistry
 from veritask.types import Plan
 
@@ -86,60 +90,79 @@ class PlannerSettings:
 
 
 class Planner:
-    """Turns a question into a validated Plan with a model, a tool catalog and examples."""
+    """Turns a question into a validated Plan with a model and a catalog of tools.
+
+    `catalog` is the active toolkits' merged view (tools, vocabulary, notes,
+    examples); a bare ToolRegistry plans from tool descriptions alone.
+    """
 
     def __init__(
         self,
         model: Completer,
-        registry: ToolRegistry,
+        catalog: Catalog | ToolRegistry,
         *,
         settings: PlannerSettings | None = None,
         remembered: Remembered | None = None,
-        examples: Sequence[Example] = EXAMPLES,
         on_candidate: Callable[[Candidate], None] | None = None,
         kind: str = "plan",
+        relevance: Relevance | None = None,
     ) -> None:
         self.kind = kind
         self.model = model
-        self.registry = registry
+        self.catalog = catalog if isinstance(catalog, Catalog) else Catalog.of_registry(catalog)
+        self.registry = self.catalog.registry
+        self.relevance = relevance if relevance is not None else Relevance(self.catalog)
         self.settings = settings or PlannerSettings()
         self.remembered = remembered
-        self.examples = examples
         self.on_candidate = on_candidate
+        self._toolkit_pairs = toolkit_pairs(self.catalog)
 
-    def example_pairs(self, question: str) -> list[tuple[str, str]]:
-        """The k most similar of: past plans that worked, and the shipped examples.
+    def example_pairs(self, question: str, asked: Asked | None = None) -> list[tuple[str, str]]:
+        """The k most similar of: past plans that worked, and the toolkits' examples.
 
         Remembered plans win ties, but a weak memory match never pushes out a
-        closer shipped example.
+        closer toolkit example. With neither, examples are written from the
+        tool descriptions (see `examples.synthesized`).
         """
         k = self.settings.examples
         pool: list[tuple[float, int, tuple[str, str]]] = []
         if self.remembered is not None:
-            for pair in self.remembered(question, k):
-                pool.append((similarity(question, pair[0]), 1, pair))
-        chosen = closest_examples(question, k) if self.examples is EXAMPLES else self.examples
-        for ex in chosen:
-            pool.append((similarity(question, ex.question), 0, (ex.question, ex.steps)))
+            remembered = list(self.remembered(question, k))
+            scores = rank_by_meaning(question, [q for q, _ in remembered])
+            pool += [(sc, 1, pair) for sc, pair in zip(scores, remembered, strict=True)]
+        pool += [(sc, 0, pair) for sc, pair in closest(question, self._toolkit_pairs, k)]
+        if not pool:
+            made = synthesized(self.catalog, asked or self.relevance.asked(question))
+            return list(reversed(made))
         pool.sort(key=lambda item: (item[0], item[1]), reverse=True)
         best = [pair for _, _, pair in pool[:k]]
         # Most similar example last: small models copy the nearest turn most.
         return list(reversed(best))
 
+    def messages(self, question: str, asked: Asked) -> list[Message]:
+        return plan_messages(
+            question, self.registry, self.example_pairs(question, asked), self.catalog.notes
+        )
+
     async def aplan(self, question: str) -> PlanningResult:
         """A validated plan for `question`, or PlanError listing what every attempt got wrong."""
         s = self.settings
+        if not question.strip():
+            raise PlanError([PlanProblem("empty", "the question is empty; ask something")])
+        asked = self.relevance.asked(question)
         if s.check_relevance:
-            scope = out_of_scope(question, self.registry)
+            spans = question_spans(question)
+            scope = self.relevance.out_of_scope(question, spans)
             if scope:
                 raise PlanError([PlanProblem("out_of_scope", p) for p in scope])
-        grammar = build_grammar(question, self.registry, s.max_steps)
-        messages = plan_messages(question, self.registry, self.example_pairs(question))
+        grammar = build_grammar(question, self.catalog, asked, s.max_steps)
+        messages = self.messages(question, asked)
         candidates: list[Candidate] = []
         for round_no in range(s.repair_rounds + 1):
             count = s.samples if round_no == 0 else 1
             batch = [
-                await self._sample(messages, grammar, question, i, round_no) for i in range(count)
+                await self._sample(messages, grammar, question, i, round_no, asked)
+                for i in range(count)
             ]
             candidates.extend(batch)
             chosen = _vote([c for c in batch if c.valid])
@@ -156,11 +179,13 @@ class Planner:
         self, question: str, previous: PlanningResult, extra: int
     ) -> PlanningResult:
         """Self-consistency: draw `extra` more samples and vote again over all of them."""
-        grammar = build_grammar(question, self.registry, self.settings.max_steps)
-        messages = plan_messages(question, self.registry, self.example_pairs(question))
+        asked = self.relevance.asked(question)
+        grammar = build_grammar(question, self.catalog, asked, self.settings.max_steps)
+        messages = self.messages(question, asked)
         round_no = max((c.round for c in previous.candidates), default=0) + 1
         fresh = [
-            await self._sample(messages, grammar, question, i + 1, round_no) for i in range(extra)
+            await self._sample(messages, grammar, question, i + 1, round_no, asked)
+            for i in range(extra)
         ]
         pool = [c for c in previous.candidates if c.round == 0] + fresh
         chosen = _vote([c for c in pool if c.valid])
@@ -170,7 +195,13 @@ class Planner:
         return PlanningResult(plan, votes / len(pool), votes, [*previous.candidates, *fresh])
 
     async def _sample(
-        self, messages: list[Message], grammar: str, question: str, index: int, round_no: int
+        self,
+        messages: list[Message],
+        grammar: str,
+        question: str,
+        index: int,
+        round_no: int,
+        asked: Asked,
     ) -> Candidate:
         temperature = 0.0 if index == 0 else self.settings.temperature
         try:
@@ -184,21 +215,23 @@ class Planner:
         except ModelError as exc:
             cand = Candidate("", None, [f"{MODEL_FAILED}: {exc}"], round_no)
         else:
-            cand = self._check(completion.text, question, round_no)
+            cand = self._check(completion.text, question, round_no, asked)
         if self.on_candidate is not None:
             self.on_candidate(cand)
         return cand
 
-    def _check(self, text: str, question: str, round_no: int) -> Candidate:
+    def _check(self, text: str, question: str, round_no: int, asked: Asked) -> Candidate:
         try:
-            plan = parse_steps(text, self.registry, goal=question)
+            written = parse_steps(text, self.registry, goal=question)
         except StepSyntaxError as exc:
             return Candidate(text, None, [str(exc)], round_no)
+        plan = tidy(written)
         problems = [str(p) for p in validate_plan(plan, self.registry)]
+        problems += unused_lookups(written, plan)
         if plan.answer_template is None:
             problems.append("the plan has no Answer line; end with 'Answer: ... {$N} ...'")
         if not problems and self.settings.check_relevance:
-            problems = relevance_problems(question, plan, self.registry)
+            problems = relevance_problems(question, plan, self.relevance, asked)
         return Candidate(text, plan, problems, round_no)
 
 

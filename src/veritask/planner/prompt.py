@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from veritask.errors import PlanProblem
 from veritask.models.base import Message, assistant, system, user
-from veritask.plan.validation import PlanProblem
 from veritask.tools.registry import ToolRegistry, ToolSpec
 
 _SYSTEM = """You write plans. A plan is a numbered list of tool calls, then one Answer line.
@@ -19,7 +19,7 @@ Each step calls one tool with quoted arguments. "$2" means the result of step 2 
 {$N} or {$N.field} slots. Use only names that appear in the question.
 
 Tools:
-{catalog}"""
+{catalog}{notes}"""
 
 
 def tool_line(spec: ToolSpec) -> str:
@@ -35,10 +35,16 @@ def catalog(registry: ToolRegistry) -> str:
 
 
 def plan_messages(
-    question: str, registry: ToolRegistry, examples: Sequence[tuple[str, str]]
+    question: str,
+    registry: ToolRegistry,
+    examples: Sequence[tuple[str, str]],
+    notes: Sequence[str] = (),
 ) -> list[Message]:
-    """Chat messages asking for a plan for `question`; `examples` are (question, steps) pairs."""
-    messages: list[Message] = [system(_SYSTEM.replace("{catalog}", catalog(registry)))]
+    """Chat messages asking for a plan for `question`; `examples` are (question, steps) pairs,
+    `notes` the active toolkits' notes for the prompt."""
+    text = "\n\nNotes:\n" + "\n".join(f"- {n}" for n in notes) if notes else ""
+    prompt = _SYSTEM.replace("{catalog}", catalog(registry)).replace("{notes}", text)
+    messages: list[Message] = [system(prompt)]
     for ex_question, ex_steps in examples:
         messages.append(user(ex_question))
         messages.append(assistant(ex_steps))

@@ -7,6 +7,7 @@ checks and the baseline modes. English question words only; no domain words.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 QUESTION_WORDS = frozenset(
     [
@@ -79,17 +80,60 @@ def name_runs(question: str) -> list[list[str]]:
     return [r for r in runs if r]
 
 
-def question_spans(question: str) -> list[str]:
-    """Candidate entity names: whole names from the question, never a fragment of one.
+GENERIC_WORDS = frozenset(
+    """what which who whom whose how when where why is are was were be been being do does
+    did done the a an of in on at to by for with from into onto than that this these those
+    and or not no nor but if then so as it its their there they them he she his her we our
+    us you your i me my has have had having can could would should will shall may might
+    must many much per each every other others one two both either neither between same
+    please tell give find state show list answer about some any all more most less few
+    get got make made take taken like just also only very really""".split()
+)
+"""English function words: never a concept a tool provides, never a name."""
 
-    A run of name words is split only at "and" (several names listed) and the
-    candidates are the runs of consecutive pieces: "Bosnia and Herzegovina and
-    Democratic Republic of the Congo" offers "Bosnia", "Bosnia and Herzegovina",
-    "Democratic Republic of the Congo" and so on, but not "Congo" or "Republic
-    of the Congo" — a small model that picks "Sudan" out of "South Sudan" asks
-    about another country. If the question has no capitalised words at all,
-    every short span of non-question words is a candidate instead.
+_QUOTED = re.compile(r"[\"“]([^\"”]{1,80})[\"”]|(?<!\w)'([^']{1,80})'(?!\w)")
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?(?![\w])")
+
+
+def question_numbers(question: str) -> list[str]:
+    """The numbers written in the question ("3", "7.5"), as they may appear in a plan."""
+    return list(dict.fromkeys(m.group().replace(",", "") for m in _NUMBER.finditer(question)))
+
+
+def question_spans(question: str, known: frozenset[str] = frozenset()) -> list[str]:
+    """Candidate entity arguments: whole names from the question, never a fragment of one.
+
+    Three sources, in this order: runs of capitalised words, split only at
+    "and" (several names listed) — "Bosnia and Herzegovina and Democratic
+    Republic of the Congo" offers "Bosnia", "Bosnia and Herzegovina",
+    "Democratic Republic of the Congo", but not "Congo", because a small model
+    that picks "Sudan" out of "South Sudan" asks about another thing; quoted
+    strings; and runs of up to three lower-case words that are neither
+    function words nor in `known` (the catalog's own words), for names written
+    in lower case ("a sprocket").
     """
+    spans = _name_spans(question)
+    spans += [(m.group(1) or m.group(2)).strip() for m in _QUOTED.finditer(question)]
+    words = [w for w in (w.strip(_STRIP) for w in question.split()) if w]
+
+    def free(w: str) -> bool:
+        low = w.lower()
+        return bool(
+            low
+            and low not in QUESTION_WORDS
+            and low not in GENERIC_WORDS
+            and low not in known
+            and not _NUMBER.fullmatch(low)
+            and not w[:1].isupper()
+        )
+
+    spans += _short_spans(words, free)
+    if not spans:  # nothing name-like at all: any short span of non-question words
+        spans = _short_spans(words, lambda w: w.lower() not in QUESTION_WORDS)
+    return list(dict.fromkeys(s for s in spans if s))
+
+
+def _name_spans(question: str) -> list[str]:
     spans: list[str] = []
     for run in name_runs(question):
         pieces: list[list[str]] = [[]]
@@ -102,14 +146,33 @@ def question_spans(question: str) -> list[str]:
         for i in range(len(pieces)):
             for j in range(i, len(pieces)):
                 spans.append(" and ".join(" ".join(p) for p in pieces[i : j + 1]))
-    if not spans:
-        words = [w.strip(_STRIP) for w in question.split() if w.strip(_STRIP)]
-        for i in range(len(words)):
-            for j in range(i, min(len(words), i + 3)):
-                chunk = words[i : j + 1]
-                if all(w.lower() not in QUESTION_WORDS for w in chunk):
-                    spans.append(" ".join(chunk))
-    return list(dict.fromkeys(spans))
+    return spans
+
+
+def _short_spans(words: list[str], ok: Callable[[str], bool]) -> list[str]:
+    """Runs of one to three consecutive words that all pass `ok`."""
+    out = []
+    for i in range(len(words)):
+        for j in range(i, min(len(words), i + 3)):
+            chunk = words[i : j + 1]
+            if all(ok(w) for w in chunk):
+                out.append(" ".join(chunk))
+    return out
+
+
+def spelled_in(value: str, question: str) -> bool:
+    """Whether `value` is written in the question, as whole words, ignoring case and a
+    plural "s" ("Widget" is spelled in "How many widgets…")."""
+    text = " ".join(question.lower().split())
+    target = " ".join(value.lower().split()).strip(_STRIP)
+    if not target:
+        return False
+    variants = {target, target + "s", target + "es"}
+    if target.endswith("es"):
+        variants.add(target[:-2])
+    if target.endswith("s"):
+        variants.add(target[:-1])
+    return any(re.search(rf"(?<!\w){re.escape(v)}(?!\w)", text) for v in variants)
 
 
 _WORD = re.compile(r"[a-zà-ÿ0-9²]+")
@@ -130,3 +193,12 @@ def question_sentence(question: str) -> str:
     parts = [p.strip() for p in re.split(r"(?<=[.!?])\s+", question.strip()) if p.strip()]
     asked = [p for p in parts if p.endswith("?")]
     return asked[-1] if asked else question
+
+
+def without_names(sentence: str) -> str:
+    """The sentence with name-like runs replaced by "X": names carry no meaning to match
+    fields or example questions on ("the population of X" is like "the population of Y")."""
+    text = sentence
+    for run in name_runs(sentence):
+        text = text.replace(" ".join(run), "X")
+    return text

@@ -1,94 +1,295 @@
-"""Does a plan answer the question that was asked? Deterministic cross-checks.
+"""Does a plan answer the question that was asked? Checks that work for any toolkit.
 
 A plan can be valid and still answer another question: the ratio where the
-sum was asked, the population where the area was asked, or a population
-where the question wanted a GDP no tool provides. A small planner makes
-exactly these mistakes, and a valid wrong plan is the road to a confidently
-wrong answer. These checks compare what the question asks for (cue words,
-folded through a small synonym table) with what the plan computes, and
-flag question words that nothing in the tool catalog covers. Each problem
-is a sentence the planner's repair loop can act on.
+sum was asked, a stock count where the price was asked, or a price where the
+question wanted a colour no tool provides. A small planner makes exactly
+these mistakes, and a valid wrong plan is the road to a confidently wrong
+answer. What the question asks for is found by matching its words against
+the catalog — tool and field names, descriptions, the toolkits' vocabulary —
+lexically (stems) and by meaning (a small sentence-embedding model, BM25
+when it is absent). The only words this module knows itself are English
+function words and the words of arithmetic ("combined", "times", "difference").
+Each problem is a sentence the planner's repair loop can act on.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from functools import cached_property
 
+from veritask.embedding import default_embedder, embed
+from veritask.embedding.lexical import bm25_scores, stem
 from veritask.plan.refs import find_refs, template_refs
-from veritask.planner.question_text import name_runs, question_sentence, question_spans, words_of
-from veritask.tools.registry import ToolRegistry
+from veritask.planner.catalog import Catalog, Target
+from veritask.planner.question_text import (
+    GENERIC_WORDS,
+    name_runs,
+    question_numbers,
+    question_sentence,
+    without_names,
+    words_of,
+)
 from veritask.types import Plan
+
+COMPUTE_TOOLS = frozenset({"calc", "larger", "smaller"})
+LABEL_PARAMS = frozenset({"first", "second"})
+"""Parameters of larger/smaller that name the things compared (their values are compared)."""
+"""The core tools: they compute over looked-up values and are asked for by arithmetic words."""
 
 
 @dataclass(frozen=True)
-class Concept:
-    """Something a question can ask for, and the plan features that provide it."""
+class Operation:
+    """A computation a question can ask for, by the English words that ask for it."""
 
     name: str
     cues: tuple[str, ...]
-    fields: tuple[str, ...] = ()
-    tools: tuple[str, ...] = ()
     operators: tuple[str, ...] = ()
+    tools: tuple[str, ...] = ()
 
 
-MEASURES: tuple[Concept, ...] = (
-    Concept(
-        "population",
-        ("population", "inhabitants", "populous", "residents", "populated", "people"),
-        fields=("population", "density_per_km2"),
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("sum", ("combined", "total", "together", "sum", "altogether", "plus"), ("+",)),
+    Operation("ratio", ("times", "ratio", "proportion"), ("/",)),
+    Operation(
+        "difference",
+        ("differ", "differs", "difference", "minus", "exceed", "exceeds", "apart", "gap"),
+        ("-",),
     ),
-    Concept(
-        "area",
-        ("area", "square", "km2", "km²", "surface", "covers", "size"),
-        fields=("area_km2", "density_per_km2"),
-    ),
-    Concept("density", ("density", "densely"), fields=("density_per_km2",), operators=("/",)),
-    Concept("distance", ("far", "distance", "apart"), tools=("distance_km",)),
-    Concept(
-        "currency", ("currency", "money", "currencies"), fields=("currency_name", "currency_code")
-    ),
-    Concept("continent", ("continent",), fields=("continent",)),
-    Concept(
-        "borders",
-        ("border", "borders", "neighbour", "neighbours", "neighbouring", "bordering", "neighbor"),
-        fields=("neighbours", "neighbour_count"),
-    ),
-    Concept("language", ("language", "languages", "spoken"), fields=("languages",)),
 )
-OPERATIONS: tuple[Concept, ...] = (
-    Concept("sum", ("combined", "total", "together", "sum", "altogether"), operators=("+",)),
-    Concept("ratio", ("times", "ratio"), operators=("/",)),
-    Concept("difference", ("differ", "differs", "difference"), operators=("-",)),
-    Concept("comparison", ("more", "larger", "bigger", "greater", "higher"), tools=("larger",)),
+MORE_WORDS = frozenset(
+    "more larger bigger greater higher longer heavier busier older most largest biggest "
+    "greatest highest longest heaviest further farther later".split()
 )
+LESS_WORDS = frozenset(
+    "less fewer smaller lower shorter lighter cheaper quieter younger least fewest "
+    "smallest lowest shortest lightest cheapest quietest nearer closer earlier".split()
+)
+SCOPE_MIN_SCORE = 0.45
+"""Below this best match by meaning, a question none of whose words the catalog
+knows is refused before any model call."""
+ASKED_MIN_SCORE = 0.30
+"""The best-matching field counts as asked (without a word for it) from this score up."""
+WORD_MIN_SCORE = 0.62
+"""A single word no catalog text spells counts as covered when this close in meaning."""
 
-_GENERIC = frozenset(
-    """what which who whom whose how when where why is are was were be been do does did
-    the a an of in on at to by for with from into than that this these those and or not
-    many much per its it their there has have had live lives living city cities country
-    countries capital capitals place places kilometre kilometres kilometer kilometers km
-    miles number count share shares name named called whose largest smallest same each
-    other one two between apart far use used uses official home lie lies located situated
-    belong belongs part side both either please tell me give answer find state land""".split()
-)
-def vocabulary(registry: ToolRegistry) -> frozenset[str]:
-    """Every word the tool catalog can speak to: names, descriptions, fields, cues."""
-    words: set[str] = set(_GENERIC)
-    for spec in registry:
-        words.update(words_of(spec.name.replace("_", " ")))
-        words.update(words_of(spec.description))
-        for text in spec.param_descriptions.values():
-            words.update(words_of(text))
-        for f in spec.output_fields or ():
-            words.update(words_of(f.replace("_", " ")))
-    for concept in (*MEASURES, *OPERATIONS):
-        words.update(concept.cues)
-    return frozenset(words)
+
+def _stems(text: str) -> list[str]:
+    return [stem(w) for w in words_of(text)]
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What a question asks for: targets (fields, tool values) and computations."""
+
+    targets: frozenset[str]
+    """Target keys (`tool.field` or `tool`) the question's words name or mean."""
+    ranked: tuple[tuple[str, float], ...]
+    """Every target key with its combined score, best first."""
+    operators: frozenset[str]
+    compares: str | None
+    """`more`, `less` or `either` for "which … A or B"; None when nothing is compared."""
+    times: bool
+    """"how many times": the answer is a ratio."""
+    count: bool
+    """"how many / how much": the answer is a number."""
+
+
+class Relevance:
+    """Matches questions against one catalog; built once per catalog and reused."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.targets: list[Target] = catalog.targets()
+
+    # -- the catalog's words ------------------------------------------------------
+
+    @cached_property
+    def known_stems(self) -> frozenset[str]:
+        """Stems of every word the catalog speaks: names, descriptions, vocabulary."""
+        words: set[str] = set(GENERIC_WORDS)
+        for spec in self.catalog.registry:
+            words.update(words_of(spec.name.replace("_", " ").replace(".", " ")))
+            words.update(words_of(spec.description))
+            for name in spec.param_names:
+                words.update(words_of(name.replace("_", " ")))
+            for text in spec.param_descriptions.values():
+                words.update(words_of(_unquoted(text)))
+        for target in self.targets:
+            for w in target.words:
+                words.update(words_of(w))
+        for op in OPERATIONS:
+            words.update(op.cues)
+        words |= MORE_WORDS | LESS_WORDS
+        return frozenset(stem(w) for w in words)
+
+    @cached_property
+    def _target_vectors(self) -> object | None:
+        if default_embedder() is None or not self.targets:
+            return None
+        return embed([t.document for t in self.targets])
+
+    # -- what a question asks -------------------------------------------------------
+
+    def scores(self, question: str) -> list[tuple[Target, float, bool]]:
+        """(target, score by meaning, named by a word) for every target, best first."""
+        asked = question_sentence(question)
+        q_stems = set(_stems(asked))
+        q_text = " " + " ".join(_stems(asked)) + " "
+        lexical = [_named(t, q_stems, q_text) for t in self.targets]
+        vectors = self._target_vectors
+        if vectors is not None:
+            q = embed([without_names(asked)])[0]
+            meaning = [float(v) for v in vectors @ q]  # type: ignore[operator]
+        else:
+            raw = bm25_scores(asked, [t.document for t in self.targets])
+            top = max(raw, default=0.0) or 1.0
+            meaning = [0.5 * r / top for r in raw]
+        rows = [(t, m, hit) for t, m, hit in zip(self.targets, meaning, lexical, strict=True)]
+        rows.sort(key=lambda r: (r[2], r[1]), reverse=True)
+        return rows
+
+    def asked(self, question: str) -> Asked:
+        rows = self.scores(question)
+        named = {t.key for t, _, hit in rows if hit}
+        if not named:
+            by_meaning = sorted(rows, key=lambda r: r[1], reverse=True)
+            if by_meaning and by_meaning[0][1] >= ASKED_MIN_SCORE:
+                named.add(by_meaning[0][0].key)
+        sentence = question_sentence(question)
+        words = words_of(sentence)
+        ops = {o for op in OPERATIONS if set(words) & set(op.cues) for o in op.operators}
+        if _asks_how_much_more(words):
+            ops.add("-")  # "How many more X than Y", "how much heavier is A than B"
+        if question_numbers(question):
+            ops.add("*")  # "What do 3 Widgets cost?": a number of the question times a value
+        if "per" in words:
+            ops.add("/")
+        return Asked(
+            targets=frozenset(named),
+            ranked=tuple((t.key, s) for t, s, _ in rows),
+            operators=frozenset(ops),
+            compares=_compares(sentence, words),
+            times=_asks_times(words),
+            count=_asks_count(words),
+        )
+
+    def uncovered(self, question: str, names: frozenset[str]) -> list[str]:
+        """Content words of the question no tool speaks to, names excepted."""
+        out = []
+        for w in words_of(question_sentence(question)):
+            if w in names or w.isdigit() or len(w) < 2 or stem(w) in self.known_stems:
+                continue
+            out.append(w)
+        out = list(dict.fromkeys(out))
+        if out and self._target_vectors is not None:
+            vectors = embed(out)
+            best = (vectors @ self._target_vectors.T).max(axis=1)  # type: ignore[attr-defined]
+            out = [w for w, s in zip(out, best, strict=True) if float(s) < WORD_MIN_SCORE]
+        return out
+
+    def out_of_scope(self, question: str, spans: list[str]) -> list[str]:
+        """Before planning: a problem when nothing in the question is anything a tool provides.
+
+        Refuses only when no content word of the question is a word of the
+        catalog *and* no field or tool comes close by meaning: a question about
+        something no tool covers ("the GDP of France" to a geography catalog,
+        "the colour of the Gadget" to a shop) costs no model call.
+        """
+        sentence = question_sentence(question)
+        # An acronym on its own ("GDP") is more often a concept than a name.
+        name_words = {
+            w.lower()
+            for s in spans
+            if s[:1].isupper()
+            for w in s.split()
+            if not _acronym(w)
+        }
+        content = [
+            w
+            for w in words_of(sentence)
+            if w not in GENERIC_WORDS and w not in name_words and not w.isdigit()
+        ]
+        if not content or any(stem(w) in self.known_stems for w in content):
+            return []
+        rows = self.scores(question)
+        best = max((s for _, s, _ in rows), default=0.0)
+        if best >= SCOPE_MIN_SCORE:
+            return []
+        listed = ", ".join(repr(w) for w in dict.fromkeys(content))
+        return [f"the question asks about {listed}, which none of the tools provides"]
+
+
+def _acronym(span: str) -> bool:
+    return " " not in span and len(span) > 1 and span.isupper() and span.isalpha()
+
+
+def _unquoted(text: str) -> str:
+    """A description without its quoted examples ("e.g. \"Japan\"" names no concept)."""
+    return re.sub(r"[\"“][^\"”]*[\"”]", " ", text)
+
+
+def _named(target: Target, q_stems: set[str], q_text: str) -> bool:
+    """Whether the question spells one of the target's words (multi-word ones as phrases)."""
+    for phrase in target.words:
+        stems = _stems(phrase)
+        if not stems:
+            continue
+        if len(stems) == 1:
+            if stems[0] in q_stems and stems[0] not in _WEAK:
+                return True
+        elif f" {' '.join(stems)} " in q_text:
+            return True
+        elif len(stems) == 2 and all(s in q_stems for s in stems):
+            return True  # "price usd": both words present anywhere
+    return False
+
+
+_WEAK = frozenset(stem(w) for w in ("name", "value", "number", "count", "id", "usd", "km"))
+"""Words too generic to name a field on their own."""
+
+
+def _compares(sentence: str, words: list[str]) -> str | None:
+    """'Which has more X, A or B?': the direction asked, or None when nothing is compared."""
+    if " or " not in f" {sentence.lower()} " or not (set(words) & {"which", "who", "whose"}):
+        return None
+    if _asks_times(words) or set(words) & {"difference", "differ", "ratio"}:
+        return None
+    more = bool(set(words) & MORE_WORDS)
+    less = bool(set(words) & LESS_WORDS)
+    if more and not less:
+        return "more"
+    if less and not more:
+        return "less"
+    return "either"
+
+
+def _asks_how_much_more(words: list[str]) -> bool:
+    """'how many more … than', 'how much longer … than': a difference, not a comparison."""
+    comparative = MORE_WORDS | LESS_WORDS
+    for i in range(len(words) - 2):
+        if words[i] == "how" and words[i + 1] in ("many", "much"):
+            if words[i + 2] in comparative and "than" in words[i + 3 :]:
+                return True
+    return False
+
+
+def _asks_times(words: list[str]) -> bool:
+    return any(words[i : i + 3] == ["how", "many", "times"] for i in range(len(words)))
+
+
+def _asks_count(words: list[str]) -> bool:
+    return any(words[i : i + 2] in (["how", "many"], ["how", "much"]) for i in range(len(words)))
+
+
+# -- checks of a plan -----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class PlanFeatures:
     fields: frozenset[str]
+    """Target keys the plan reads: `tool.field` for field references, `tool` for whole values."""
+    slot_keys: tuple[str, ...]
     tools: frozenset[str]
     operators: frozenset[str]
     entity_words: frozenset[str]
@@ -96,131 +297,60 @@ class PlanFeatures:
 
 
 def plan_features(plan: Plan) -> PlanFeatures:
-    fields: set[str] = set()
+    tool_of = {t.id: t.tool for t in plan.tasks}
+    keys: set[str] = set()
     operators: set[str] = set()
     entity_words: set[str] = set()
     constant_calcs: list[str] = []
+
+    def key(task_id: str, path: tuple[str, ...]) -> str | None:
+        tool = tool_of.get(task_id)
+        if tool is None or tool in COMPUTE_TOOLS:
+            return None
+        return f"{tool}.{path[0]}" if path else tool
+
     for task in plan.tasks:
-        for ref in find_refs(task.args):
-            fields.update(ref.path[:1])
-        for value in task.args.values():
-            if not isinstance(value, str):
-                continue
-            if task.tool == "calc":
+        for param, value in task.args.items():
+            if task.tool in COMPUTE_TOOLS and param in LABEL_PARAMS:
+                continue  # "$1.name" labels a compared value; it is not what was asked
+            for ref in find_refs(value):
+                k = key(ref.task_id, ref.path)
+                if k:
+                    keys.add(k)
+        texts = [v for v in task.args.values() if isinstance(v, str)]
+        if task.tool == "calc":
+            for value in texts:
                 operators.update(op for op in "+-*/" if op in value.replace("$", " "))
                 if not any(True for _ in find_refs(value)):
                     constant_calcs.append(task.id)
-            elif "$" not in value:
-                entity_words.update(words_of(value))
-    if plan.answer_template:
-        for ref in template_refs(plan.answer_template):
-            fields.update(ref.path[:1])
+        else:
+            entity_words.update(w for v in texts if "$" not in v for w in words_of(v))
+    slots: list[str] = []
+    for ref in template_refs(plan.answer_template or ""):
+        k = key(ref.task_id, ref.path)
+        if k:
+            keys.add(k)
+            slots.append(k)
+        else:
+            slots.append(tool_of.get(ref.task_id, "?"))
     return PlanFeatures(
-        frozenset(fields),
-        frozenset(t.tool for t in plan.tasks),
+        frozenset(keys),
+        tuple(slots),
+        frozenset(tool_of.values()),
         frozenset(operators),
         frozenset(entity_words),
         tuple(constant_calcs),
     )
 
 
-def _provides(concept: Concept, f: PlanFeatures) -> bool:
-    if set(concept.fields) & f.fields or set(concept.tools) & f.tools:
-        return True
-    if concept.name == "density":
-        # Density may also be computed: population divided by area.
-        return {"population", "area_km2"} <= f.fields and "/" in f.operators
-    return bool(set(concept.operators) & f.operators)
-
-
-def _asks_which_of_two(asked: str, words: list[str]) -> bool:
-    """'Which has more X, A or B?' — a comparison, unless a ratio or difference is asked."""
-    other_ops = any(w in c.cues for c in OPERATIONS if c.name != "comparison" for w in words)
-    compares = any(w in OPERATIONS[-1].cues for w in words)
-    return compares and " or " in f" {asked.lower()} " and not other_ops
-
-
-def relevance_problems(question: str, plan: Plan, registry: ToolRegistry) -> list[str]:
-    """Sentences naming where `plan` does not answer `question`; empty when it does."""
-    asked = question_sentence(question)
-    words = words_of(asked)
-    features = plan_features(plan)
-    problems: list[str] = _whole_record_slots(plan, registry)
-    for tid in features.constant_calcs:
-        problems.append(
-            f"step {tid} computes with constants only; numbers must come from a tool's result"
-        )
-    for concept in MEASURES + OPERATIONS:
-        cue = next((w for w in words if w in concept.cues), None)
-        if concept.name == "comparison" and not _asks_which_of_two(asked, words):
-            cue = None
-        if cue is not None and not _provides(concept, features):
-            problems.append(
-                f"the question asks about {concept.name} ({cue!r}) but the plan never uses it"
-            )
-    if "larger" in features.tools and not _asks_which_of_two(asked, words):
-        problems.append("the plan compares two things, but the question does not ask which is more")
-    cued_ops = {op for c in OPERATIONS if any(w in c.cues for w in words) for op in c.operators}
-    if any(w in ("density", "densely", "per") for w in words):
-        cued_ops.add("/")
-    for op, name in (("+", "adds"), ("/", "divides"), ("-", "subtracts")):
-        if op in features.operators and op not in cued_ops:
-            problems.append(f"the plan {name} values, but the question does not ask for that")
-    problems.extend(uncovered(asked, registry, _names_used(asked, features.entity_words)))
-    return problems
-
-
-def _whole_record_slots(plan: Plan, registry: ToolRegistry) -> list[str]:
-    """An answer slot must name one field of a record, not paste the whole record."""
-    if not plan.answer_template:
-        return []
-    tools = {t.id: t.tool for t in plan.tasks}
-    out = []
-    slots = [str(ref) for ref in template_refs(plan.answer_template)]
-    for slot in sorted({s for s in slots if slots.count(s) > 1}):
-        out.append(f"the answer states {{{slot}}} more than once; state each value once")
-    for ref in template_refs(plan.answer_template):
-        tool = tools.get(ref.task_id)
-        if ref.path or tool is None or tool not in registry:
-            continue
-        fields = registry.get(tool).output_fields
-        if fields:
-            example = "population" if "population" in fields else sorted(fields)[0]
-            out.append(
-                f"the answer slot {{${ref.task_id}}} is a whole {tool} record; "
-                f"name one field, like {{${ref.task_id}.{example}}}"
-            )
-    return out
-
-
-def _names_used(question: str, entity_words: frozenset[str]) -> frozenset[str]:
-    """Words of every name in the question that the plan looks up, even in part:
-    a plan asking about "Bosnia" covers "Bosnia and Herzegovina". A name the plan
-    never touches ("GDP") stays a word the tools must cover."""
-    used = set(entity_words)
-    for run in name_runs(question):
-        words = set(words_of(" ".join(run)))
-        if words & entity_words:
-            used |= words
-    return frozenset(used)
-
-
-def uncovered(question: str, registry: ToolRegistry, names: frozenset[str]) -> list[str]:
-    """A problem when the question uses words no tool speaks to (names excepted)."""
-    known = vocabulary(registry) | names
-    words = words_of(question_sentence(question))
-    unknown = [w for w in words if w not in known and not w.isdigit() and len(w) > 1]
-    if not unknown:
-        return []
-    listed = ", ".join(repr(w) for w in dict.fromkeys(unknown))
-    return [f"the question asks about {listed}, which none of the tools provides"]
-
-
-def out_of_scope(question: str, registry: ToolRegistry) -> list[str]:
-    """Before planning: words no tool covers, counting every name-like span as a name.
-
-    A question about something no tool provides ("the lost city of ...",
-    "rainfall") cannot be answered by any plan, so no model call is spent on it.
-    """
-    names = frozenset(w for span in question_spans(question) for w in words_of(span))
-    return uncovered(question, registry, names)
+__all__ = [
+    "ASKED_MIN_SCORE",
+    "COMPUTE_TOOLS",
+    "OPERATIONS",
+    "SCOPE_MIN_SCORE",
+    "Asked",
+    "Operation",
+    "PlanFeatures",
+    "Relevance",
+    "plan_features",
+]

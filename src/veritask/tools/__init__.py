@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import types
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import overload
@@ -88,15 +89,16 @@ def load_entry_points() -> list[str]:
     return loaded
 
 
-def import_tool_modules(modules: list[str]) -> None:
+def import_tool_modules(modules: list[str]) -> list[types.ModuleType]:
     """Import user modules whose `@tool`s should join the default registry (CLI --import)."""
     # A console script's sys.path lacks the working directory; users expect it there.
     cwd = os.getcwd()
     if modules and cwd not in sys.path:
         sys.path.insert(0, cwd)
+    imported = []
     for mod in modules:
         try:
-            importlib.import_module(mod)
+            imported.append(importlib.import_module(mod))
         except ImportError as exc:
             raise UserError(
                 f"cannot import tool module {mod!r}: {exc}. "
@@ -106,6 +108,7 @@ def import_tool_modules(modules: list[str]) -> None:
             raise UserError(
                 f"tool module {mod!r} failed while importing: {type(exc).__name__}: {exc}"
             ) from exc
+    return imported
 
 
 __all__ = [

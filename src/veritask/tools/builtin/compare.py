@@ -1,4 +1,4 @@
-"""`larger`: pick which of two named quantities is bigger.
+"""`larger` and `smaller`: pick which of two named quantities is bigger or smaller.
 
 "Which has more X, A or B?" is answered with a name, not a number; letting
 a tool make the comparison keeps it out of the model's hands, and the
@@ -15,13 +15,13 @@ from veritask.types import Source
 
 @tool(name="larger", idempotent=True, timeout_s=5, inline=True)
 def larger(first: str, first_value: float, second: str, second_value: float) -> str:
-    """Name of whichever of two things has the larger value, e.g. the more populous country.
+    """Name of whichever of two things has the larger value, e.g. the more expensive product.
 
     Args:
         first: name of the first thing, usually "$1.name".
-        first_value: its value, usually "$1.population".
+        first_value: its value, usually "$1.price".
         second: name of the second thing, usually "$2.name".
-        second_value: its value, usually "$2.population".
+        second_value: its value, usually "$2.price".
     """
     if first == second:
         raise ToolError(f"both sides are {first!r}; compare two different things")
@@ -33,6 +33,32 @@ def larger(first: str, first_value: float, second: str, second_value: float) -> 
     winner = first if first_value > second_value else second
     evidence = Source(
         tool="larger",
+        query={"first": first, "second": second},
+        fields={first: first_value, second: second_value},
+    )
+    return ToolResult(winner, [evidence])  # type: ignore[return-value]
+
+
+@tool(name="smaller", idempotent=True, timeout_s=5, inline=True)
+def smaller(first: str, first_value: float, second: str, second_value: float) -> str:
+    """Name of whichever of two things has the smaller value, e.g. the cheaper product.
+
+    Args:
+        first: name of the first thing, usually "$1.name".
+        first_value: its value, usually "$1.price".
+        second: name of the second thing, usually "$2.name".
+        second_value: its value, usually "$2.price".
+    """
+    if first == second:
+        raise ToolError(f"both sides are {first!r}; compare two different things")
+    if first_value == second_value:
+        raise ToolError(
+            f"{first} and {second} have the same value ({first_value:g}); neither is smaller",
+            kind="Tie",
+        )
+    winner = first if first_value < second_value else second
+    evidence = Source(
+        tool="smaller",
         query={"first": first, "second": second},
         fields={first: first_value, second: second_value},
     )

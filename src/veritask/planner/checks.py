@@ -1,0 +1,216 @@
+"""The checks a valid plan must still pass before it runs: does it answer the question?
+
+Each returns sentences the repair loop feeds back to the model. They hold
+for any toolkit: what a question asks for comes from `relevance.Relevance`,
+and an argument's provenance from the question itself.
+"""
+
+from __future__ import annotations
+
+import re
+
+from veritask.plan.refs import find_refs, template_refs
+from veritask.planner.question_text import (
+    name_runs,
+    question_numbers,
+    question_sentence,
+    spelled_in,
+    words_of,
+)
+from veritask.planner.relevance import Asked, PlanFeatures, Relevance, plan_features
+from veritask.tools.registry import ToolRegistry
+from veritask.types import Plan
+
+
+def relevance_problems(
+    question: str, plan: Plan, relevance: Relevance, asked: Asked | None = None
+) -> list[str]:
+    """Sentences naming where `plan` does not answer `question`; empty when it does."""
+    asked = asked or relevance.asked(question)
+    registry = relevance.catalog.registry
+    features = plan_features(plan)
+    problems = _whole_record_slots(plan, registry)
+    for tid in features.constant_calcs:
+        problems.append(
+            f"step {tid} computes with constants only; numbers must come from a tool's result"
+        )
+    problems += _fields_not_asked(features, asked, relevance)
+    problems += _operations(features, asked)
+    problems += _answer_type(plan, features, asked, relevance)
+    problems += argument_problems(question, plan, registry)
+    names = _names_used(question, features.entity_words)
+    uncovered = relevance.uncovered(question, names)
+    if uncovered:
+        listed = ", ".join(repr(w) for w in uncovered)
+        problems.append(f"the question asks about {listed}, which none of the tools provides")
+    return problems
+
+
+def _whole_record_slots(plan: Plan, registry: ToolRegistry) -> list[str]:
+    """An answer slot must name one field of a record, not paste the whole record."""
+    if not plan.answer_template:
+        return []
+    tools = {t.id: t.tool for t in plan.tasks}
+    out = []
+    slots = [str(ref) for ref in template_refs(plan.answer_template)]
+    for slot in sorted({s for s in slots if slots.count(s) > 1}):
+        out.append(f"the answer states {{{slot}}} more than once; state each value once")
+    for ref in template_refs(plan.answer_template):
+        tool = tools.get(ref.task_id)
+        if ref.path or tool is None or tool not in registry:
+            continue
+        fields = registry.get(tool).output_fields
+        if fields:
+            out.append(
+                f"the answer slot {{${ref.task_id}}} is a whole {tool} record; "
+                f"name one field, like {{${ref.task_id}.{sorted(fields)[0]}}}"
+            )
+    return out
+
+
+def _fields_not_asked(features: PlanFeatures, asked: Asked, relevance: Relevance) -> list[str]:
+    out = []
+    for key in sorted(features.fields):
+        if key in asked.targets:
+            continue
+        tool, _, field = key.partition(".")
+        if not field and any(k.startswith(f"{tool}.") for k in asked.targets):
+            continue  # a whole record feeding another tool: its fields are what was asked
+        wanted = [k for k in asked.targets if k.split(".")[-1] != field] or [
+            k for k, _ in asked.ranked[:2]
+        ]
+        hint = f" (the question seems to ask for {', '.join(sorted(wanted)[:3])})" if wanted else ""
+        what = f"field {field!r} of {tool}" if field else f"the value of {tool}"
+        out.append(f"the plan uses {what}, which the question does not ask for{hint}")
+    return out
+
+
+def _operations(features: PlanFeatures, asked: Asked) -> list[str]:
+    out = []
+    computed_by_tool = any("." not in k and k in asked.targets for k in features.fields)
+    for op, name in (("+", "adds"), ("/", "divides"), ("-", "subtracts"), ("*", "multiplies")):
+        if op in features.operators and op not in asked.operators:
+            out.append(f"the plan {name} values, but the question does not ask for that")
+    for op, name in (("+", "a sum"), ("/", "a ratio"), ("-", "a difference")):
+        if computed_by_tool:
+            break  # a tool computes it ("how far apart": distance_km subtracts nothing)
+        if op in asked.operators and op not in features.operators and not asked.compares:
+            if op == "-" and "/" in features.operators:
+                continue
+            out.append(f"the question asks for {name}, but the plan never computes it")
+    return out
+
+
+def _answer_type(
+    plan: Plan, features: PlanFeatures, asked: Asked, relevance: Relevance
+) -> list[str]:
+    out = []
+    compares = features.tools & {"larger", "smaller"}
+    if asked.compares is not None:
+        if not compares:
+            out.append(
+                "the question asks which of the named things has more or less; "
+                "answer with larger(...) or smaller(...) over the two values"
+            )
+        elif asked.compares == "more" and "smaller" in compares:
+            out.append("the question asks which has more; use larger, not smaller")
+        elif asked.compares == "less" and "larger" in compares:
+            out.append("the question asks which has less; use smaller, not larger")
+    elif compares:
+        out.append("the plan compares two things, but the question does not ask which is more")
+    if asked.times and "/" not in features.operators:
+        out.append("the question asks 'how many times': divide one value by the other with calc")
+    if asked.count and not asked.compares:
+        kinds = _slot_kinds(plan, relevance)
+        if kinds and all(k not in ("number", "list") for k in kinds):
+            out.append(
+                "the question asks how many or how much, but the answer states no number; "
+                "answer with a numeric field or a calc result"
+            )
+    return out
+
+
+def _slot_kinds(plan: Plan, relevance: Relevance) -> list[str]:
+    registry = relevance.catalog.registry
+    tool_of = {t.id: t.tool for t in plan.tasks}
+    kinds = []
+    for ref in template_refs(plan.answer_template or ""):
+        tool = tool_of.get(ref.task_id)
+        if tool is None or tool not in registry:
+            continue
+        spec = registry.get(tool)
+        if tool == "calc":
+            kinds.append("number")
+        elif ref.path:
+            kinds.append(spec.output_kinds.get(ref.path[0], "other"))
+        else:
+            kinds.append(spec.result_kind)
+    return kinds
+
+
+def argument_problems(question: str, plan: Plan, registry: ToolRegistry) -> list[str]:
+    """String arguments must come from the question, an enum or an earlier step; numbers
+    from the question or an earlier step. Anything else is the model's invention."""
+    numbers = {float(n) for n in question_numbers(question)}
+    out = []
+    for task in plan.tasks:
+        for name, value in task.args.items():
+            if task.tool == "calc" and isinstance(value, str):
+                out += _calc_constants(task.id, value, numbers)
+                continue
+            if isinstance(value, bool) or value is None:
+                continue
+            if isinstance(value, int | float):
+                if float(value) not in numbers:
+                    out.append(
+                        f"step {task.id}: the number {value:g} for {name!r} is not in the "
+                        "question; take numbers from the question or an earlier step"
+                    )
+                continue
+            if not isinstance(value, str) or any(True for _ in find_refs(value)):
+                continue
+            if _enum_value(registry, task.tool, name, value):
+                continue
+            if not spelled_in(value, question):
+                out.append(
+                    f"step {task.id}: {value!r} is not written in the question; "
+                    "use names exactly as the question gives them"
+                )
+    return out
+
+
+def _calc_constants(task_id: str, expression: str, numbers: set[float]) -> list[str]:
+    bare = re.sub(r"\$[A-Za-z_][\w.]*", " ", expression)
+    out = []
+    for token in re.findall(r"(?<![\w.])\d+(?:\.\d+)?", bare):
+        if float(token) not in numbers and float(token) not in (0, 1, 2, 100):
+            out.append(
+                f"step {task_id}: the constant {token} is not in the question; "
+                "compute only with looked-up values and the question's numbers"
+            )
+    return out
+
+
+def _enum_value(registry: ToolRegistry, tool: str, param: str, value: str) -> bool:
+    if tool not in registry:
+        return False
+    spec = registry.get(tool)
+    if param not in spec.params_model.model_fields:
+        return False
+    schema = spec.input_schema.get("properties", {}).get(param, {})
+    return value in (schema.get("enum") or [])
+
+
+def _names_used(question: str, entity_words: frozenset[str]) -> frozenset[str]:
+    """Words of every name in the question that the plan looks up, even in part:
+    a plan asking about "Bosnia" covers "Bosnia and Herzegovina". A name the plan
+    never touches ("GDP") stays a word the tools must cover."""
+    used = set(entity_words)
+    for run in name_runs(question_sentence(question)):
+        words = set(words_of(" ".join(run)))
+        if words & entity_words:
+            used |= words
+    return frozenset(used)
+
+
+__all__ = ["argument_problems", "relevance_problems"]
