@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     concurrency: int = Field(default=8, ge=1, le=1024)
     budget: Budget = Field(default_factory=Budget)
     answer_threshold: float = Field(default=0.5, ge=0, le=1)
+    lease_ttl_s: float = Field(default=15.0, gt=0, le=3600)
+    """How long a driver's lease on a run lasts without a heartbeat (renewed every ttl/3).
+    A killed driver blocks `resume` at most this long (VERITASK_LEASE_TTL_S)."""
     routes: dict[str, list[str]] = Field(default_factory=dict)
     """Task kind (plan, extract, synthesize, verify, deep, escalate) → models to try in order."""
     models: dict[str, ModelEntry] = Field(default_factory=dict)
