@@ -56,10 +56,15 @@ Orchestrator(store=sys.argv[1]).execute(plan, run_id=sys.argv[3])
 """
 
 
+LEASE_TTL_S = 1.5
+"""Short leases, so a resume after a SIGKILL waits little for the dead driver's lease."""
+
+
 def _env(calls: Path, *, block: bool) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VERITASK_")}
     env["PYTHONPATH"] = os.pathsep.join([str(TESTS_DIR), env.get("PYTHONPATH", "")])
     env["VERITASK_TEST_CALLS"] = str(calls)
+    env["VERITASK_LEASE_TTL_S"] = str(LEASE_TTL_S)
     if block:
         env["VERITASK_TEST_BLOCK"] = "1"
     return env
@@ -71,6 +76,18 @@ def _default_sigint() -> None:
 
 def _calls(path: Path) -> Counter[str]:
     return Counter(path.read_text().split()) if path.exists() else Counter()
+
+
+def wait_lease_expired(db: Path, run_id: str) -> None:
+    """Wait until the (killed) driver's lease on `run_id` has run out, as the store sees it."""
+    store = SQLiteRunStore(db)
+    try:
+        deadline = time.monotonic() + 30
+        while (lease := store.lease(run_id)) is not None and lease.live(time.time()):
+            assert time.monotonic() < deadline, f"the lease never expired: {lease}"
+            time.sleep(min(0.1, max(0.01, lease.expires_at - time.time())))
+    finally:
+        store.close()
 
 
 def _wait_for(calls: Path, names: set[str], proc: subprocess.Popen[bytes]) -> None:
@@ -118,6 +135,7 @@ def test_sigkill_mid_run_then_resume_in_a_new_process(tmp_path: Path) -> None:
     assert EventType.RUN_FINISHED not in {e.type for e in before}
     assert _calls(calls) == Counter({"a": 1, "b": 1, "c": 1, "d": 1})
 
+    wait_lease_expired(db, RUN_ID)  # the killed driver's lease just runs out
     resumed = subprocess.run(
         [
             str(VERITASK),

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     question_seconds: float = Field(default=120.0, gt=0)
     """Wall-time budget of a question (`run`) when the run budget sets no max_seconds:
     a question never runs longer than this, whatever the model does."""
+    lease_ttl_s: float = Field(default=15.0, gt=0, le=3600)
+    """How long a driver's lease on a run lasts without a heartbeat (renewed every ttl/3).
+    A killed driver blocks `resume` at most this long (VERITASK_LEASE_TTL_S)."""
     routes: dict[str, list[str]] = Field(default_factory=dict)
     """Task kind (plan, extract, synthesize, verify, deep, escalate) → models to try in order."""
     models: dict[str, ModelEntry] = Field(default_factory=dict)

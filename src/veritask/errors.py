@@ -8,11 +8,13 @@ or API can tell "fix your input" from "something broke while running"::
     │   ├── PlanError             a plan failed validation (carries every problem)
     │   ├── UnknownToolError      a task names a tool that is not registered
     │   ├── ConfigError           a setting is missing or malformed
-    │   └── RunNotFoundError      no run with that id in the store
+    │   ├── RunNotFoundError      no run with that id in the store
+    │   └── RunLocked             another live process holds the run's lease
     ├── ToolError                 a tool call failed (carries `retryable`)
     │   └── TaskTimeout           a tool call ran past its timeout
     ├── BudgetExceeded            a run budget ran out (tokens, USD, seconds, tasks)
     ├── StoreError                the run store could not be read or written
+    │   └── LeaseLost             this process no longer holds the run's lease
     └── ModelError                a model provider failed (carries `retryable`)
 
 Exceptions are plain data: they never log, and whoever handles them decides
@@ -80,6 +82,24 @@ class RunNotFoundError(UserError):
         super().__init__(f"no run {run_id!r} in {store}; `veritask runs` lists the runs there")
 
 
+class RunLocked(UserError):
+    """Another driver holds a live lease on the run: one driver per run.
+
+    A UserError (exit code 2): the caller should wait for the other driver,
+    or resume once its lease has expired (a killed driver's lease just runs out).
+    """
+
+    def __init__(self, run_id: str, holder: str, expires_in_s: float) -> None:
+        self.run_id = run_id
+        self.holder = holder
+        self.expires_in_s = expires_in_s
+        secs = max(0, round(expires_in_s))
+        super().__init__(
+            f"run {run_id} is being driven by {holder} — its lease expires in {secs} s; "
+            "wait, or resume after it expires"
+        )
+
+
 class ToolError(VeritaskError):
     """A tool call failed.
 
@@ -121,6 +141,21 @@ class StoreError(VeritaskError):
     """The run store failed (unreachable, corrupt, or a write conflict)."""
 
 
+class LeaseLost(StoreError):
+    """This process does not hold a live lease on the run, so the store refused its events.
+
+    Raised by `append(..., lease=token)` and `renew_lease` once the lease has
+    expired or been taken over; the driver stops: no more events, no more tool calls.
+    """
+
+    def __init__(self, run_id: str, detail: str) -> None:
+        self.run_id = run_id
+        super().__init__(
+            f"lost the lease on run {run_id} ({detail}); this process stopped driving it — "
+            f"no more events or tool calls. `veritask show {run_id}` shows where it stands"
+        )
+
+
 class ModelError(VeritaskError):
     """A model provider failed. `retryable` marks timeouts, 429 and 5xx."""
 
@@ -141,9 +176,11 @@ class ModelError(VeritaskError):
 __all__ = [
     "BudgetExceeded",
     "ConfigError",
+    "LeaseLost",
     "ModelError",
     "PlanError",
     "PlanProblem",
+    "RunLocked",
     "RunNotFoundError",
     "StoreError",
     "TaskTimeout",

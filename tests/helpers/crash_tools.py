@@ -56,3 +56,20 @@ async def crash_hold_once(name: str, value: int) -> int:
     _record(name)
     await _hold()
     return value
+
+
+@tool(name="crash_ledger")
+async def crash_ledger(name: str, hold: bool = False) -> str:
+    """Append `name` to the side-effect ledger; not idempotent (like a payment).
+
+    With `hold`, block while `VERITASK_TEST_BLOCK=1`; every call also waits
+    while the file named by `VERITASK_TEST_GATE` exists, so a test can keep a
+    driver busy (and its lease held) for exactly as long as it needs.
+    """
+    _record(name)
+    if hold:
+        await _hold()
+    gate = os.environ.get("VERITASK_TEST_GATE")
+    while gate and os.path.exists(gate):
+        await asyncio.sleep(0.02)
+    return name

@@ -73,6 +73,7 @@ class Orchestrator(Runtime):
         router: Router | None = None,
         memory: PlanMemoryLike | bool | None = None,
         toolkits: Sequence[Toolkit | str] | None = None,
+        lease_ttl_s: float | None = None,
     ) -> None:
         settings = settings or load_settings()
         if isinstance(model, str):
@@ -87,6 +88,7 @@ class Orchestrator(Runtime):
             policy=policy,
             listeners=listeners,
             options=options,
+            lease_ttl_s=lease_ttl_s,
         )
         self._model = model
         self._router = router
@@ -201,9 +203,10 @@ class Orchestrator(Runtime):
         if not question.strip():
             raise UserError("the question is empty")
         run_id = run_id or new_run_id()
-        if self.store.has_run(run_id):
-            raise UserError(f"run {run_id!r} already exists in {self.store.url}")
-        return await run_question(self, question, mode=mode, run_id=run_id)
+        async with self.driving(run_id):  # one driver per run, from its first event
+            if self.store.has_run(run_id):
+                raise UserError(f"run {run_id!r} already exists in {self.store.url}")
+            return await run_question(self, question, mode=mode, run_id=run_id)
 
     def assembler_for(self, state: RunState) -> Assembler | None:
         """A resumed planned question ends with its answer, built like the first time."""

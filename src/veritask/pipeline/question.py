@@ -88,7 +88,7 @@ def _candidate_logger(log: EventLog) -> Callable[[Candidate], None]:
 
 async def run_question(orch: Orchestrator, question: str, *, mode: str, run_id: str) -> RunResult:
     """Plan and run `question` in `mode`, logging every step under `run_id`."""
-    log = EventLog(orch.store, run_id, orch.listeners)
+    log = orch.event_log(run_id)  # carries the lease Orchestrator.arun holds
     log.emit(
         EventType.RUN_STARTED,
         {"goal": question, "options": {**orch.describe_options(), "mode": mode}},

@@ -20,17 +20,16 @@ from functools import cached_property
 
 from veritask.embedding import default_embedder, embed
 from veritask.embedding.lexical import bm25_scores, stem
-from veritask.plan.refs import find_refs, template_refs
+from veritask.plan.refs import Ref, find_refs, template_refs
 from veritask.planner.catalog import Catalog, Target
 from veritask.planner.question_text import (
     GENERIC_WORDS,
-    name_runs,
     question_numbers,
     question_sentence,
     without_names,
     words_of,
 )
-from veritask.types import Plan
+from veritask.types import Plan, Task
 
 COMPUTE_TOOLS = frozenset({"calc", "larger", "smaller"})
 LABEL_PARAMS = frozenset({"first", "second"})
@@ -296,6 +295,17 @@ class PlanFeatures:
     constant_calcs: tuple[str, ...]
 
 
+def _read_refs(task: Task) -> list[Ref]:
+    """References whose values the task computes with ("$1.name" only labels a compared
+    value in larger/smaller; it is not what was asked)."""
+    return [
+        ref
+        for param, value in task.args.items()
+        if not (task.tool in COMPUTE_TOOLS and param in LABEL_PARAMS)
+        for ref in find_refs(value)
+    ]
+
+
 def plan_features(plan: Plan) -> PlanFeatures:
     tool_of = {t.id: t.tool for t in plan.tasks}
     keys: set[str] = set()
@@ -310,13 +320,7 @@ def plan_features(plan: Plan) -> PlanFeatures:
         return f"{tool}.{path[0]}" if path else tool
 
     for task in plan.tasks:
-        for param, value in task.args.items():
-            if task.tool in COMPUTE_TOOLS and param in LABEL_PARAMS:
-                continue  # "$1.name" labels a compared value; it is not what was asked
-            for ref in find_refs(value):
-                k = key(ref.task_id, ref.path)
-                if k:
-                    keys.add(k)
+        keys.update(k for ref in _read_refs(task) if (k := key(ref.task_id, ref.path)))
         texts = [v for v in task.args.values() if isinstance(v, str)]
         if task.tool == "calc":
             for value in texts:

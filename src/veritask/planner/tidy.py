@@ -84,7 +84,9 @@ def unused_lookups(written: Plan, tidied: Plan) -> list[str]:
         if key in kept or any("$" in str(v) for v in task.args.values()):
             continue
         names = ", ".join(repr(v) for v in task.args.values())
-        out.append(f"step {i} looks up {names} but nothing uses its result; use ${i} in a later step")
+        out.append(
+            f"step {i} looks up {names} but nothing uses its result; use ${i} in a later step"
+        )
         kept.add(key)
     return out
 

@@ -19,11 +19,23 @@ EventListener = Callable[[Event], None]
 
 
 class EventLog:
-    """The write side of one run's log."""
+    """The write side of one run's log.
 
-    def __init__(self, store: RunStore, run_id: str, listeners: list[EventListener] | None = None):
+    `lease` is the driver's lease token: every flush carries it, so the store
+    refuses the events (LeaseLost) of a driver that no longer holds the run.
+    """
+
+    def __init__(
+        self,
+        store: RunStore,
+        run_id: str,
+        listeners: list[EventListener] | None = None,
+        *,
+        lease: str | None = None,
+    ):
         self.store = store
         self.run_id = run_id
+        self.lease = lease
         self._buffer: list[NewEvent] = []
         self._listeners = list(listeners or [])
         self.count = 0
@@ -37,7 +49,7 @@ class EventLog:
         if not self._buffer:
             return []
         batch, self._buffer = self._buffer, []
-        stored = self.store.append(self.run_id, batch)
+        stored = self.store.append(self.run_id, batch, lease=self.lease)
         self.count += len(stored)
         for event in stored:
             for listener in list(self._listeners):

@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +27,7 @@ from veritask.errors import PlanError, RunNotFoundError, UserError
 from veritask.plan.validation import PlanProblem, validate_plan
 from veritask.runtime.backends import Backend, make_backend
 from veritask.runtime.eventlog import EventListener, EventLog
+from veritask.runtime.lease import RunLease, hold_lease
 from veritask.runtime.outcome_json import dump_outcome
 from veritask.runtime.result import RunResult
 from veritask.runtime.scheduler import Assembler, RuntimeOptions, Scheduler
@@ -100,6 +102,8 @@ class Runtime:
             in a child process that may crash or hang without harm).
         budget, policy, concurrency: run-wide limits and task defaults.
         listeners: called with every event once it is durable (live views).
+        lease_ttl_s: how long this driver's lease on a run lasts without a heartbeat
+            (default: Settings.lease_ttl_s, 15 s); one driver per run.
     """
 
     def __init__(
@@ -114,8 +118,11 @@ class Runtime:
         policy: Policy | None = None,
         listeners: list[EventListener] | None = None,
         options: RuntimeOptions | None = None,
+        lease_ttl_s: float | None = None,
     ) -> None:
         self.settings = settings or load_settings()
+        self.lease_ttl_s = lease_ttl_s or self.settings.lease_ttl_s
+        self._leases: dict[str, RunLease] = {}
         self.store: RunStore = (
             store if isinstance(store, RunStore) else open_store(store or self.settings.store)
         )
@@ -160,15 +167,18 @@ class Runtime:
         if problems:
             raise PlanError(problems)
         run_id = run_id or new_run_id()
-        if self.store.has_run(run_id):
-            raise UserError(f"run {run_id!r} already exists in {self.store.url}; resume it instead")
-        log = EventLog(self.store, run_id, self.listeners)
-        log.emit(
-            EventType.RUN_STARTED,
-            {"goal": plan.goal, "options": self.describe_options()},
-        )
-        log.emit(EventType.PLAN_ACCEPTED, {"plan": plan.model_dump(mode="json")})
-        return await self.drive(plan, log, RunState(run_id=run_id, goal=plan.goal, plan=plan))
+        async with self.driving(run_id):
+            if self.store.has_run(run_id):
+                raise UserError(
+                    f"run {run_id!r} already exists in {self.store.url}; resume it instead"
+                )
+            log = self.event_log(run_id)
+            log.emit(
+                EventType.RUN_STARTED,
+                {"goal": plan.goal, "options": self.describe_options()},
+            )
+            log.emit(EventType.PLAN_ACCEPTED, {"plan": plan.model_dump(mode="json")})
+            return await self.drive(plan, log, RunState(run_id=run_id, goal=plan.goal, plan=plan))
 
     async def aresume(self, run_id: str) -> RunResult:
         """Continue `run_id` from its log.
@@ -177,7 +187,14 @@ class Runtime:
         result is re-run only if its tool is idempotent; otherwise it is
         recorded as `unknown` (never silently run twice) and its dependents
         are skipped.
+
+        Refused with RunLocked while another driver (a live `exec`, another
+        `resume`) holds the run's lease; the state is read only once we hold it.
         """
+        async with self.driving(run_id):
+            return await self._resume_leased(run_id)
+
+    async def _resume_leased(self, run_id: str) -> RunResult:
         state = self.state(run_id)
         if state.finished or state.plan is None:
             return RunResult.from_state(state)
@@ -185,7 +202,7 @@ class Runtime:
         problems = [p for p in validate_plan(plan, self.registry) if p.code == "unknown_tool"]
         if problems:
             raise PlanError(problems)
-        log = EventLog(self.store, run_id, self.listeners)
+        log = self.event_log(run_id)
         log.emit(EventType.RUN_RESUMED, {"pending": state.pending_task_ids()})
         outcomes = dict(state.outcomes)
         for tid, attempt in state.started.items():
@@ -208,6 +225,27 @@ class Runtime:
             log.emit(EventType.TASK_UNKNOWN, {"task_id": tid, "outcome": dump_outcome(outcome)})
         assembler = self.assembler_for(state)
         return await self.drive(plan, log, replace(state, outcomes=outcomes, started={}), assembler)
+
+    @asynccontextmanager
+    async def driving(self, run_id: str) -> AsyncIterator[RunLease]:
+        """Hold `run_id`'s lease (with heartbeat) for the body: one driver per run.
+
+        RunLocked if another live driver holds it; LeaseLost out of the body if
+        the lease is lost midway. `event_log(run_id)` writes under this lease.
+        """
+        async with hold_lease(self.store, run_id, self.lease_ttl_s) as lease:
+            self._leases[run_id] = lease
+            try:
+                yield lease
+            finally:
+                self._leases.pop(run_id, None)
+
+    def event_log(self, run_id: str) -> EventLog:
+        """The write side of `run_id`'s log, carrying our lease token if we drive it."""
+        lease = self._leases.get(run_id)
+        return EventLog(
+            self.store, run_id, self.listeners, lease=lease.token if lease is not None else None
+        )
 
     def assembler_for(self, state: RunState) -> Assembler | None:
         """The assembler a resumed run ends with; a plain plan run has none.

@@ -20,7 +20,7 @@ from typing import Any
 
 from veritask.budget import BudgetMeter, bind_meter, unbind_meter
 from veritask.config import Budget
-from veritask.errors import BudgetExceeded
+from veritask.errors import BudgetExceeded, StoreError
 from veritask.plan.validation import dependencies
 from veritask.runtime.backends.base import Backend
 from veritask.runtime.backends.inline import InlineBackend
@@ -101,6 +101,13 @@ class _Finished:
     outcome: Outcome
 
 
+@dataclass
+class _Broken:
+    """A task could not write its events (the store failed or refused: lease lost)."""
+
+    error: StoreError
+
+
 class Scheduler:
     """Drives one run of a validated plan from a (possibly resumed) state."""
 
@@ -150,7 +157,7 @@ class Scheduler:
             t.id for t in plan.tasks if t.id not in self.outcomes and self.waiting_on[t.id] == 0
         )
         self.running: dict[str, asyncio.Task[None]] = {}
-        self.queue: asyncio.Queue[_Finished] = asyncio.Queue()
+        self.queue: asyncio.Queue[_Finished | _Broken] = asyncio.Queue()
         self.stopped: BudgetExceeded | None = None
 
     async def run(self) -> RunState:
@@ -175,6 +182,10 @@ class Scheduler:
             await self._cancel_running("the run was interrupted")
             self.log.emit(EventType.RUN_INTERRUPTED, {"status": RunStatus.INTERRUPTED.value})
             self.log.flush()
+            raise
+        except StoreError:
+            # The log refused us (lease lost) or broke: stop every tool call, write nothing.
+            await self._abandon_running()
             raise
         finally:
             unbind_meter(token)
@@ -206,7 +217,9 @@ class Scheduler:
         while not self.queue.empty():
             self._handle(self.queue.get_nowait())
 
-    def _handle(self, msg: _Finished) -> None:
+    def _handle(self, msg: _Finished | _Broken) -> None:
+        if isinstance(msg, _Broken):
+            raise msg.error
         outcome = msg.outcome
         self.running.pop(outcome.task_id, None)
         self._record(outcome)
@@ -338,6 +351,15 @@ class Scheduler:
                 )
         self.ready.clear()
 
+    async def _abandon_running(self) -> None:
+        """Cancel the running tool calls and wait for them; record nothing."""
+        tasks = list(self.running.values())
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self.running.clear()
+
     async def _cancel_running(self, reason: str) -> None:
         tasks = list(self.running.values())
         for t in tasks:
@@ -399,7 +421,11 @@ class Scheduler:
             await self.options.sleep(delay)
             number += 1
             self.log.emit(EventType.TASK_STARTED, {"task_id": tid, "attempt": number})
-            self.log.flush()
+            try:
+                self.log.flush()
+            except StoreError as exc:
+                self.queue.put_nowait(_Broken(exc))  # the driver stops the run
+                return
 
     def _conclude(
         self, tid: str, result: AttemptResult, number: int, started: float

@@ -6,26 +6,37 @@ For tests and for runs whose durability does not matter (`memory://`).
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 
-from veritask.store.base import NewEvent
+from veritask.store.base import Lease, NewEvent, check_acquire, check_writer
 from veritask.types import Event, EventType, RunStatus, RunSummary, trusted, utcnow
 
 
 class MemoryRunStore:
-    """RunStore kept in a dict; lost when the process ends."""
+    """RunStore kept in a dict; lost when the process ends.
+
+    `clock` (seconds since the epoch) decides lease expiry; tests inject one.
+    """
 
     url = "memory://"
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._events: dict[str, list[Event]] = {}
+        self._leases: dict[str, Lease] = {}
         self._lock = threading.Lock()
+        self._clock = clock
 
-    def append(self, run_id: str, events: Sequence[NewEvent]) -> list[Event]:
+    def append(
+        self, run_id: str, events: Sequence[NewEvent], *, lease: str | None = None
+    ) -> list[Event]:
+        """Append all of `events` or none; refused unless `lease` holds the live lease."""
         if not events:
             return []
         now = utcnow()
         with self._lock:
+            check_writer(run_id, self._leases.get(run_id), lease, self._clock())
             log = self._events.get(run_id, [])
             start = len(log) + 1
             # Build (and so validate) every event before touching the log: all or nothing.
@@ -42,6 +53,38 @@ class MemoryRunStore:
             ]
             self._events.setdefault(run_id, log).extend(stored)
         return stored
+
+    def acquire_lease(self, run_id: str, token: str, holder: str, ttl_s: float) -> Lease:
+        """Take the lease if free, expired or ours; RunLocked otherwise."""
+        with self._lock:
+            now = self._clock()
+            check_acquire(run_id, self._leases.get(run_id), token, now)
+            taken = Lease(run_id, token, holder, now + ttl_s)
+            self._leases[run_id] = taken
+            return taken
+
+    def renew_lease(self, run_id: str, token: str, ttl_s: float) -> Lease:
+        """Extend our live lease; LeaseLost if it expired or is someone else's."""
+        with self._lock:
+            now = self._clock()
+            current = self._leases.get(run_id)
+            check_writer(run_id, current, token, now)
+            assert current is not None
+            renewed = replace(current, expires_at=now + ttl_s)
+            self._leases[run_id] = renewed
+            return renewed
+
+    def release_lease(self, run_id: str, token: str) -> None:
+        """Drop the lease if `token` holds it."""
+        with self._lock:
+            current = self._leases.get(run_id)
+            if current is not None and current.token == token:
+                del self._leases[run_id]
+
+    def lease(self, run_id: str) -> Lease | None:
+        """The stored lease, live or expired."""
+        with self._lock:
+            return self._leases.get(run_id)
 
     def events(self, run_id: str, after_seq: int = 0) -> list[Event]:
         with self._lock:

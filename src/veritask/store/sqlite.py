@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
 from veritask.errors import StoreError
-from veritask.store.base import NewEvent
+from veritask.store.base import Lease, NewEvent, check_acquire, check_writer
 from veritask.types import Event, EventType, RunStatus, RunSummary, trusted, utcnow
 
 _SCHEMA = """
@@ -39,6 +40,12 @@ CREATE TABLE IF NOT EXISTS runs (
     last_seq    INTEGER NOT NULL DEFAULT 0  -- unused: the events' primary key gives it
 );
 CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at);
+CREATE TABLE IF NOT EXISTS leases (
+    run_id     TEXT PRIMARY KEY,
+    token      TEXT NOT NULL,
+    holder     TEXT NOT NULL,
+    expires_at REAL NOT NULL  -- seconds since the epoch
+) WITHOUT ROWID;
 """
 
 _FINAL_STATUS = {EventType.RUN_FINISHED, EventType.RUN_INTERRUPTED}
@@ -70,15 +77,26 @@ def connect(path: str, schema: str, what: str) -> sqlite3.Connection:
 
 
 class SQLiteRunStore:
-    """RunStore on one SQLite file (or `:memory:`)."""
+    """RunStore on one SQLite file (or `:memory:`).
 
-    def __init__(self, path: str | Path) -> None:
+    `clock` (seconds since the epoch) decides lease expiry; tests inject one.
+    """
+
+    def __init__(self, path: str | Path, clock: Callable[[], float] = time.time) -> None:
         self.path = str(path)
         self.url = f"sqlite:///{self.path}"
         self._conn = connect(self.path, _SCHEMA, "run store")
         self._lock = threading.Lock()
+        self._clock = clock
 
-    def append(self, run_id: str, events: Sequence[NewEvent]) -> list[Event]:
+    def append(
+        self, run_id: str, events: Sequence[NewEvent], *, lease: str | None = None
+    ) -> list[Event]:
+        """Append all of `events` or none; refused unless `lease` holds the live lease.
+
+        The lease check is one primary-key lookup inside the append's own
+        BEGIN IMMEDIATE transaction, so no other writer can slip in between.
+        """
         if not events:
             return []
         now = utcnow()
@@ -88,7 +106,7 @@ class SQLiteRunStore:
         ]
         with self._lock:
             try:
-                return self._append_locked(run_id, events, payload, now)
+                return self._append_locked(run_id, events, payload, now, lease)
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot append to run {run_id} in {self.path}: {exc}") from exc
             finally:
@@ -101,9 +119,11 @@ class SQLiteRunStore:
         events: Sequence[NewEvent],
         payload: list[tuple[EventType, str]],
         now: datetime,
+        lease: str | None,
     ) -> list[Event]:
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
+        check_writer(run_id, self._lease_row(run_id), lease, self._clock())
         # The primary key (run_id, seq) makes this an index lookup, not a scan.
         (last,) = conn.execute(
             "SELECT COALESCE(MAX(seq), 0) FROM events WHERE run_id = ?", (run_id,)
@@ -147,6 +167,79 @@ class SQLiteRunStore:
             " ELSE finished_at END, tasks = COALESCE(?, tasks) WHERE run_id = ?",
             (status, finished, finished, status, tasks, run_id),
         )
+
+    # -- leases: one driver per run ------------------------------------------
+
+    def _lease_row(self, run_id: str) -> Lease | None:
+        row = self._conn.execute(
+            "SELECT token, holder, expires_at FROM leases WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        return None if row is None else Lease(run_id, row[0], row[1], row[2])
+
+    def _in_write(self, run_id: str, what: str, body: Callable[[], Lease | None]) -> Lease | None:
+        """Run `body` in one BEGIN IMMEDIATE transaction (writers across processes serialise)."""
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                result = body()
+                self._conn.execute("COMMIT")
+                return result
+            except sqlite3.Error as exc:
+                raise StoreError(
+                    f"cannot {what} the lease of run {run_id} in {self.path}: {exc}"
+                ) from exc
+            finally:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+
+    def _put_lease(self, lease: Lease) -> Lease:
+        self._conn.execute(
+            "INSERT OR REPLACE INTO leases (run_id, token, holder, expires_at) VALUES (?, ?, ?, ?)",
+            (lease.run_id, lease.token, lease.holder, lease.expires_at),
+        )
+        return lease
+
+    def acquire_lease(self, run_id: str, token: str, holder: str, ttl_s: float) -> Lease:
+        """Take the lease if free, expired or ours; RunLocked otherwise."""
+
+        def take() -> Lease:
+            now = self._clock()
+            check_acquire(run_id, self._lease_row(run_id), token, now)
+            return self._put_lease(Lease(run_id, token, holder, now + ttl_s))
+
+        taken = self._in_write(run_id, "take", take)
+        assert taken is not None
+        return taken
+
+    def renew_lease(self, run_id: str, token: str, ttl_s: float) -> Lease:
+        """Extend our live lease; LeaseLost if it expired or is someone else's."""
+
+        def renew() -> Lease:
+            now = self._clock()
+            current = self._lease_row(run_id)
+            check_writer(run_id, current, token, now)
+            assert current is not None
+            return self._put_lease(Lease(run_id, token, current.holder, now + ttl_s))
+
+        renewed = self._in_write(run_id, "renew", renew)
+        assert renewed is not None
+        return renewed
+
+    def release_lease(self, run_id: str, token: str) -> None:
+        """Drop the lease if `token` holds it."""
+
+        def release() -> None:
+            self._conn.execute("DELETE FROM leases WHERE run_id = ? AND token = ?", (run_id, token))
+
+        self._in_write(run_id, "release", release)
+
+    def lease(self, run_id: str) -> Lease | None:
+        """The stored lease, live or expired."""
+        with self._lock:
+            try:
+                return self._lease_row(run_id)
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot read the lease of run {run_id}: {exc}") from exc
 
     def events(self, run_id: str, after_seq: int = 0) -> list[Event]:
         with self._lock:
