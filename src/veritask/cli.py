@@ -51,6 +51,28 @@ ImportOpt = Annotated[
     typer.Option("--import", "-i", help="Import a module whose @tool functions the plan uses."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")]
+ToolsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--tools",
+        help="A JSON file of tool declarations (OpenAI shape; MCP inputSchema accepted). "
+        "Plannable, not runnable.",
+    ),
+]
+ToolkitOpt = Annotated[
+    list[str] | None,
+    typer.Option("--toolkit", help="Plan with this toolkit (repeatable), e.g. geo."),
+]
+
+
+def _toolkits(
+    imports: list[str] | None, tools: list[str] | None, toolkits: list[str] | None
+) -> list[Any] | None:
+    """The toolkits the user brought (--import, --tools, --toolkit), or None for the default."""
+    from veritask.tools.toolkit import brought_toolkits
+
+    modules = import_tool_modules(imports or [])
+    return brought_toolkits(modules, tools or [], toolkits or [])
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
@@ -240,7 +262,11 @@ def run_question(
     model: ModelOpt = None,
     store: StoreOpt = None,
     imports: ImportOpt = None,
-    max_seconds: Annotated[float | None, typer.Option(help="Wall-clock budget.")] = None,
+    tools: ToolsOpt = None,
+    toolkits: ToolkitOpt = None,
+    max_seconds: Annotated[
+        float | None, typer.Option(help="Wall-clock budget (default: 120 s per question).")
+    ] = None,
     max_tokens: Annotated[int | None, typer.Option(help="Token budget for the run.")] = None,
 ) -> None:
     """Answer a question: plan it, run the plan live, print the answer with evidence and gaps.
@@ -252,13 +278,20 @@ def run_question(
     from veritask.runtime.result import answer_json
 
     with user_errors():
-        import_tool_modules(imports or [])
+        if not question.strip():
+            raise UserError("the question is empty; ask something")
+        active = _toolkits(imports, tools, toolkits)
         settings = load_settings(store=store, model=model)
         budget = None
         if max_seconds is not None or max_tokens is not None:
             budget = Budget(max_seconds=max_seconds, max_tokens=max_tokens)
         view = ProgressView(err, show_plan=True)
-        orch = Orchestrator(settings=settings, budget=budget, listeners=[] if as_json else [view])
+        orch = Orchestrator(
+            settings=settings,
+            budget=budget,
+            listeners=[] if as_json else [view],
+            toolkits=active,
+        )
         rid = new_run_id()
         try:
             if as_json:
@@ -282,20 +315,36 @@ def plan_question(
     question: Annotated[str, typer.Argument(help="The question to plan.")],
     as_json: JsonOpt = False,
     model: ModelOpt = None,
+    store: StoreOpt = None,
     imports: ImportOpt = None,
+    tools: ToolsOpt = None,
+    toolkits: ToolkitOpt = None,
 ) -> None:
-    """Show the validated plan for a question; runs nothing (a dry run)."""
-    from veritask.pipeline.orchestrator import Orchestrator as _O
-    from veritask.planner.planner import Planner
+    """Show the validated plan for a question; runs nothing (a dry run).
+
+    With --json: exit 0 and {"plan", "confidence", "votes", "samples"}, or — when
+    no plan can be made — exit 1 and {"plan": null, "problems": [...]}.
+    """
+    from veritask.cli_render import PlanningStatus
+    from veritask.models.base import run_sync
     from veritask.planner.steps import render_steps
 
     with user_errors():
-        import_tool_modules(imports or [])
-        orch = _O(settings=load_settings(model=model))
-        planner = Planner(orch.router, orch.registry, remembered=orch.remembered_examples)
-        from veritask.models.base import run_sync
-
-        planned = run_sync(planner.aplan(question))
+        if not question.strip():
+            raise UserError("the question is empty; ask something")
+        active = _toolkits(imports, tools, toolkits)
+        orch = Orchestrator(settings=load_settings(model=model, store=store), toolkits=active)
+        status = PlanningStatus()
+        planner = orch.planner(on_candidate=lambda c: status.note(c.valid, c.round))
+        try:
+            with _planning_view(status, quiet=as_json):
+                planned = run_sync(planner.aplan(question))
+        except PlanError as exc:
+            if not as_json:
+                raise
+            problems = [str(p) for p in exc.problems]
+            sys.stdout.write(json.dumps({"plan": None, "problems": problems}) + "\n")
+            raise typer.Exit(EXIT_RUN_FAILED) from None
     if as_json:
         payload = {
             "plan": planned.plan.model_dump(mode="json"),
@@ -310,6 +359,25 @@ def plan_question(
         f"[dim]plan confidence {planned.confidence:.2f} "
         f"({planned.votes} of {len(planned.candidates)} samples agree)[/dim]"
     )
+
+
+@contextmanager
+def _planning_view(status: Any, *, quiet: bool) -> Iterator[None]:
+    """A ticking "planning… N samples — 12.3s" line on a terminal while the planner works."""
+    if quiet or not err.is_terminal:
+        yield
+        return
+    from rich.live import Live
+    from rich.text import Text
+
+    status.start()
+    with Live(
+        console=err,
+        refresh_per_second=8,
+        transient=True,
+        get_renderable=lambda: Text(status.line(), style="cyan"),
+    ):
+        yield
 
 
 def _register_optional_commands() -> None:

@@ -51,6 +51,7 @@ class ProgressView:
         self.live_mode = console.is_terminal
         self.rows: dict[str, dict[str, Any]] = {}
         self.started: dict[str, float] = {}
+        self.planning = PlanningStatus()
         self._live: Live | None = None
         if plan is not None:
             self.set_plan(plan)
@@ -61,8 +62,12 @@ class ProgressView:
 
     def __enter__(self) -> ProgressView:
         if self.live_mode:
+            # get_renderable: redrawn on every refresh, so elapsed times tick while waiting.
             self._live = Live(
-                self._renderable(), console=self.console, refresh_per_second=8, transient=False
+                console=self.console,
+                refresh_per_second=8,
+                transient=False,
+                get_renderable=self._renderable,
             )
             self._live.__enter__()
         return self
@@ -81,6 +86,7 @@ class ProgressView:
             self.console.print(line, highlight=False)
 
     def _apply(self, ev: Event) -> str | None:
+        self.planning.apply(ev)
         if ev.type.value.startswith("Task") and ev.data.get("task_id"):
             return self._task_event(ev)
         if ev.type.value.startswith("Plan"):
@@ -145,6 +151,8 @@ class ProgressView:
         return msg
 
     def _renderable(self) -> Any:
+        if self.planning.active:
+            return Text(self.planning.line(), style="cyan")
         if self.plan_text:
             return Group(Text(self.plan_text), self._table())
         return self._table()
@@ -171,6 +179,53 @@ class ProgressView:
                 elapsed,
             )
         return table
+
+
+_PLANNING_ENDS = frozenset(
+    {EventType.PLAN_ACCEPTED, EventType.PLAN_REJECTED, EventType.RUN_FINISHED}
+)
+
+
+class PlanningStatus:
+    """What the planner is doing, from the events: samples drawn, repairs, elapsed time."""
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+        self.samples = 0
+        self.valid = 0
+        self.round = 0
+
+    @property
+    def active(self) -> bool:
+        return self.since is not None
+
+    def start(self) -> None:
+        self.since = time.monotonic()
+
+    def apply(self, ev: Event) -> None:
+        if ev.type == EventType.RUN_STARTED and ev.data.get("options", {}).get("mode") == (
+            "orchestrated"
+        ):
+            self.start()
+        elif ev.type == EventType.PLAN_PROPOSED:
+            self.samples += 1
+            self.valid += bool(ev.data.get("valid"))
+            self.round = max(self.round, int(ev.data.get("round", 0)))
+        elif ev.type in _PLANNING_ENDS or ev.type.value.startswith("Task"):
+            self.since = None
+
+    def note(self, valid: bool, round_no: int) -> None:
+        """For callers that see samples without events (`veritask plan`)."""
+        self.samples += 1
+        self.valid += valid
+        self.round = max(self.round, round_no)
+
+    def line(self) -> str:
+        elapsed = time.monotonic() - (self.since or time.monotonic())
+        text = f"planning… {self.samples} sample(s) drawn, {self.valid} valid"
+        if self.round:
+            text += f", repair round {self.round}"
+        return f"{text} — {elapsed:.1f}s"
 
 
 def evidence_table(outcomes: dict[str, Outcome]) -> Table:

@@ -81,6 +81,22 @@ TimeoutOpt = Annotated[
 ]
 
 
+ImportOpt = Annotated[
+    list[str] | None,
+    typer.Option("--import", "-i", help="Import a module's @tools and Toolkits."),
+]
+ToolsOpt = Annotated[
+    list[str] | None, typer.Option("--tools", help="A JSON file of tool declarations.")
+]
+ToolkitOpt = Annotated[
+    list[str] | None, typer.Option("--toolkit", help="Answer with this toolkit (repeatable).")
+]
+NoExamplesOpt = Annotated[
+    bool,
+    typer.Option("--no-examples", help="Drop the toolkits' example plans (plan from tools alone)."),
+]
+
+
 def _fail(message: str, code: int = 2) -> None:
     err.print(f"[red]error:[/red] {message}", highlight=False)
     raise typer.Exit(code)
@@ -147,10 +163,18 @@ def run_command(
     retry_failed: Annotated[
         bool, typer.Option("--retry-failed", help="On resume, run `failed` questions again.")
     ] = False,
+    imports: ImportOpt = None,
+    tools: ToolsOpt = None,
+    toolkits: ToolkitOpt = None,
+    no_examples: NoExamplesOpt = False,
 ) -> None:
     """Answer every question of SUITE, one result line each; re-run to resume."""
     _check_mode(mode)
     config = BenchConfig(
+        imports=tuple(imports or ()),
+        tools=tuple(tools or ()),
+        toolkits=tuple(toolkits or ()),
+        examples=not no_examples,
         mode=mode,
         model=model,
         limit=limit,
@@ -218,6 +242,10 @@ def compare_command(
     report_only: Annotated[
         bool, typer.Option("--report-only", help="Do not run; report on results in DIR.")
     ] = False,
+    imports: ImportOpt = None,
+    tools: ToolsOpt = None,
+    toolkits: ToolkitOpt = None,
+    no_examples: NoExamplesOpt = False,
 ) -> None:
     """Run the modes on the same questions, then write report.md and PNG plots."""
     from veritask.bench.compare import results_name, write_report
@@ -229,6 +257,10 @@ def compare_command(
         if not report_only:
             for mode in chosen:
                 config = BenchConfig(
+                    imports=tuple(imports or ()),
+                    tools=tuple(tools or ()),
+                    toolkits=tuple(toolkits or ()),
+                    examples=not no_examples,
                     mode=mode,
                     model=model,
                     limit=limit,

@@ -20,6 +20,7 @@ Design choices, each for a reason:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -33,7 +34,8 @@ from veritask.pipeline.orchestrator import Orchestrator, new_run_id
 from veritask.runtime.result import answer_json
 from veritask.store import RunStore, open_store
 from veritask.testing import FaultInjector, FaultyModel, faulty_registry
-from veritask.tools import default_registry
+from veritask.tools import default_registry, import_tool_modules
+from veritask.tools.toolkit import Toolkit, brought_toolkits, resolve_toolkits
 
 if TYPE_CHECKING:
     from veritask.models import ModelProvider
@@ -55,6 +57,15 @@ class BenchConfig:
     store: str | None = None
     question_timeout_s: float = DEFAULT_QUESTION_TIMEOUT_S
     retry_failed: bool = False
+    imports: tuple[str, ...] = ()
+    """Modules to import (--import): their @tools and Toolkits."""
+    tools: tuple[str, ...] = ()
+    """JSON tool declaration files (--tools)."""
+    toolkits: tuple[str, ...] = ()
+    """Toolkits by name (--toolkit)."""
+    examples: bool = True
+    """False: plan with every toolkit's examples removed (`--no-examples`), from tool
+    descriptions alone."""
 
 
 @dataclass
@@ -103,6 +114,7 @@ class _Factory:
         self.registry = registry if registry is not None else default_registry()
         self._model = model
         self._configured_model = model is None
+        self.toolkits = _active_toolkits(config, self.settings)
         if registry is None:
             warm_builtin_tools()
 
@@ -143,9 +155,24 @@ class _Factory:
             model = FaultyModel(model, injector)
             registry = faulty_registry(registry, injector)
         orch = Orchestrator(
-            self.store, settings=self.settings, model=model, registry=registry, memory=False
+            self.store,
+            settings=self.settings,
+            model=model,
+            registry=registry,
+            memory=False,
+            toolkits=self.toolkits,
         )
         return orch, injector
+
+
+def _active_toolkits(config: BenchConfig, settings: Settings) -> list[Toolkit]:
+    """The toolkits a suite is answered with; without examples when asked to."""
+    modules = import_tool_modules(list(config.imports))
+    brought = brought_toolkits(modules, config.tools, config.toolkits)
+    kits = resolve_toolkits(brought if brought is not None else settings.toolkits)
+    if not config.examples:
+        kits = [dataclasses.replace(k, examples=()) for k in kits]
+    return kits
 
 
 def warm_builtin_tools() -> None:

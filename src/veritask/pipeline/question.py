@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from veritask.assembler import assemble_from_template
 from veritask.budget import BudgetMeter, bind_meter, unbind_meter
 from veritask.config import Budget
-from veritask.errors import PlanError
+from veritask.errors import BudgetExceeded, PlanError
 from veritask.escalation.ladder import Attempt, Rung, Step, climb
 from veritask.planner.planner import MODEL_FAILED, Candidate, Planner, PlanningResult
 from veritask.runtime.eventlog import EventLog
@@ -127,7 +127,7 @@ def question_budget(orch: Orchestrator) -> Budget:
 
 
 async def _bounded(pending: Awaitable[T], meter: BudgetMeter, log: EventLog, doing: str) -> T:
-    """`pending`, or — when the question's time budget runs out first — an abstention."""
+    """`pending`, or — when the question's budget runs out first — QuestionTimeout."""
     remaining = meter.remaining_seconds()
     try:
         return await asyncio.wait_for(pending, remaining)
@@ -140,10 +140,20 @@ async def _bounded(pending: Awaitable[T], meter: BudgetMeter, log: EventLog, doi
         raise QuestionTimeout(
             f"the question's time budget ({limit:g} s) ran out while {doing}"
         ) from None
+    except BudgetExceeded as exc:  # charged by a model call that just came back
+        log.emit(
+            EventType.BUDGET_EXCEEDED,
+            {"resource": exc.resource, "limit": exc.limit, "used": exc.used},
+        )
+        what = "time budget" if exc.resource == "seconds" else f"{exc.resource} budget"
+        raise QuestionTimeout(
+            f"the question's {what} ({exc.limit:g}{' s' if exc.resource == 'seconds' else ''}) "
+            f"ran out while {doing}"
+        ) from None
 
 
 class QuestionTimeout(Exception):
-    """The question's wall-time budget ran out before a plan or an answer existed."""
+    """The question's budget (time, tokens, calls) ran out before a plan or an answer existed."""
 
 
 async def _orchestrated(

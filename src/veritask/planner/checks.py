@@ -197,8 +197,7 @@ def _enum_value(registry: ToolRegistry, tool: str, param: str, value: str) -> bo
     spec = registry.get(tool)
     if param not in spec.params_model.model_fields:
         return False
-    schema = spec.input_schema.get("properties", {}).get(param, {})
-    return value in (schema.get("enum") or [])
+    return value in (spec.param_enum(param) or [])
 
 
 def _names_used(question: str, entity_words: frozenset[str]) -> frozenset[str]:

@@ -43,8 +43,7 @@ def _step_digits(upto: int) -> str:
 def _param_kind(spec: ToolSpec, name: str) -> str:
     if name in EXPRESSION_PARAMS:
         return "expr"
-    enum = spec.input_schema.get("properties", {}).get(name, {}).get("enum")
-    if enum:
+    if spec.param_enum(name):
         return "enum"
     from veritask.tools.registry import kind_of
 
@@ -127,11 +126,12 @@ def build_grammar(
         f"nfield ::= {_choice(numeric or slot_fields)}",
         f"num ::= {_alts(numbers) if numbers else _lit('0')}",
         f"op ::= {_alts(f' {o} ' for o in sorted(asked.operators or {'+', '-', '*', '/'}))}",
-        "text ::= [^\\n{}]{0,120}",
+        # One sentence: a ramble past the first full stop states what no step established.
+        "text ::= [^\\n{}.]{0,80}",
     ]
     for spec in tools:
         for name in spec.param_names:
-            enum = spec.input_schema.get("properties", {}).get(name, {}).get("enum")
+            enum = spec.param_enum(name)
             if enum:
                 rule = f"enum{len(enum_rules) + 1}"
                 named = [v for v in enum if str(v).lower() in question.lower()] or list(enum)
@@ -179,7 +179,7 @@ def _step_rules(
             j = k + 1
             go_on = f'look{j} "\\n" cont{j} | ' if j < max_steps else ""
             rules.append(f'cont{k} ::= "{j}. " ({go_on}fin{j} "\\n" answer{j})')
-        rules.append(f'answer{k} ::= "Answer: " text "{{${k}}}" text "\\n"')
+        rules.append(f'answer{k} ::= "Answer: " text "{{${k}}}" text "."? "\\n"')
     else:
         nxt = f' | "{k + 1}. " call{k + 1} "\\n" more{k + 1}' if not last else ""
         if k == 1:
@@ -188,7 +188,7 @@ def _step_rules(
         rules.append(f"more{k} ::= answer{k}{nxt}")
         rules.append(f"call{k} ::= {calls}")
         slot = f'"{{$" {_step_digits(k)} ("." field)? "}}"'
-        rules.append(f'answer{k} ::= "Answer: " text ({slot} text){{1,3}} "\\n"')
+        rules.append(f'answer{k} ::= "Answer: " text ({slot} text){{1,3}} "."? "\\n"')
     if k == 1:
         rules.append('sarg1 ::= "\\"" ent "\\""')
         rules.append('narg1 ::= "\\"" num "\\""')

@@ -100,7 +100,9 @@ def question_numbers(question: str) -> list[str]:
     return list(dict.fromkeys(m.group().replace(",", "") for m in _NUMBER.finditer(question)))
 
 
-def question_spans(question: str, known: frozenset[str] = frozenset()) -> list[str]:
+def question_spans(
+    question: str, known: frozenset[str] = frozenset(), *, lower_case: bool = True
+) -> list[str]:
     """Candidate entity arguments: whole names from the question, never a fragment of one.
 
     Three sources, in this order: runs of capitalised words, split only at
@@ -110,7 +112,8 @@ def question_spans(question: str, known: frozenset[str] = frozenset()) -> list[s
     that picks "Sudan" out of "South Sudan" asks about another thing; quoted
     strings; and runs of up to three lower-case words that are neither
     function words nor in `known` (the catalog's own words), for names written
-    in lower case ("a sprocket").
+    in lower case ("a sprocket"); `lower_case=False` leaves those out unless
+    the question has no other candidate.
     """
     spans = _name_spans(question)
     spans += [(m.group(1) or m.group(2)).strip() for m in _QUOTED.finditer(question)]
@@ -127,7 +130,8 @@ def question_spans(question: str, known: frozenset[str] = frozenset()) -> list[s
             and not w[:1].isupper()
         )
 
-    spans += _short_spans(words, free)
+    if lower_case:
+        spans += _short_spans(words, free)
     if not spans:  # nothing name-like at all: any short span of non-question words
         spans = _short_spans(words, lambda w: w.lower() not in QUESTION_WORDS)
     return list(dict.fromkeys(s for s in spans if s))

@@ -267,9 +267,13 @@ def _asks_how_much_more(words: list[str]) -> bool:
     """'how many more … than', 'how much longer … than': a difference, not a comparison."""
     comparative = MORE_WORDS | LESS_WORDS
     for i in range(len(words) - 2):
-        if words[i] == "how" and words[i + 1] in ("many", "much"):
-            if words[i + 2] in comparative and "than" in words[i + 3 :]:
-                return True
+        if (
+            words[i] == "how"
+            and words[i + 1] in ("many", "much")
+            and words[i + 2] in comparative
+            and "than" in words[i + 3 :]
+        ):
+            return True
     return False
 
 

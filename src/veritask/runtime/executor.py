@@ -166,6 +166,14 @@ class Runtime:
         problems = validate_plan(plan, self.registry)
         if problems:
             raise PlanError(problems)
+        declared = sorted(
+            {t.tool for t in plan.tasks if self.registry.get(t.tool).declared_only}
+        )
+        if declared:
+            raise UserError(
+                f"the plan calls {', '.join(map(repr, declared))}, declared in JSON without an "
+                "implementation; --import a module that implements them with @tool to run it"
+            )
         run_id = run_id or new_run_id()
         async with self.driving(run_id):
             if self.store.has_run(run_id):

@@ -86,6 +86,18 @@ class ToolSpec:
     def required_params(self) -> list[str]:
         return [n for n, f in self.params_model.model_fields.items() if f.is_required()]
 
+    def param_enum(self, name: str) -> list[Any] | None:
+        """The values a parameter is limited to (a Literal or enum, optional or not)."""
+        prop = self.input_schema.get("properties", {}).get(name, {})
+        if prop.get("enum"):
+            return list(prop["enum"])
+        for option in prop.get("anyOf", []):
+            if option.get("enum"):
+                return list(option["enum"])
+            if "const" in option:
+                return [option["const"]]
+        return [prop["const"]] if "const" in prop else None
+
     def param_adapter(self, name: str) -> TypeAdapter[Any]:
         """A validator for one argument, built once per tool and argument."""
         adapter = self._adapters.get(name)

@@ -177,10 +177,44 @@ def resolve_toolkits(items: Sequence[Toolkit | str]) -> list[Toolkit]:
     return list(out.values())
 
 
+def brought_toolkits(
+    modules: Sequence[types.ModuleType],
+    tool_files: Sequence[str] = (),
+    names: Sequence[str] = (),
+) -> list[Toolkit] | None:
+    """The toolkits a user brought on the command line, or None when they brought none.
+
+    `--import MOD` brings MOD's Toolkit objects, or — when it has none — its
+    `@tool` functions as a toolkit named after it; `--tools FILE.json` brings
+    its declarations as a toolkit named after the file; `--toolkit NAME` a
+    named one. Bringing any of these replaces the default (geo); name `geo`
+    too to keep it.
+    """
+    from pathlib import Path
+
+    from veritask.tools.declared import load_declarations
+
+    found: list[Toolkit] = []
+    for module in modules:
+        kits = toolkits_in_module(module)
+        for kit in kits:
+            register_toolkit(kit)
+        bare = module_toolkit(module) if not kits else None
+        found += kits or ([bare] if bare is not None else [])
+    for file in tool_files:
+        specs = load_declarations(file)
+        found.append(Toolkit(name=Path(file).stem, description=f"tools from {file}", tools=specs))
+    found += [find_toolkit(n) for n in names]
+    if not found and not names and not tool_files and not modules:
+        return None
+    return resolve_toolkits(found)
+
+
 __all__ = [
     "ENTRY_POINT_GROUP",
     "ExampleInput",
     "Toolkit",
+    "brought_toolkits",
     "core_specs",
     "find_toolkit",
     "module_toolkit",

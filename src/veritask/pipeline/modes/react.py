@@ -46,28 +46,25 @@ Tools:
 
 EXAMPLE: tuple[tuple[str, str], ...] = (
     (
-        "Question: What is the total population of Norway and Denmark together?",
-        'Thought: I need the population of Norway.\nAction: country_facts("Norway")',
+        "Question: What is the total size of X and Y together?",
+        'Thought: I need the size of X.\nAction: lookup("X")',
     ),
     (
-        'Observation: {"name": "Norway", "iso": "NO", "iso3": "NOR", "capital": "Oslo", '
-        '"population": 5314336, "area_km2": 324220.0, "continent": "Europe", '
-        '"currency_name": "Krone", "currency_code": "NOK"}',
-        'Thought: Now I need the population of Denmark.\nAction: country_facts("Denmark")',
+        'Observation: {"name": "X", "size": 5314336, "colour": "red"}',
+        'Thought: Now I need the size of Y.\nAction: lookup("Y")',
     ),
     (
-        'Observation: {"name": "Denmark", "iso": "DK", "iso3": "DNK", "capital": "Copenhagen", '
-        '"population": 5797446, "area_km2": 43094.0, "continent": "Europe", '
-        '"currency_name": "Krone", "currency_code": "DKK"}',
-        'Thought: I add the two populations.\nAction: calc("5314336 + 5797446")',
+        'Observation: {"name": "Y", "size": 5797446, "colour": "blue"}',
+        'Thought: I add the two sizes.\nAction: calc("5314336 + 5797446")',
     ),
     (
         "Observation: 11111782",
         "Thought: The sum answers the question.\nFinal Answer: 11111782",
     ),
 )
-"""A worked episode, given as earlier chat turns (small models imitate turns best).
-Its observations are the real tool results, shortened."""
+"""A worked episode, given as earlier chat turns (small models imitate turns best). Its
+tool `lookup` and things X, Y are placeholders: the example shows the loop, not a domain,
+and the per-turn grammar only lets the model call the real tools."""
 
 
 def messages_for(question: str, registry: ToolRegistry, *, example: bool = True) -> list[Message]:
@@ -181,7 +178,7 @@ def turn_grammar(
     Burkina Faso: use country_by_capital"), so the agent can act on a hint
     the way an unconstrained agent would.
     """
-    spans = question_spans(question)
+    spans = question_spans(question, lower_case=False)
     strings, numbers = observed_values(observed)
     hinted = [name for message in errors for name in hint_names(message)]
     entities = list(dict.fromkeys([*spans, *strings, *hinted[:MAX_OBSERVED]])) or ["?"]

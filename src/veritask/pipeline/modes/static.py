@@ -1,8 +1,9 @@
 """The static baseline: a fixed workflow, no planning and no agent loop.
 
-1. find the entities: spans of the question (`question_spans`) that a geo
-   tool resolves, tried as a country, then as a capital, then as a city;
-   the longest spans that resolve win and spans inside them are dropped;
+1. find the entities: spans of the question (`question_spans`) that a tool
+   of the active toolkits resolves — each tool taking one text argument is
+   tried in catalog order; the longest spans that resolve win and spans
+   inside them are dropped;
 2. look up everything about each (the tool's facts record);
 3. one model call answers from those facts as JSON.
 
@@ -35,12 +36,20 @@ if TYPE_CHECKING:
     from veritask.pipeline.orchestrator import Orchestrator
     from veritask.runtime.eventlog import EventLog
 
-ENTITY_TOOLS: tuple[tuple[str, str], ...] = (
-    ("country_facts", "country"),
-    ("country_by_capital", "capital"),
-    ("city_facts", "city"),
-)
-"""(tool, argument) tried in this order for each span; the first that resolves wins."""
+def entity_tools(orch: Orchestrator) -> list[tuple[str, str]]:
+    """(tool, argument) of the active tools that look up one named thing, in catalog order:
+    exactly one required parameter, a text one. Tried in this order for each span."""
+    from veritask.tools.registry import kind_of
+
+    out = []
+    for spec in orch.catalog.planned_tools():
+        required = spec.required_params
+        if len(required) != 1 or spec.declared_only:
+            continue
+        annotation = spec.params_model.model_fields[required[0]].annotation
+        if kind_of(annotation) == "text":
+            out.append((spec.name, required[0]))
+    return out
 
 
 @dataclass(frozen=True)
@@ -58,18 +67,14 @@ SYSTEM = (
 )
 
 EXAMPLE_FACTS: dict[str, Any] = {
-    "Norway": {"name": "Norway", "capital": "Oslo", "population": 5314336, "continent": "Europe"},
-    "Denmark": {
-        "name": "Denmark",
-        "capital": "Copenhagen",
-        "population": 5797446,
-        "continent": "Europe",
-    },
+    "X": {"name": "X", "size": 5314336, "colour": "red"},
+    "Y": {"name": "Y", "size": 5797446, "colour": "blue"},
 }
 EXAMPLE = (
-    "Which has more people, Norway or Denmark?",
-    "Answer: Denmark has more people (5797446) than Norway (5314336).",
+    "Which has the larger size, X or Y?",
+    "Answer: Y has the larger size (5797446) than X (5314336).",
 )
+"""A worked turn with placeholder things: it shows the format and favours no domain."""
 
 GRAMMAR = 'root ::= "Answer: " [^\\n]{1,200}\n'
 """One answer line: keeps a small model from rambling past the sentence asked for."""
@@ -97,7 +102,7 @@ async def run_static(
             gap = note_budget(log, exc)
             return _abstain(f"the budget ran out while finding entities: {gap}")
         if not entities:
-            return _abstain("no name in the question is a country, capital or city I know")
+            return _abstain("no name in the question is something the tools know")
         facts = {e.span: e.outcome.value for e in entities}
         try:
             completion = await orch.router.acomplete(
@@ -132,10 +137,10 @@ async def run_static(
 
 async def find_entities(question: str, calls: ToolCalls, max_lookups: int) -> list[Entity]:
     """The longest question spans a geo tool resolves, in question order."""
-    spans = question_spans(question)
+    spans = question_spans(question, lower_case=False)
     order = sorted(range(len(spans)), key=lambda i: -len(spans[i].split()))
     found: dict[int, Entity] = {}
-    tools = [(t, a) for t, a in ENTITY_TOOLS if t in calls.orch.registry]
+    tools = entity_tools(calls.orch)
     for i in order:
         span = spans[i]
         if any(_inside(span, e.span) for e in found.values()):
@@ -187,10 +192,10 @@ def _abstain(reason: str) -> Answer:
 
 
 __all__ = [
-    "ENTITY_TOOLS",
     "Entity",
     "StaticSettings",
     "answer_messages",
+    "entity_tools",
     "find_entities",
     "run_static",
 ]

@@ -1,0 +1,209 @@
+"""Planning with a toolkit that is not geography: an invented library catalogue.
+
+The planner must know nothing of the domain: relevance, grammar, examples and
+checks come from the toolkit. The model is scripted, so these tests pin the
+planner's own behaviour: what it offers the model, what it refuses before
+any model call, and which valid-looking plans it rejects.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal, TypedDict
+
+import pytest
+
+from veritask import Orchestrator, ToolError, Toolkit, tool
+from veritask.errors import PlanError
+from veritask.models import ScriptedModel
+from veritask.planner.catalog import Catalog
+from veritask.planner.checks import relevance_problems
+from veritask.planner.grammar import build_grammar
+from veritask.planner.planner import Planner
+from veritask.planner.question_text import question_spans
+from veritask.planner.relevance import Relevance
+from veritask.planner.steps import parse_steps
+
+SUFFIX = uuid.uuid4().hex[:6]
+BOOKS = {
+    "dune": {"title": "Dune", "author": "Frank Herbert", "pages": 412, "copies": 3},
+    "emma": {"title": "Emma", "author": "Jane Austen", "pages": 474, "copies": 1},
+    "ulysses": {"title": "Ulysses", "author": "James Joyce", "pages": 730, "copies": 2},
+}
+
+
+class Book(TypedDict):
+    title: str
+    author: str
+    pages: int
+    copies: int
+
+
+@tool(name="book", idempotent=True)
+def book(title: str) -> Book:
+    """One book of our library: its author, page count and copies on the shelf.
+
+    Args:
+        title: the book's title, e.g. "Dune".
+    """
+    found = BOOKS.get(title.strip().lower())
+    if found is None:
+        raise ToolError(f"no book titled {title!r}", kind="NotFound")
+    return Book(**found)  # type: ignore[typeddict-item]
+
+
+@tool(name="shelf", idempotent=True)
+def shelf(section: Literal["fiction", "history"]) -> int:
+    """Number of books on the shelves of a section.
+
+    Args:
+        section: the section of the library.
+    """
+    return {"fiction": 1200, "history": 800}[section]
+
+
+LIBRARY = Toolkit(
+    name=f"library{SUFFIX}",
+    description="Books of our library: authors, pages, copies.",
+    tools=[book, shelf],
+    examples=[
+        (
+            "How many copies of Persuasion do we have?",
+            {
+                "tasks": [{"id": "a", "tool": "book", "args": {"title": "Persuasion"}}],
+                "answer_template": "We have {$a.copies} copies of Persuasion.",
+            },
+        )
+    ],
+    vocabulary={"author": ["wrote", "writer"], "pages": ["long", "length"]},
+    notes="A book is named by its title.",
+)
+CATALOG = Catalog.from_toolkits([LIBRARY])
+RELEVANCE = Relevance(CATALOG)
+
+
+class Router:
+    def __init__(self, model: ScriptedModel) -> None:
+        self.model = model
+
+    async def acomplete(self, kind: str, messages, **kw):  # type: ignore[no-untyped-def]
+        return await self.model.acomplete(messages, **kw)
+
+
+def problems(question: str, steps: str) -> list[str]:
+    return relevance_problems(question, parse_steps(steps, CATALOG.registry), RELEVANCE)
+
+
+def test_fields_are_found_by_vocabulary_stems_and_meaning() -> None:
+    assert "book.author" in RELEVANCE.asked("Who wrote Dune?").targets
+    assert "book.pages" in RELEVANCE.asked("How long is Emma?").targets
+    assert "book.copies" in RELEVANCE.asked("How many copies of Ulysses are there?").targets
+
+
+def test_the_grammar_offers_the_domain_not_geography() -> None:
+    question = "Who wrote Dune?"
+    grammar = build_grammar(question, CATALOG, RELEVANCE.asked(question))
+    assert '"book("' in grammar and "country_facts" not in grammar and "city_facts" not in grammar
+    field = next(line for line in grammar.splitlines() if line.startswith("field ::="))
+    assert '"author"' in field and '"pages"' not in field
+    ent = next(line for line in grammar.splitlines() if line.startswith("ent ::="))
+    assert '"Dune"' in ent
+
+
+def test_enum_parameters_offer_their_values_and_lower_case_names_are_spans() -> None:
+    question = "How many books are in the history section?"
+    grammar = build_grammar(question, CATALOG, RELEVANCE.asked(question))
+    assert '"history"' in grammar
+    assert "ulysses" in question_spans("how long is ulysses", frozenset({"long"}))
+
+
+async def test_planning_with_the_scripted_model_never_calls_a_tool() -> None:
+    text = '1. book("Dune")\nAnswer: Dune was written by {$1.author}.\n'
+    model = ScriptedModel([text, text, text])
+    planner = Planner(Router(model), CATALOG, relevance=RELEVANCE)
+    result = await planner.aplan("Who wrote Dune?")
+    assert result.plan.tasks[0].tool == "book" and result.votes == 3
+    prompt = model.calls[0].messages
+    assert "Persuasion" in prompt[1]["content"]  # the toolkit's own example is shown
+    assert "A book is named by its title." in prompt[0]["content"]
+
+
+async def test_no_examples_means_examples_written_from_the_tool_schemas() -> None:
+    bare = Toolkit(name=f"bare{SUFFIX}", description="Books.", tools=[book])
+    text = '1. book("Emma")\nAnswer: Emma has {$1.pages} pages.\n'
+    model = ScriptedModel(default=text)
+    planner = Planner(Router(model), Catalog.from_toolkits([bare]))
+    await planner.aplan("How many pages does Emma have?")
+    shown = [m["content"] for m in model.calls[0].messages[1:-1]]
+    assert any('book("X")' in m for m in shown), shown
+
+
+async def test_out_of_scope_is_refused_by_meaning_before_any_model_call() -> None:
+    model = ScriptedModel([])
+    planner = Planner(Router(model), CATALOG, relevance=RELEVANCE)
+    with pytest.raises(PlanError) as err:
+        await planner.aplan("What is the weather in Dune?")
+    assert err.value.problems[0].code == "out_of_scope"
+    assert model.calls == []
+
+
+@pytest.mark.parametrize(
+    ("question", "steps", "expected"),
+    [
+        ("Who wrote Dune?", '1. book("Dune")\nAnswer: {$1.pages}', "field 'pages'"),
+        (
+            "Which is longer, Dune or Emma?",
+            '1. book("Dune")\n2. book("Emma")\nAnswer: {$1.pages} and {$2.pages}',
+            "larger(...) or smaller(...)",
+        ),
+        (
+            "How many times longer is Ulysses than Emma?",
+            '1. book("Ulysses")\n2. book("Emma")\n'
+            '3. calc("$1.pages - $2.pages")\nAnswer: {$3}',
+            "how many times",
+        ),
+        ("How many copies of Dune are there?", '1. book("Dune")\nAnswer: {$1.author}', "copies"),
+        ("Who wrote Dune?", '1. book("Frankenstein")\nAnswer: {$1.author}', "not written"),
+        (
+            "How many pages do 3 copies of Emma have?",
+            '1. book("Emma")\n2. calc("7 * $1.pages")\nAnswer: {$2}',
+            "constant 7",
+        ),
+        ("Who wrote Dune and what does it cost?", '1. book("Dune")\nAnswer: {$1.author}', "cost"),
+    ],
+)
+def test_valid_plans_that_answer_something_else_are_rejected(
+    question: str, steps: str, expected: str
+) -> None:
+    found = problems(question, steps)
+    assert any(expected in p for p in found), found
+
+
+@pytest.mark.parametrize(
+    ("question", "steps"),
+    [
+        ("Who wrote Dune?", '1. book("Dune")\nAnswer: {$1.author}'),
+        (
+            "Which is longer, Dune or Emma?",
+            '1. book("Dune")\n2. book("Emma")\n'
+            '3. larger("$1.title", "$1.pages", "$2.title", "$2.pages")\nAnswer: {$3}',
+        ),
+        (
+            "How many pages do 3 copies of Emma have?",
+            '1. book("Emma")\n2. calc("3 * $1.pages")\nAnswer: {$2}',
+        ),
+        ("How many copies of dune are there?", '1. book("Dune")\nAnswer: {$1.copies}'),
+    ],
+)
+def test_plans_that_answer_the_question_pass(question: str, steps: str) -> None:
+    assert problems(question, steps) == []
+
+
+def test_a_question_about_the_library_runs_end_to_end_with_its_evidence() -> None:
+    model = ScriptedModel(default='1. book("Dune")\nAnswer: Dune was written by {$1.author}.\n')
+    orch = Orchestrator("memory://", model=model, toolkits=[LIBRARY], memory=False)
+    result = orch.run("Who wrote Dune?")
+    assert result.answer is not None
+    assert result.answer.status.value == "answered"
+    assert result.answer.text == "Dune was written by Frank Herbert."
+    assert result.answer.value == "Frank Herbert"
