@@ -9,11 +9,12 @@ results; otherwise the run abstains as it would have without the rung.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
-from veritask.assembler.grounding import check
+from veritask.assembler.grounding import check, facts
 from veritask.escalation.ladder import Attempt
-from veritask.types import Answer, AnswerStatus, Confidence, ConfidenceMethod
+from veritask.types import Answer, AnswerStatus, Confidence, ConfidenceMethod, Outcome
 
 if TYPE_CHECKING:
     from veritask.pipeline.orchestrator import Orchestrator
@@ -22,6 +23,35 @@ if TYPE_CHECKING:
 DEEP_AGENT_STEPS = 4
 DEEP_AGENT_CEILING = 0.75
 """A grounded agent answer is trusted less than a validated, agreed plan."""
+
+
+_NUMBER = re.compile(r"(?<![\w.$])-?\d[\d,]*(?:\.\d+)?")
+COMPUTING_TOOLS = frozenset({"calc", "larger", "smaller"})
+
+
+def sourced(outcomes: list[Outcome], question: str = "") -> list[Outcome]:
+    """The outcomes an agent answer may be grounded in: every look-up, and a computation
+    only when every number it used came from a look-up or the question.
+
+    An agent can compute with a number it made up (`calc("111.11")`); the result
+    is then "in a tool's result" without coming from any source of truth.
+    """
+    looked_up = [o for o in outcomes if _tool(o) not in COMPUTING_TOOLS]
+    known, _ = facts(looked_up)
+    known += [float(n.replace(",", "")) for n in _NUMBER.findall(question)]
+    out = list(looked_up)
+    for o in outcomes:
+        if _tool(o) not in COMPUTING_TOOLS:
+            continue
+        query = " ".join(str(v) for e in o.evidence for v in e.query.values())
+        used = [float(n.replace(",", "")) for n in _NUMBER.findall(query)]
+        if used and all(any(abs(u - k) <= 1e-9 * max(1.0, abs(k)) for k in known) for u in used):
+            out.append(o)
+    return out
+
+
+def _tool(outcome: Outcome) -> str:
+    return outcome.evidence[0].tool if outcome.evidence else ""
 
 
 async def deep_agent(question: str, orch: Orchestrator, log: EventLog) -> Attempt[Answer]:
@@ -33,7 +63,9 @@ async def deep_agent(question: str, orch: Orchestrator, log: EventLog) -> Attemp
     log.flush()
     if answer.status is not AnswerStatus.ANSWERED:
         return Attempt(None, 0.0)
-    outcomes = [o for o in fold(log.store.events(log.run_id)).outcomes.values() if o.ok]
+    outcomes = sourced(
+        [o for o in fold(log.store.events(log.run_id)).outcomes.values() if o.ok], question
+    )
     grounding = check(answer.text, outcomes, question)
     if not outcomes or not grounding.ok:
         return Attempt(None, 0.0)

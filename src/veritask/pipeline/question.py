@@ -18,6 +18,7 @@ from veritask.budget import BudgetMeter, bind_meter, unbind_meter
 from veritask.config import Budget
 from veritask.errors import BudgetExceeded, PlanError
 from veritask.escalation.ladder import Attempt, Rung, Step, climb
+from veritask.planner.checks import UNCOVERED
 from veritask.planner.planner import MODEL_FAILED, Candidate, Planner, PlanningResult
 from veritask.runtime.eventlog import EventLog
 from veritask.runtime.result import RunResult
@@ -169,7 +170,11 @@ async def _orchestrated(
         return _finish_without_plan(log, _timed_out(exc, meter), meter, status=RunStatus.FAILED)
     except PlanError as exc:
         log.emit(EventType.PLAN_REJECTED, {"problems": [str(p) for p in exc.problems]})
-        out_of_scope = all(p.code == "out_of_scope" for p in exc.problems)
+        # A question using words no tool covers is not rescued by an agent: nothing it
+        # could look up answers it.
+        out_of_scope = all(p.code == "out_of_scope" for p in exc.problems) or any(
+            UNCOVERED in p.message for p in exc.problems
+        )
         rescued = None if out_of_scope else await _deep_agent_rung(orch, question, log, meter)
         if rescued is not None:
             return _finish_without_plan(log, rescued, meter)

@@ -21,6 +21,9 @@ from veritask.planner.relevance import Asked, PlanFeatures, Relevance, plan_feat
 from veritask.tools.registry import ToolRegistry
 from veritask.types import Plan
 
+UNCOVERED = "which none of the tools provides"
+"""How a problem about words no tool covers ends (callers tell such refusals apart)."""
+
 
 def relevance_problems(
     question: str, plan: Plan, relevance: Relevance, asked: Asked | None = None
@@ -42,7 +45,7 @@ def relevance_problems(
     uncovered = relevance.uncovered(question, names)
     if uncovered:
         listed = ", ".join(repr(w) for w in uncovered)
-        problems.append(f"the question asks about {listed}, which none of the tools provides")
+        problems.append(f"the question asks about {listed}, {UNCOVERED}")
     return problems
 
 
@@ -212,4 +215,4 @@ def _names_used(question: str, entity_words: frozenset[str]) -> frozenset[str]:
     return frozenset(used)
 
 
-__all__ = ["argument_problems", "relevance_problems"]
+__all__ = ["UNCOVERED", "argument_problems", "relevance_problems"]

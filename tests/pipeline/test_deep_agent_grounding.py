@@ -1,0 +1,35 @@
+"""The deep-agent rung may only ground its answer in looked-up values."""
+
+from __future__ import annotations
+
+from veritask.pipeline.deep_agent import sourced
+from veritask.types import Confidence, ConfidenceMethod, Outcome, OutcomeStatus, Source
+
+TOOL = Confidence(score=1.0, method=ConfidenceMethod.TOOL)
+
+
+def outcome(tid: str, tool: str, value: object, query: dict[str, object]) -> Outcome:
+    return Outcome(
+        task_id=tid,
+        status=OutcomeStatus.SUCCEEDED,
+        value=value,
+        confidence=TOOL,
+        evidence=[Source(tool=tool, query=query)],
+    )
+
+
+def test_a_computation_on_a_made_up_number_is_no_evidence() -> None:
+    made_up = outcome("a1", "calc", 111.11, {"expression": "111.11"})
+    assert sourced([made_up]) == []
+
+
+def test_a_computation_on_looked_up_numbers_is_evidence() -> None:
+    look = outcome("a1", "product", {"price_usd": 4.25}, {"name": "Widget"})
+    calc = outcome("a2", "calc", 12.75, {"expression": "4.25 * 3"})
+    invented = outcome("a3", "calc", 9.5, {"expression": "4.25 + 5.25"})
+    kept = sourced([look, calc, invented])
+    assert [o.task_id for o in kept] == ["a1"]  # 3 is no looked-up value either...
+    asked = sourced([look, calc], "What do 3 Widgets cost?")
+    assert [o.task_id for o in asked] == ["a1", "a2"]  # ...unless the question gives it
+    calc_ok = outcome("a4", "calc", 8.5, {"expression": "4.25 + 4.25"})
+    assert [o.task_id for o in sourced([look, calc_ok])] == ["a1", "a4"]
