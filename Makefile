@@ -41,7 +41,7 @@ bench-overhead: install
 # The dev-suite evaluation behind docs/benchmarks/report.md: all three modes,
 # without and with injected faults, on the embedded model. Resumable (re-run
 # to continue); takes hours on two cores. BENCH_ARGS="--limit 10" for a taste.
-BENCH_SUITE ?= ../shared/bench/dev.jsonl
+BENCH_SUITE ?= bench/suites/geo-dev.jsonl
 BENCH_DIR   ?= docs/benchmarks
 bench-dev: install
 	$(BIN)/veritask bench compare $(BENCH_SUITE) --out-dir $(BENCH_DIR) --prefix dev $(BENCH_ARGS)

@@ -91,9 +91,11 @@ def _matches(token: str, known: list[float]) -> bool:
     value = _parse_number(token)
     decimals = len(token.split(".")[1]) if "." in token else 0
     # Rounded to the precision shown, or within 0.5% (figures shown with fewer digits).
+    # A whole number shown for a small value is not a rounding: "2" does not state 1.6.
     slack = 0.5 * 10 ** (-decimals) + 1e-9
     return any(
-        abs(value - f) <= slack or (f != 0 and abs(value - f) <= 0.005 * abs(f))
+        (abs(value - f) <= slack and (decimals or abs(f) >= 10 or value == f))
+        or (f != 0 and abs(value - f) <= 0.005 * abs(f))
         for f in known
         if math.isfinite(f)
     )

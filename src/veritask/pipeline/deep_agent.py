@@ -3,17 +3,21 @@
 When no valid plan could be made, a small ReAct agent with the same tools
 gets a few steps (the single-agent loop, with a tighter cap and its own
 share of the budget). Its free-text answer is a model's words, so it is
-only accepted if every number and name in it traces to one of its own tool
-results; otherwise the run abstains as it would have without the rung.
+only accepted if every number and name in it traces to one of its own
+look-ups (a computation counts only on looked-up numbers), and if it looked
+up every name the question gives; otherwise the run abstains as it would
+have without the rung.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from typing import TYPE_CHECKING
 
 from veritask.assembler.grounding import check, facts
 from veritask.escalation.ladder import Attempt
+from veritask.planner.question_text import name_runs, question_sentence, spelled_in
 from veritask.types import Answer, AnswerStatus, Confidence, ConfidenceMethod, Outcome
 
 if TYPE_CHECKING:
@@ -50,6 +54,23 @@ def sourced(outcomes: list[Outcome], question: str = "") -> list[Outcome]:
     return out
 
 
+def unseen_names(question: str, outcomes: list[Outcome]) -> list[str]:
+    """Names the question gives that no looked-up outcome is about: an answer about
+    "Cable Ties and Batteries" that looked up only the batteries answers something else."""
+    seen = " ".join(
+        json.dumps([e.query for e in o.evidence] + [o.value], ensure_ascii=False, default=str)
+        for o in outcomes
+    )
+    names = [" ".join(run) for run in name_runs(question_sentence(question))]
+    return [n for n in names if not any(spelled_in(part, seen) for part in _parts(n))]
+
+
+def _parts(name: str) -> list[str]:
+    """A listed name ("Sri Lanka and Dominica") is several; a single one is itself."""
+    pieces = [p.strip() for p in name.split(" and ") if p.strip()]
+    return [name, *pieces] if len(pieces) > 1 else [name]
+
+
 def _tool(outcome: Outcome) -> str:
     return outcome.evidence[0].tool if outcome.evidence else ""
 
@@ -67,7 +88,7 @@ async def deep_agent(question: str, orch: Orchestrator, log: EventLog) -> Attemp
         [o for o in fold(log.store.events(log.run_id)).outcomes.values() if o.ok], question
     )
     grounding = check(answer.text, outcomes, question)
-    if not outcomes or not grounding.ok:
+    if not outcomes or not grounding.ok or unseen_names(question, outcomes):
         return Attempt(None, 0.0)
     score = min(DEEP_AGENT_CEILING, answer.confidence.score)
     confidence = Confidence(
