@@ -158,8 +158,7 @@ async def test_out_of_scope_is_refused_by_meaning_before_any_model_call() -> Non
         ),
         (
             "How many times longer is Ulysses than Emma?",
-            '1. book("Ulysses")\n2. book("Emma")\n'
-            '3. calc("$1.pages - $2.pages")\nAnswer: {$3}',
+            '1. book("Ulysses")\n2. book("Emma")\n3. calc("$1.pages - $2.pages")\nAnswer: {$3}',
             "how many times",
         ),
         ("How many copies of Dune are there?", '1. book("Dune")\nAnswer: {$1.author}', "copies"),
@@ -207,3 +206,13 @@ def test_a_question_about_the_library_runs_end_to_end_with_its_evidence() -> Non
     assert result.answer.status.value == "answered"
     assert result.answer.text == "Dune was written by Frank Herbert."
     assert result.answer.value == "Frank Herbert"
+
+
+def test_a_number_the_question_gives_must_be_used() -> None:
+    found = problems(
+        "How many pages do 3 copies of Emma have?", '1. book("Emma")\nAnswer: {$1.pages}'
+    )
+    assert any("gives the number 3" in p for p in found), found
+    question = "How many pages do 3 copies of Emma have?"
+    grammar = build_grammar(question, CATALOG, RELEVANCE.asked(question))
+    assert "fin2 ::= " in grammar and '"calc("' in grammar.split("fin2 ::= ")[1].split("\n")[0]

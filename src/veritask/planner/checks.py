@@ -41,6 +41,7 @@ def relevance_problems(
     problems += _operations(features, asked)
     problems += _answer_type(plan, features, asked, relevance)
     problems += argument_problems(question, plan, registry)
+    problems += unused_numbers(question, plan)
     names = _names_used(question, features.entity_words)
     uncovered = relevance.uncovered(question, names)
     if uncovered:
@@ -182,6 +183,25 @@ def argument_problems(question: str, plan: Plan, registry: ToolRegistry) -> list
     return out
 
 
+def unused_numbers(question: str, plan: Plan) -> list[str]:
+    """A number the question gives ("What do 5 Padlocks cost?") must be used by the plan;
+    answering with the price of one is answering another question."""
+    used = " ".join(
+        str(v) for task in plan.tasks for v in task.args.values() if not isinstance(v, bool)
+    )
+    in_names = " ".join(" ".join(run) for run in name_runs(question_sentence(question)))
+    out = []
+    for number in question_numbers(question):
+        if re.search(rf"(?<![\w.]){re.escape(number)}(?![\w.])", in_names):
+            continue  # part of a name ("Route 66")
+        if not re.search(rf"(?<![\w.]){re.escape(number)}(?![\w])", used):
+            out.append(
+                f"the question gives the number {number}, which the plan never uses; "
+                "compute with it (e.g. calc)"
+            )
+    return out
+
+
 def _calc_constants(task_id: str, expression: str, numbers: set[float]) -> list[str]:
     bare = re.sub(r"\$[A-Za-z_][\w.]*", " ", expression)
     out = []
@@ -215,4 +235,4 @@ def _names_used(question: str, entity_words: frozenset[str]) -> frozenset[str]:
     return frozenset(used)
 
 
-__all__ = ["UNCOVERED", "argument_problems", "relevance_problems"]
+__all__ = ["UNCOVERED", "argument_problems", "relevance_problems", "unused_numbers"]

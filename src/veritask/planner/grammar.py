@@ -153,7 +153,16 @@ def final_shape(asked: Asked, tools: list[ToolSpec]) -> frozenset[str]:
         return frozenset({"larger", "smaller"} & offered)
     if (asked.operators - {"*"}) or asked.times:
         return frozenset({"calc"} & offered)
+    if "*" in asked.operators and not any(_takes_number(t) for t in tools):
+        return frozenset({"calc"} & offered)  # "What do 5 Padlocks cost?": 5 × a price
     return frozenset()
+
+
+def _takes_number(spec: ToolSpec) -> bool:
+    """Whether a look-up tool has a numeric parameter a question's number could fill."""
+    if spec.name in COMPUTE_TOOLS:
+        return False
+    return any(_param_kind(spec, n) == "number" for n in spec.param_names)
 
 
 def _step_rules(
