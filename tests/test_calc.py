@@ -88,3 +88,19 @@ def test_enormous_powers_are_refused_quickly() -> None:
         pytest.fail(f"calc({expression!r}) was still computing after 10 seconds")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "InvalidInput"
+
+
+@pytest.mark.parametrize(
+    ("expression", "fragment"),
+    [
+        ("round(1, -10**8)", "round() takes between"),
+        ("'a' * 10**8", "numbers only"),
+        ("*".join(["10**300"] * 60), "more than 308 digits"),
+    ],
+)
+def test_every_expression_is_bounded_in_time_and_memory(expression: str, fragment: str) -> None:
+    """Each of these ran for minutes, took 600 MB or crashed the run before."""
+    with pytest.raises(ToolError) as info:
+        evaluate(expression)
+    assert fragment in str(info.value)
+    assert len(str(info.value)) < 700

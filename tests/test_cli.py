@@ -340,3 +340,23 @@ def test_console_script_imports_a_module_from_the_current_directory(
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["value"] == 15
+
+
+def test_bad_budgets_are_usage_errors_naming_the_option(cli: Invoke, tmp_path: Path) -> None:
+    path = str(write(tmp_path, "plan.json", VALID))
+    assert_clean_usage_error(cli("exec", path, "--max-seconds", "-1"), "--max-seconds")
+    assert_clean_usage_error(cli("exec", path, "--max-tasks", "0"), "--max-tasks")
+
+
+def test_a_plan_nested_hundreds_deep_is_a_usage_error(cli: Invoke, tmp_path: Path) -> None:
+    value: Any = "x"
+    for _ in range(300):
+        value = {"a": value}
+    plan = {"tasks": [{"id": "t", "tool": "calc", "args": {"expression": value}}]}
+    result = cli("exec", str(write(tmp_path, "deep.json", plan)))
+    assert_clean_usage_error(result, "nests more than 64 levels")
+
+
+def test_version(cli: Invoke) -> None:
+    result = cli("--version", use_store=False)
+    assert result.exit_code == 0 and result.stdout.startswith("veritask ")

@@ -42,6 +42,26 @@ app = typer.Typer(
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        sys.stdout.write(f"veritask {version('veritask')}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Run validated plans of small tasks with retries, budgets and a durable event log."""
+
 StoreOpt = Annotated[
     str | None,
     typer.Option("--store", help="Run store URL (default: sqlite:///.veritask/runs.db)."),
@@ -91,6 +111,18 @@ def user_errors() -> Iterator[None]:
         fail(str(exc))
     except VeritaskError as exc:
         fail(str(exc), EXIT_INTERNAL)
+
+
+def _budget(**limits: Any) -> Budget:
+    """A Budget from command-line limits; a bad one is a usage error naming the option."""
+    from pydantic import ValidationError
+
+    try:
+        return Budget(**limits)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        option = "--" + str(first["loc"][0]).replace("_", "-")
+        raise UserError(f"{option}: {first['msg'].lower()} (got {first['input']!r})") from None
 
 
 def _exit_code(result: RunResult) -> int:
@@ -162,7 +194,7 @@ def exec_plan(
         rid = run_id or new_run_id()
         budget = None
         if max_seconds is not None or max_tasks is not None:
-            budget = Budget(max_seconds=max_seconds, max_tasks=max_tasks)
+            budget = _budget(max_seconds=max_seconds, max_tasks=max_tasks)
         result = _run_with_progress(
             lambda o: o.execute(plan, run_id=rid),
             store=store,
@@ -284,7 +316,7 @@ def run_question(
         settings = load_settings(store=store, model=model)
         budget = None
         if max_seconds is not None or max_tokens is not None:
-            budget = Budget(max_seconds=max_seconds, max_tokens=max_tokens)
+            budget = _budget(max_seconds=max_seconds, max_tokens=max_tokens)
         view = ProgressView(err, show_plan=True)
         orch = Orchestrator(
             settings=settings,

@@ -97,8 +97,17 @@ def _type_problem(spec: ToolSignature, name: str, value: Any) -> str | None:
         spec.param_adapter(name).validate_python(value)
     except ValidationError as exc:
         first = exc.errors()[0]
-        return f"argument {name!r} of {spec.name}: {first['msg']} (got {value!r})"
+        return f"argument {name!r} of {spec.name}: {first['msg']} (got {_short(value)})"
     return None
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    """A bounded repr: a 50 MB argument must not be echoed into an error."""
+    try:
+        text = repr(value)
+    except Exception:
+        text = type(value).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _check_refs(task: Task, tasks: dict[str, Task], registry: ToolCatalog) -> list[PlanProblem]:

@@ -45,6 +45,27 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
 
 
+MAX_NESTING = 64
+"""Levels of lists and dicts a plan may nest: deeper ones crash recursive code paths
+(validation, references, the JSON encoder) and no real plan needs them."""
+
+
+def nesting(value: Any) -> int:
+    """How many levels of lists and dicts `value` nests, without recursion."""
+    deepest = 0
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_NESTING:
+            break
+        if isinstance(item, Mapping):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
+
+
 def load_plan(source: Plan | Mapping[str, Any] | str | Path) -> Plan:
     """A Plan from an object, a dict, or a JSON file path; malformed input is a PlanError."""
     if isinstance(source, Plan):
@@ -66,8 +87,24 @@ def load_plan(source: Plan | Mapping[str, Any] | str | Path) -> Plan:
                 f"plan file {str(path)!r} is not valid JSON: {exc.msg} at line {exc.lineno}, "
                 f"column {exc.colno}"
             ) from None
+        except RecursionError:
+            raise UserError(
+                f"plan file {str(path)!r} nests too deeply to read; "
+                f"keep arguments within {MAX_NESTING} levels"
+            ) from None
     else:
         data = source
+    depth = nesting(data)
+    if depth > MAX_NESTING:
+        raise PlanError(
+            [
+                PlanProblem(
+                    "too_deep",
+                    f"the plan nests more than {MAX_NESTING} levels deep; keep arguments "
+                    "shallower (flatten them, or pass a reference to a task)",
+                )
+            ]
+        )
     try:
         return Plan.model_validate(data)
     except ValidationError as exc:

@@ -78,15 +78,32 @@ def storable(tid: str, outcome: Outcome) -> tuple[dict[str, Any], str | None] | 
     fast = _dump_plain_success(outcome)
     if fast is not None:  # plain by construction: it will serialise
         return {"task_id": tid, "outcome": fast}, None
+    if not finite(outcome.value):
+        return None
     try:
-        data = {"task_id": tid, "outcome": dump_outcome(outcome)}
+        # Strict: a value JSON cannot hold (an object, NaN) fails its task rather than
+        # being logged as its repr. Tuples and sets become lists, deliberately.
+        data = {"task_id": tid, "outcome": outcome.model_dump(mode="json")}
         if plain(outcome.value) and all(
             plain(e.fields) and plain(e.query) for e in outcome.evidence
         ):
             return data, None
-        return data, json.dumps(data)
+        return data, json.dumps(data, allow_nan=False)
     except (ValueError, TypeError, PydanticSerializationError):
         return None
+
+
+def finite(value: Any, depth: int = 0) -> bool:
+    """No NaN or Infinity anywhere in `value` (JSON has neither; pydantic would write null)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if depth > 64:
+        return True
+    if isinstance(value, dict):
+        return all(finite(v, depth + 1) for v in value.values())
+    if isinstance(value, list | tuple | set | frozenset):
+        return all(finite(v, depth + 1) for v in value)
+    return True
 
 
 PLAIN_DEPTH = 4

@@ -127,8 +127,8 @@ def tool_of(outcome: Outcome) -> str:
 def plan_value(plan: Plan, outcomes: dict[str, Outcome]) -> tuple[Any, bool]:
     """(value, complete): the filled answer template, or the final task's value.
 
-    A template slot whose task did not succeed renders as a visible
-    `[missing]`, never a guess; `complete` is False then.
+    A run whose template has a slot no task filled has no value (None), never
+    a placeholder; the gaps name what is missing.
     """
     values = {tid: o.value for tid, o in outcomes.items() if o.status is OutcomeStatus.SUCCEEDED}
     if plan.answer_template is not None:
@@ -138,7 +138,9 @@ def plan_value(plan: Plan, outcomes: dict[str, Outcome]) -> tuple[Any, bool]:
                 lookup(ref, values)
             except RefError:
                 complete = False
-        return fill_template(plan.answer_template, values, missing="[missing]"), complete
+        if not complete:
+            return None, False  # a run that did not establish its value has none
+        return fill_template(plan.answer_template, values), True
     final = outcomes.get(plan.final_task_id)
     if final is not None and final.ok:
         return final.value, True

@@ -234,7 +234,11 @@ class Scheduler:
                 attempts=outcome.attempts,
                 error=ErrorInfo(
                     type="UnstorableValue",
-                    message="the tool's result cannot be written to the run log as JSON",
+                    message=(
+                        f"the tool returned a {type(outcome.value).__name__} that is not JSON "
+                        "data (or NaN/Infinity); return numbers, strings, booleans, lists "
+                        "or dicts"
+                    ),
                 ),
             )
             stored = {"task_id": tid, "outcome": dump_outcome(outcome)}, None

@@ -78,11 +78,24 @@ def prepare(
         return ErrorInfo(type="InvalidArguments", message=f"{spec.name}: {problems}")
 
 
+MAX_MESSAGE = 2000
+"""Characters of an error message kept in the log: a tool that raises with a 100 MB
+string must not write it into every event."""
+
+
+def _message(exc: BaseException) -> str:
+    try:
+        text = str(exc) or repr(exc)
+    except Exception:  # formatting itself failed (a 5,000-digit int in the message)
+        text = f"{type(exc).__name__} (its message could not be formatted)"
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 15] + "… (truncated)"
+
+
 def describe_failure(exc: Exception) -> ErrorInfo:
     """An exception from a tool as data; only ToolError can say a retry may help."""
     if isinstance(exc, ToolError):
-        return ErrorInfo(type=exc.kind, message=str(exc), retryable=exc.retryable)
-    return ErrorInfo(type=type(exc).__name__, message=str(exc) or repr(exc))
+        return ErrorInfo(type=exc.kind, message=_message(exc), retryable=exc.retryable)
+    return ErrorInfo(type=type(exc).__name__, message=_message(exc))
 
 
 def attempt_inline(

@@ -158,7 +158,9 @@ def _describe_validation_error(err: Any) -> str:
         return f"argument {loc!r} is required"
     if kind == "extra_forbidden":
         return f"argument {loc!r} is not accepted"
-    return f"argument {loc!r}: {err.get('msg', 'invalid')} (got {err.get('input')!r})"
+    shown = repr(err.get("input"))
+    shown = shown if len(shown) <= 120 else shown[:117] + "..."
+    return f"argument {loc!r}: {err.get('msg', 'invalid')} (got {shown})"
 
 
 _ARGS_HEADER = re.compile(r"^\s*(Args|Arguments|Parameters):\s*$")
