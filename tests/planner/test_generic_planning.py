@@ -216,3 +216,11 @@ def test_a_number_the_question_gives_must_be_used() -> None:
     question = "How many pages do 3 copies of Emma have?"
     grammar = build_grammar(question, CATALOG, RELEVANCE.asked(question))
     assert "fin2 ::= " in grammar and '"calc("' in grammar.split("fin2 ::= ")[1].split("\n")[0]
+
+
+def test_a_value_computed_with_itself_is_rejected() -> None:
+    found = problems(
+        "How many times longer is Ulysses than Emma?",
+        '1. book("Ulysses")\n2. book("Emma")\n3. calc("$1.pages / $1.pages")\nAnswer: {$3}',
+    )
+    assert any("with itself" in p for p in found), found

@@ -42,6 +42,7 @@ def relevance_problems(
     problems += _answer_type(plan, features, asked, relevance)
     problems += argument_problems(question, plan, registry)
     problems += unused_numbers(question, plan)
+    problems += self_operations(plan)
     names = _names_used(question, features.entity_words)
     uncovered = relevance.uncovered(question, names)
     if uncovered:
@@ -98,7 +99,7 @@ def _operations(features: PlanFeatures, asked: Asked) -> list[str]:
     for op, name in (("+", "a sum"), ("/", "a ratio"), ("-", "a difference")):
         if computed_by_tool:
             break  # a tool computes it ("how far apart": distance_km subtracts nothing)
-        if op in asked.operators and op not in features.operators and not asked.compares:
+        if op in asked.required and op not in features.operators and not asked.compares:
             if op == "-" and "/" in features.operators:
                 continue
             out.append(f"the question asks for {name}, but the plan never computes it")
@@ -180,6 +181,23 @@ def argument_problems(question: str, plan: Plan, registry: ToolRegistry) -> list
                     f"step {task.id}: {value!r} is not written in the question; "
                     "use names exactly as the question gives them"
                 )
+    return out
+
+
+def self_operations(plan: Plan) -> list[str]:
+    """`$1.population / $1.population` is 1 and `$1.x - $1.x` is 0 whatever the data:
+    a calculation of a value with itself answers nothing."""
+    out = []
+    for task in plan.tasks:
+        expression = task.args.get("expression")
+        if task.tool != "calc" or not isinstance(expression, str):
+            continue
+        refs = [str(r) for r in find_refs(expression)]
+        if len(refs) >= 2 and len(set(refs)) == 1 and re.search(r"[-/]", expression):
+            out.append(
+                f"step {task.id} computes {refs[0]} with itself; use the two different "
+                "values the question names"
+            )
     return out
 
 

@@ -151,7 +151,9 @@ def final_shape(asked: Asked, tools: list[ToolSpec]) -> frozenset[str]:
     offered = {t.name for t in tools}
     if asked.compares is not None:
         return frozenset({"larger", "smaller"} & offered)
-    if (asked.operators - {"*"}) or asked.times:
+    if any("." not in key for key in asked.targets):
+        return frozenset()  # a tool computes what is asked ("how far apart": distance_km)
+    if asked.required or asked.times:
         return frozenset({"calc"} & offered)
     if "*" in asked.operators and not any(_takes_number(t) for t in tools):
         return frozenset({"calc"} & offered)  # "What do 5 Padlocks cost?": 5 × a price

@@ -87,7 +87,8 @@ GENERIC_WORDS = frozenset(
     us you your i me my has have had having can could would should will shall may might
     must many much per each every other others one two both either neither between same
     please tell give find state show list answer about some any all more most less few
-    get got make made take taken like just also only very really""".split()
+    get got make made take taken like just also only very really use used uses using
+    called named known located situated lie lies belong belongs""".split()
 )
 """English function words: never a concept a tool provides, never a name."""
 

@@ -86,6 +86,10 @@ class Asked:
     ranked: tuple[tuple[str, float], ...]
     """Every target key with its combined score, best first."""
     operators: frozenset[str]
+    """Operators a plan may use: those asked for, "*" with a number in the question,
+    "/" with "per"."""
+    required: frozenset[str]
+    """Operators the question asks for outright (a sum, a ratio, a difference)."""
     compares: str | None
     """`more`, `less` or `either` for "which … A or B"; None when nothing is compared."""
     times: bool
@@ -160,6 +164,9 @@ class Relevance:
         ops = {o for op in OPERATIONS if set(words) & set(op.cues) for o in op.operators}
         if _asks_how_much_more(words):
             ops.add("-")  # "How many more X than Y", "how much heavier is A than B"
+        if _asks_times(words):
+            ops.add("/")
+        required = frozenset(ops)
         if question_numbers(question):
             ops.add("*")  # "What do 3 Widgets cost?": a number of the question times a value
         if "per" in words:
@@ -168,6 +175,7 @@ class Relevance:
             targets=frozenset(named),
             ranked=tuple((t.key, s) for t, s, _ in rows),
             operators=frozenset(ops),
+            required=required,
             compares=_compares(sentence, words),
             times=_asks_times(words),
             count=_asks_count(words),
