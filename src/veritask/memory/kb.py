@@ -396,7 +396,7 @@ class KnowledgeBase:
                     known[h] = np.frombuffer(row[0], dtype=np.float32)
         todo = [i for i, h in enumerate(hashes) if h not in known]
         if todo:
-            fresh = self.embedder.embed([_embed_text(chunks[i]) for i in todo])
+            fresh = embed_texts([_embed_text(chunks[i]) for i in todo], self.embedder)
             for i, vec in zip(todo, fresh, strict=True):
                 known[hashes[i]] = vec
             report.vectors_embedded += len(todo)
@@ -453,6 +453,21 @@ class KnowledgeBase:
             {"path": p, "format": fmt, "chars": size, "duplicate_of": dup, "chunks": n}
             for p, fmt, size, dup, n in rows
         ]
+
+    def vocabulary(self, limit: int = 3000) -> list[str]:
+        """The KB's most frequent words (4+ letters): what its documents talk about.
+
+        Why: the planner refuses a question none of whose words a toolkit
+        speaks; a `kb` toolkit speaks the words of its documents.
+        """
+        counts: dict[str, int] = {}
+        with self._lock:
+            rows = self._conn.execute("SELECT heading, text FROM chunks LIMIT 20000").fetchall()
+        for heading, text in rows:
+            for w in _TERM.findall(f"{heading} {text}".lower()):
+                if len(w) >= 4 and w.isalpha():
+                    counts[w] = counts.get(w, 0) + 1
+        return sorted(counts, key=lambda w: (-counts[w], w))[:limit]
 
     def search(self, query: str, k: int = 5) -> list[Passage]:
         """The ``k`` passages best matching ``query``: BM25 and vector rankings fused by RRF.
