@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
+from veritask.errors import UserError
+
 SUFFIXES: dict[str, str] = {
     ".md": "markdown",
     ".markdown": "markdown",
@@ -65,6 +67,28 @@ class _Block:
     end: int
     heading: tuple[str, ...] | None = None
     """Set on heading blocks: the full heading path *after* this heading."""
+
+
+def read_document(path: Path) -> str:
+    """The decoded text of a document, or a UserError that says why it cannot be read.
+
+    Binary files (a NUL byte, or bytes that are not UTF-8) are refused rather
+    than indexed as noise.
+    """
+    if not path.exists():
+        raise UserError("no such file")
+    if not path.is_file():
+        raise UserError("not a regular file")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"cannot read it ({exc.strerror or exc})") from exc
+    if b"\x00" in data[:8192]:
+        raise UserError("binary file (contains NUL bytes)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"not UTF-8 text (byte {exc.start} is invalid); binary?") from exc
 
 
 def format_of(path: str | Path) -> str | None:
@@ -352,4 +376,5 @@ __all__ = [
     "Chunk",
     "chunk_text",
     "format_of",
+    "read_document",
 ]

@@ -45,6 +45,7 @@ from veritask.memory.chunking import (
     Chunk,
     chunk_text,
     format_of,
+    read_document,
 )
 from veritask.store.sqlite import connect
 from veritask.types import utcnow
@@ -181,28 +182,6 @@ def remove_kb(name: str, directory: str | Path | None = None) -> bool:
     for extra in ("", "-wal", "-shm"):
         Path(f"{path}{extra}").unlink(missing_ok=True)
     return existed
-
-
-def read_document(path: Path) -> str:
-    """The decoded text of a document, or a UserError that says why it cannot be read.
-
-    Binary files (a NUL byte, or bytes that are not UTF-8) are refused rather
-    than indexed as noise.
-    """
-    if not path.exists():
-        raise UserError("no such file")
-    if not path.is_file():
-        raise UserError("not a regular file")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise UserError(f"cannot read it ({exc.strerror or exc})") from exc
-    if b"\x00" in data[:8192]:
-        raise UserError("binary file (contains NUL bytes)")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise UserError(f"not UTF-8 text (byte {exc.start} is invalid); binary?") from exc
 
 
 def _sha(data: str) -> str:

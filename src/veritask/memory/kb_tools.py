@@ -38,7 +38,9 @@ class PassageDict(TypedDict):
 
 
 class KBAnswerDict(TypedDict):
-    """What `kb_answer` returns; `$t1.answer` is the quote, `$t1.citation` where it is."""
+    """What `kb_answer` returns: `$t1.answer` is the quote with its citation (file,
+    heading, character span), so an answer template of `{$t1.answer}` names its source;
+    `quote` is the copied text alone."""
 
     answer: str
     quote: str
@@ -64,7 +66,7 @@ EXAMPLES: tuple[tuple[str, dict[str, Any]], ...] = (
                     },
                 }
             ],
-            "answer_template": "{$t1.answer} ({$t1.citation})",
+            "answer_template": "{$t1.answer}",
         },
     ),
     (
@@ -77,7 +79,7 @@ EXAMPLES: tuple[tuple[str, dict[str, Any]], ...] = (
                     "args": {"question": "how to reset the router", "k": 5},
                 }
             ],
-            "answer_template": "{$t1.answer} ({$t1.citation})",
+            "answer_template": "{$t1.answer}",
         },
     ),
 )
@@ -197,7 +199,7 @@ def knowledge_toolkit(
         span = result.span
         p = span.passage
         value = KBAnswerDict(
-            answer=span.text,
+            answer=f"“{span.text}” ({citation(p.source, p.heading, span.start, span.end)})",
             quote=span.text,
             source=p.source,
             heading=p.heading,
