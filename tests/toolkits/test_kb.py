@@ -96,3 +96,17 @@ def test_missing_kb_fails_the_task_with_the_ingest_command(kb_dir: Path) -> None
     result = orch.execute(_plan("How long does the deck oven need to heat up?"))
     error = result.outcomes["t1"].error
     assert error is not None and "veritask ingest PATH --kb nosuch" in error.message
+
+
+def test_pydoc_suite_answers_are_spans_of_their_cited_topic() -> None:
+    import json
+    from pydoc_data.topics import topics
+
+    suite = Path(__file__).parents[2] / "bench" / "suites" / "pydoc.jsonl"
+    rows = [json.loads(line) for line in suite.read_text(encoding="utf-8").splitlines()]
+    answerable = [r for r in rows if r["answerable"]]
+    assert len(answerable) >= 50 and len(rows) - len(answerable) >= 10
+    assert any(r.get("injection") for r in rows)
+    for r in answerable:
+        text = " ".join(topics[r["source"].removesuffix(".txt")].split())
+        assert " ".join(r["answer"].split()) in text, r["id"]
