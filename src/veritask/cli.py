@@ -83,6 +83,10 @@ ToolkitOpt = Annotated[
     list[str] | None,
     typer.Option("--toolkit", help="Plan with this toolkit (repeatable), e.g. geo."),
 ]
+KbOpt = Annotated[
+    list[str] | None,
+    typer.Option("--kb", help="Answer from this knowledge base (veritask ingest … --kb NAME)."),
+]
 
 
 def _toolkits(
@@ -296,6 +300,7 @@ def run_question(
     imports: ImportOpt = None,
     tools: ToolsOpt = None,
     toolkits: ToolkitOpt = None,
+    kb: KbOpt = None,
     max_seconds: Annotated[
         float | None, typer.Option(help="Wall-clock budget (default: 120 s per question).")
     ] = None,
@@ -323,6 +328,7 @@ def run_question(
             budget=budget,
             listeners=[] if as_json else [view],
             toolkits=active,
+            knowledge=kb,
         )
         rid = new_run_id()
         try:
@@ -351,6 +357,7 @@ def plan_question(
     imports: ImportOpt = None,
     tools: ToolsOpt = None,
     toolkits: ToolkitOpt = None,
+    kb: KbOpt = None,
 ) -> None:
     """Show the validated plan for a question; runs nothing (a dry run).
 
@@ -365,7 +372,9 @@ def plan_question(
         if not question.strip():
             raise UserError("the question is empty; ask something")
         active = _toolkits(imports, tools, toolkits)
-        orch = Orchestrator(settings=load_settings(model=model, store=store), toolkits=active)
+        orch = Orchestrator(
+            settings=load_settings(model=model, store=store), toolkits=active, knowledge=kb
+        )
         status = PlanningStatus()
         planner = orch.planner(on_candidate=lambda c: status.note(c.valid, c.round))
         try:
@@ -416,7 +425,12 @@ def _register_optional_commands() -> None:
     """Commands owned by other modules; each registers itself on `app`."""
     import importlib
 
-    for module in ("veritask.models.cli", "veritask.memory.cli", "veritask.bench.cli"):
+    for module in (
+        "veritask.models.cli",
+        "veritask.memory.cli",
+        "veritask.memory.kb_cli",
+        "veritask.bench.cli",
+    ):
         try:
             mod = importlib.import_module(module)
         except ImportError:

@@ -55,6 +55,9 @@ class Orchestrator(Runtime):
             default `["geo"]`). Plans may still call any registered tool; the
             planner offers only the active toolkits' tools (and calc, larger,
             smaller).
+        knowledge: knowledge base names (`veritask ingest … --kb NAME`); adds a `kb`
+            toolkit bound to them (kb_search, kb_answer); with `toolkits=None` it
+            replaces the configured default instead of joining it.
     """
 
     def __init__(
@@ -74,6 +77,7 @@ class Orchestrator(Runtime):
         memory: PlanMemoryLike | bool | None = None,
         toolkits: Sequence[Toolkit | str] | None = None,
         lease_ttl_s: float | None = None,
+        knowledge: Sequence[str] | None = None,
     ) -> None:
         settings = settings or load_settings()
         if isinstance(model, str):
@@ -94,9 +98,18 @@ class Orchestrator(Runtime):
         self._router = router
         self._memory_arg = memory
         self._memory: PlanMemoryLike | None = None
-        self.toolkits = resolve_toolkits(
+        chosen: list[Toolkit | str] = (
             list(toolkits) if toolkits is not None else list(self.settings.toolkits)
         )
+        if knowledge and toolkits is None:
+            chosen = []  # like --toolkit: bringing a KB replaces the default toolkits
+        if knowledge:
+            from veritask.memory.kb_tools import knowledge_toolkit
+
+            chosen = [t for t in chosen if getattr(t, "name", t) != "kb"] + [
+                knowledge_toolkit(list(knowledge))
+            ]
+        self.toolkits = resolve_toolkits(chosen)
         if registry is None:
             # Toolkit tools given as plain functions or JSON declarations are runnable
             # (or refused by name) like @tool ones.

@@ -1,0 +1,112 @@
+"""The `kb` toolkit: entry point, Orchestrator(knowledge=...), quoted answers and abstention."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from veritask import Orchestrator
+from veritask.memory.kb import KnowledgeBase
+from veritask.models import ScriptedModel
+from veritask.tools.toolkit import find_toolkit
+
+FIXTURE = Path(__file__).parents[1] / "memory" / "kb_fixture"
+
+
+@pytest.fixture
+def kb_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    shutil.copytree(FIXTURE, tmp_path / "docs")
+    monkeypatch.setenv("VERITASK_KB_DIR", str(tmp_path / "kb"))
+    with KnowledgeBase("manual", directory=tmp_path / "kb") as kb:
+        kb.ingest([tmp_path / "docs"])
+    return tmp_path / "kb"
+
+
+def _plan(question: str) -> dict[str, object]:
+    return {
+        "goal": question,
+        "tasks": [{"id": "t1", "tool": "kb_answer", "args": {"question": question}}],
+        "answer_template": "{$t1.answer}",
+    }
+
+
+def test_entry_point_toolkit_is_registered() -> None:
+    kit = find_toolkit("kb")
+    assert kit.name == "kb"
+    assert {s.name for s in kit.specs} == {"kb_search", "kb_answer"}
+    assert kit.plans  # its example plans validate against its tools
+
+
+def test_knowledge_replaces_the_default_toolkits(kb_dir: Path) -> None:
+    orch = Orchestrator("memory://", knowledge=["manual"], memory=False)
+    assert [t.name for t in orch.toolkits] == ["kb"]
+    assert "kb_answer" in orch.registry
+    both = Orchestrator("memory://", knowledge=["manual"], toolkits=["geo"], memory=False)
+    assert [t.name for t in both.toolkits] == ["geo", "kb"]
+
+
+def test_kb_search_returns_passages_as_evidence(kb_dir: Path) -> None:
+    orch = Orchestrator("memory://", knowledge=["manual"], memory=False)
+    result = orch.execute(
+        {"goal": "g", "tasks": [{"id": "t1", "tool": "kb_search", "args": {"query": "sesame"}}]}
+    )
+    outcome = result.outcomes["t1"]
+    assert outcome.ok and "sesame" in outcome.value[0]["text"]
+    first = outcome.evidence[0]
+    assert first.tool == "kb_search" and first.record_id is not None
+    source, span = first.record_id.rsplit(":", 1)
+    start, end = map(int, span.split("-"))
+    assert Path(source).read_text(encoding="utf-8")[start:end] == outcome.value[0]["text"]
+
+
+def test_run_answers_with_a_quote_and_its_citation(kb_dir: Path) -> None:
+    question = "How long does the deck oven need to heat up?"
+    steps = f'1. kb_answer("{question}")\nAnswer: {{$1.answer}}\n'
+    orch = Orchestrator(
+        "memory://", knowledge=["manual"], model=ScriptedModel(default=steps), memory=False
+    )
+    result = orch.run(question)
+    answer = result.answer
+    assert answer is not None and answer.status.value == "answered", answer
+    assert "45 minutes" in answer.text
+    assert "bakery.md § Harbor Bakery operations manual > Opening the kitchen" in answer.text
+    value = result.outcomes["t1"].value
+    original = Path(value["source"]).read_text(encoding="utf-8")
+    assert original[value["start"] : value["end"]] == value["quote"]
+    assert answer.confidence.signals["grounding"] == "ok"
+
+
+def test_unanswerable_question_abstains_and_says_what_was_searched(kb_dir: Path) -> None:
+    orch = Orchestrator("memory://", knowledge=["manual"], memory=False)
+    result = orch.execute(_plan("What is the capital of Mongolia?"))
+    answer = result.answer
+    assert result.outcomes["t1"].status.value == "failed"
+    assert result.outcomes["t1"].error is not None
+    assert "searched the knowledge base for 'What is the capital of Mongolia?'" in (
+        result.outcomes["t1"].error.message
+    )
+    if answer is not None:
+        assert answer.status.value in ("abstained", "failed")
+
+
+def test_missing_kb_fails_the_task_with_the_ingest_command(kb_dir: Path) -> None:
+    orch = Orchestrator("memory://", knowledge=["nosuch"], memory=False)
+    result = orch.execute(_plan("How long does the deck oven need to heat up?"))
+    error = result.outcomes["t1"].error
+    assert error is not None and "veritask ingest PATH --kb nosuch" in error.message
+
+
+def test_pydoc_suite_answers_are_spans_of_their_cited_topic() -> None:
+    import json
+    from pydoc_data.topics import topics
+
+    suite = Path(__file__).parents[2] / "bench" / "suites" / "pydoc.jsonl"
+    rows = [json.loads(line) for line in suite.read_text(encoding="utf-8").splitlines()]
+    answerable = [r for r in rows if r["answerable"]]
+    assert len(answerable) >= 50 and len(rows) - len(answerable) >= 10
+    assert any(r.get("injection") for r in rows)
+    for r in answerable:
+        text = " ".join(topics[r["source"].removesuffix(".txt")].split())
+        assert " ".join(r["answer"].split()) in text, r["id"]
