@@ -91,6 +91,10 @@ ToolsOpt = Annotated[
 ToolkitOpt = Annotated[
     list[str] | None, typer.Option("--toolkit", help="Answer with this toolkit (repeatable).")
 ]
+KbOpt = Annotated[
+    list[str] | None,
+    typer.Option("--kb", help="Answer from this knowledge base (veritask ingest … --kb NAME)."),
+]
 NoExamplesOpt = Annotated[
     bool,
     typer.Option("--no-examples", help="Drop the toolkits' example plans (plan from tools alone)."),
@@ -167,10 +171,12 @@ def run_command(
     tools: ToolsOpt = None,
     toolkits: ToolkitOpt = None,
     no_examples: NoExamplesOpt = False,
+    kb: KbOpt = None,
 ) -> None:
     """Answer every question of SUITE, one result line each; re-run to resume."""
     _check_mode(mode)
     config = BenchConfig(
+        knowledge=tuple(kb or ()),
         imports=tuple(imports or ()),
         tools=tuple(tools or ()),
         toolkits=tuple(toolkits or ()),

@@ -63,6 +63,8 @@ class BenchConfig:
     """JSON tool declaration files (--tools)."""
     toolkits: tuple[str, ...] = ()
     """Toolkits by name (--toolkit)."""
+    knowledge: tuple[str, ...] = ()
+    """Knowledge bases to answer from (--kb NAME), as the `kb` toolkit."""
     examples: bool = True
     """False: plan with every toolkit's examples removed (`--no-examples`), from tool
     descriptions alone."""
@@ -169,6 +171,10 @@ def _active_toolkits(config: BenchConfig, settings: Settings) -> list[Toolkit]:
     """The toolkits a suite is answered with; without examples when asked to."""
     modules = import_tool_modules(list(config.imports))
     brought = brought_toolkits(modules, config.tools, config.toolkits)
+    if config.knowledge:
+        from veritask.memory.kb_tools import knowledge_toolkit
+
+        brought = [*(brought or []), knowledge_toolkit(list(config.knowledge))]
     kits = resolve_toolkits(brought if brought is not None else settings.toolkits)
     if not config.examples:
         kits = [dataclasses.replace(k, examples=()) for k in kits]
