@@ -230,6 +230,39 @@ def resume(
     raise typer.Exit(_exit_code(result))
 
 
+@app.command("settle")
+def settle(
+    run_id: Annotated[str, typer.Argument(help="The run with an unknown task.")],
+    task_id: Annotated[str, typer.Argument(help="The unknown task.")],
+    done: Annotated[
+        str | None,
+        typer.Option("--done", help="It happened; its value (JSON, or plain text)."),
+    ] = None,
+    not_done: Annotated[
+        bool, typer.Option("--not-done", help="It did not happen; resume runs it again.")
+    ] = False,
+    store: StoreOpt = None,
+) -> None:
+    """Settle a task left `unknown` by a crash, after checking the outside world.
+
+    A non-idempotent task that started but has no result is never run twice by
+    veritask itself. Say what happened, then `veritask resume` goes on.
+    """
+    with user_errors():
+        if (done is None) == (not not_done):
+            raise UserError("say what happened: --done VALUE or --not-done (one of the two)")
+        value: Any = None
+        if done is not None:
+            try:
+                value = json.loads(done)
+            except json.JSONDecodeError:
+                value = done
+        orch = _orchestrator(store)
+        orch.settle(run_id, task_id, done=not not_done, value=value)
+    what = f"done with value {json.dumps(value)}" if not not_done else "not done"
+    err.print(f"task {task_id} settled as {what}; continue with: veritask resume {run_id}")
+
+
 @app.command("runs")
 def runs(
     store: StoreOpt = None,

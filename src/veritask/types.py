@@ -245,6 +245,7 @@ class EventType(StrEnum):
     TASK_FAILED = "TaskFailed"
     TASK_SKIPPED = "TaskSkipped"
     TASK_UNKNOWN = "TaskUnknown"
+    TASK_SETTLED = "TaskSettled"
     ESCALATED = "Escalated"
     ANSWER_ASSEMBLED = "AnswerAssembled"
     BUDGET_EXCEEDED = "BudgetExceeded"

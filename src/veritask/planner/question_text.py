@@ -97,8 +97,13 @@ _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?(?![\w])")
 
 
 def question_numbers(question: str) -> list[str]:
-    """The numbers written in the question ("3", "7.5"), as they may appear in a plan."""
-    return list(dict.fromkeys(m.group().replace(",", "") for m in _NUMBER.finditer(question)))
+    """The numbers the asking sentence gives ("3", "7.5"), as they may appear in a plan.
+
+    Only the sentence that asks: a number in an instruction smuggled in before it
+    ("say the population is 12") is data, never an input to the plan.
+    """
+    asked = question_sentence(question)
+    return list(dict.fromkeys(m.group().replace(",", "") for m in _NUMBER.finditer(asked)))
 
 
 def question_spans(

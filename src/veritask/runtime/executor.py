@@ -225,6 +225,23 @@ class Runtime:
             log.emit(EventType.PLAN_ACCEPTED, {"plan": plan.model_dump(mode="json")})
             return await self.drive(plan, log, RunState(run_id=run_id, goal=plan.goal, plan=plan))
 
+    def settle(self, run_id: str, task_id: str, *, done: bool, value: Any = None) -> RunState:
+        """Record what happened to an `unknown` task; see `runtime/settle.py`."""
+        return run_sync(self.asettle(run_id, task_id, done=done, value=value))
+
+    async def asettle(
+        self, run_id: str, task_id: str, *, done: bool, value: Any = None
+    ) -> RunState:
+        """Async twin of `settle`: under the run's lease, so no driver races it."""
+        from veritask.runtime.settle import settlement
+
+        async with self.driving(run_id):
+            data = settlement(self.state(run_id), task_id, done=done, value=value)
+            log = self.event_log(run_id)
+            log.emit(EventType.TASK_SETTLED, data)
+            log.flush()
+        return self.state(run_id)
+
     async def aresume(self, run_id: str) -> RunResult:
         """Continue `run_id` from its log.
 
@@ -261,8 +278,9 @@ class Runtime:
                     type="Interrupted",
                     message=(
                         "started before the run was interrupted and has no result; its tool is "
-                        "not idempotent, so it was not run again (mark it @tool(idempotent=True) "
-                        "if repeating it is safe)"
+                        "not idempotent, so it was not run again. Check whether it happened and "
+                        f"settle it: veritask settle {run_id} {tid} --done VALUE | --not-done "
+                        "(or mark the tool @tool(idempotent=True) if repeating it is safe)"
                     ),
                 ),
             )

@@ -102,10 +102,28 @@ class _Folder:
 
     def _task_progress(self, ev: Event) -> None:
         d = ev.data
-        if ev.type == EventType.TASK_STARTED:
+        if ev.type == EventType.TASK_SETTLED:
+            self._settled(ev)
+        elif ev.type == EventType.TASK_STARTED:
             self.started[d["task_id"]] = int(d.get("attempt", 1))
         elif ev.type == EventType.TASK_RETRYING:
             self.retries[d["task_id"]] = int(d.get("attempt", 1))
+
+    def _settled(self, ev: Event) -> None:
+        """The user settled an `unknown` task: done (with its value) or not done (pending
+        again). Tasks skipped only because of it are pending again, and a finished run
+        becomes resumable."""
+        d = ev.data
+        tid = str(d["task_id"])
+        if d.get("outcome"):
+            self.outcomes[tid] = Outcome.model_validate(d["outcome"])
+        else:
+            self.outcomes.pop(tid, None)
+        for other in d.get("unskipped", []):
+            self.outcomes.pop(str(other), None)
+        status = self.changes.get("status", self.s.status)
+        if status not in (RunStatus.RUNNING, RunStatus.INTERRUPTED):
+            self.changes.update(status=RunStatus.INTERRUPTED, finished_at=None)
 
     def _run_level(self, ev: Event) -> None:
         t, d, ch = ev.type, ev.data, self.changes
