@@ -384,7 +384,12 @@ def _register_optional_commands() -> None:
     """Commands owned by other modules; each registers itself on `app`."""
     import importlib
 
-    for module in ("veritask.models.cli", "veritask.memory.cli", "veritask.bench.cli"):
+    for module in (
+        "veritask.models.cli",
+        "veritask.memory.cli",
+        "veritask.bench.cli",
+        "veritask.api.cli",
+    ):
         try:
             mod = importlib.import_module(module)
         except ImportError:
