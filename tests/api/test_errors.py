@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
 from tests.api._app import book_plan, make_app
 
 KEY = "s3cret-key"

@@ -6,7 +6,6 @@ import asyncio
 from typing import Any
 
 import httpx
-
 from tests.api._app import ANSWER, BOOK, HOLD, book_plan, hold_plan
 
 
@@ -171,13 +170,13 @@ async def test_resume_is_refused_while_another_process_holds_the_lease(
 async def test_cancelling_while_planning_ends_the_log_with_run_interrupted(
     store_url: str,
 ) -> None:
+    from tests.api._app import LIBRARY
+
     from veritask import Orchestrator, Settings
     from veritask.api import ApiConfig, create_app
     from veritask.models import ScriptedModel
     from veritask.models.scripted import HANG
     from veritask.store import open_store
-
-    from tests.api._app import LIBRARY
 
     store = open_store(store_url)
     app = create_app(
