@@ -56,6 +56,8 @@ class Gate:
     release: asyncio.Event = field(default_factory=asyncio.Event)
     cancelled: list[str] = field(default_factory=list)
     finished: list[str] = field(default_factory=list)
+    loop: asyncio.AbstractEventLoop | None = None
+    """The loop `hold` waits on: a test in another thread releases it through this."""
 
 
 GATE: list[Gate] = [Gate()]
@@ -69,6 +71,7 @@ async def hold(tag: str) -> str:
         tag: returned as is.
     """
     gate = GATE[0]
+    gate.loop = asyncio.get_running_loop()
     gate.started.set()
     try:
         await gate.release.wait()
