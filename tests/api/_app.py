@@ -91,6 +91,10 @@ LIBRARY = Toolkit(
     vocabulary={"author": ["wrote", "writer"], "pages": ["long", "length"]},
 )
 STEPS = f'1. {BOOK}("Dune")\nAnswer: Dune was written by {{$1.author}}.\n'
+LONGER = (
+    f'1. {BOOK}("Dune")\n2. {BOOK}("Emma")\n'
+    '3. larger("$1.title", "$1.pages", "$2.title", "$2.pages")\nAnswer: {$3} is longer.\n'
+)
 ANSWER = "Dune was written by Frank Herbert."
 
 
@@ -127,12 +131,16 @@ def factory(
 
 
 def make_app(
-    store_url: str = "memory://", *, keys: tuple[str, ...] = (), max_body: int = 100_000
+    store_url: str = "memory://",
+    *,
+    keys: tuple[str, ...] = (),
+    max_body: int = 100_000,
+    script: str = STEPS,
 ) -> FastAPI:
     store = open_store(store_url)
     return create_app(
         Settings(store=store.url),
-        orchestrator_factory=factory(),
+        orchestrator_factory=factory(script),
         store=store,
         config=ApiConfig(api_keys=keys, max_body_bytes=max_body, poll_interval_s=0.05),
     )

@@ -3,15 +3,13 @@ against a real uvicorn server on 127.0.0.1 (what `veritask serve` runs)."""
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from tests.api._app import ANSWER, make_app
+from tests.api._live import LiveServer
 from tests.api.test_events import parse_sse
 
 openai = pytest.importorskip("openai", reason="the openai client comes with the models extra")
@@ -68,34 +66,6 @@ async def test_bad_chat_requests(
 async def test_models_lists_one_model_per_mode(client: httpx.AsyncClient) -> None:
     ids = [m["id"] for m in (await client.get("/v1/models")).json()["data"]]
     assert ids == ["veritask", "veritask-single-agent", "veritask-static"]
-
-
-class LiveServer:
-    """uvicorn serving the app on a free loopback port, in a thread."""
-
-    def __init__(self, app: Any) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]})
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        for _ in range(500):
-            if self.server.started:
-                return self
-            threading.Event().wait(0.01)
-        raise RuntimeError("uvicorn did not start")
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-        self.sock.close()
 
 
 @pytest.fixture

@@ -132,3 +132,10 @@ async def test_an_internal_error_is_500_without_a_traceback() -> None:
     assert r.status_code == 500
     assert "secret detail" not in r.text and "Traceback" not in r.text
     assert r.json()["error"]["type"] == "internal_error"
+
+
+async def test_a_body_that_is_not_utf8_is_422(client: httpx.AsyncClient) -> None:
+    r = await client.post(
+        "/v1/runs", content=b"\xff\x0b\xfe!)w", headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 422 and "UTF-8 JSON" in r.json()["error"]["message"]

@@ -47,6 +47,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI could not even decode the body: malformed input
+            return error_response(
+                422, "invalid_request", "the body could not be parsed; send UTF-8 JSON"
+            )
         kinds = {404: "not_found", 405: "method_not_allowed", 409: "conflict"}
         return error_response(exc.status_code, kinds.get(exc.status_code, "error"), str(exc.detail))
 

@@ -31,7 +31,9 @@ button{padding:.45rem .9rem;border:0;border-radius:4px;background:#2857d6;color:
 table{border-collapse:collapse;width:100%;background:#fff}
 td,th{border-bottom:1px solid #e3e5ea;padding:.35rem .5rem;text-align:left;font-size:.9rem;
 vertical-align:top}
-.card{background:#fff;border:1px solid #e3e5ea;border-radius:6px;padding:.8rem 1rem;margin:.8rem 0}
+.card{background:#fff;border:1px solid #e3e5ea;border-radius:6px;padding:.8rem 1rem;margin:.8rem 0;
+overflow-x:auto}
+td code{word-break:break-word;white-space:pre-wrap}
 .status{font-weight:600}
 .gap{color:#a33}
 .muted{color:#666;font-size:.85rem}
