@@ -210,3 +210,21 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["store"] == "ok"
+
+
+async def test_a_run_s_budget_is_honoured(client: httpx.AsyncClient) -> None:
+    r = await client.post(
+        "/v1/runs", json={"plan": book_plan("Dune", "Emma"), "budget": {"max_tasks": 1}}
+    )
+    run = await finished(client, r.json()["run_id"])
+    assert run["status"] != "succeeded"
+    assert any("budget for tasks exceeded" in g for g in run["gaps"]), run["gaps"]
+
+
+async def test_an_unknown_toolkit_is_422(client: httpx.AsyncClient) -> None:
+    from veritask.api.service import default_factory
+    from veritask.config import Settings
+
+    client.app.state.service.factory = default_factory(Settings(store="memory://"))  # type: ignore[attr-defined]
+    r = await client.post("/v1/runs", json={"question": "q?", "toolkits": ["nosuchkit"]})
+    assert r.status_code == 422 and "nosuchkit" in r.json()["error"]["message"]
