@@ -258,11 +258,12 @@ class RunService:
         by another live process), UserError if it already finished.
         """
         state = self.state(run_id)
-        if self.is_active(run_id):
-            raise RunLocked(run_id, "this server", 0.0)
         lease = self.store.lease(run_id)
-        if lease is not None and lease.live(time.time()):
-            raise RunLocked(run_id, lease.holder, lease.expires_at - time.time())
+        now = time.time()
+        if lease is not None and lease.live(now):
+            raise RunLocked(run_id, lease.holder, lease.expires_at - now)
+        if self.is_active(run_id):  # between our task's start and its taking the lease
+            raise RunLocked(run_id, "this server", 0.0)
         if state.finished:
             raise UserError(f"run {run_id!r} already finished ({state.status.value})")
         self._errors.pop(run_id, None)
