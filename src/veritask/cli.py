@@ -463,6 +463,7 @@ def _register_optional_commands() -> None:
         "veritask.memory.cli",
         "veritask.memory.kb_cli",
         "veritask.bench.cli",
+        "veritask.api.cli",
     ):
         try:
             mod = importlib.import_module(module)

@@ -8,11 +8,12 @@ code or on the command line. `.env.example` lists every variable.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -81,6 +82,16 @@ class Settings(BaseSettings):
     routes: dict[str, list[str]] = Field(default_factory=dict)
     """Task kind (plan, extract, synthesize, verify, deep, escalate) → models to try in order."""
     models: dict[str, ModelEntry] = Field(default_factory=dict)
+    api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list, repr=False)
+    """Bearer keys `veritask serve` accepts (VERITASK_API_KEYS=k1,k2). Without any, the
+    server binds only to loopback."""
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [k.strip() for k in value.split(",") if k.strip()]
+        return value
 
     @classmethod
     def settings_customise_sources(
