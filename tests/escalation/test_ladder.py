@@ -98,7 +98,9 @@ def test_stronger_model_rung_plans_with_the_escalate_route() -> None:
     from veritask.config import Settings
     from veritask.models import Router
 
-    weak = ScriptedModel([SUM, OTHER, SUM_AREA, OTHER, SUM_AREA, OTHER, SUM_AREA], name="weak")
+    # Round 0: two valid plans that disagree (0.5); the resample draws only plans the
+    # checks reject (area where population is asked), so agreement stays at 0.5.
+    weak = ScriptedModel([SUM, OTHER, SUM_AREA, *[SUM_AREA] * 4], name="weak")
     strong = ScriptedModel([SUM, SUM, SUM], name="strong")
     settings = Settings(model="weak", routes={"escalate": ["strong"]})
     router = Router(settings, providers={"weak": weak, "strong": strong})

@@ -75,6 +75,13 @@ def _whole_record_slots(plan: Plan, registry: ToolRegistry) -> list[str]:
 
 def _fields_not_asked(features: PlanFeatures, asked: Asked, relevance: Relevance) -> list[str]:
     out = []
+    for key in dict.fromkeys(features.slot_keys):
+        if key in asked.targets and asked.slots and key not in asked.slots and "." in key:
+            best = ", ".join(sorted(k.split(".")[-1] for k in asked.slots))
+            out.append(
+                f"the answer states {key.split('.')[-1]!r}, but the question asks most "
+                f"for {best}; state that (or compute it)"
+            )
     for key in sorted(features.fields):
         if key in asked.targets:
             continue

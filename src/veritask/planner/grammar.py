@@ -96,7 +96,7 @@ def _fields(catalog: Catalog, tools: list[ToolSpec], asked: Asked) -> tuple[set[
     for spec in tools:
         if spec.name not in COMPUTE_TOOLS:
             every.update(spec.output_kinds or dict.fromkeys(spec.output_fields or (), "other"))
-    wanted = {k.split(".", 1)[1] for k in asked.targets if "." in k and k.split(".")[0] in offered}
+    wanted = {k.split(".", 1)[1] for k in asked.slots if "." in k and k.split(".")[0] in offered}
     slot = (wanted & set(every)) or set(every)
     numeric = {f for f, kind in every.items() if kind == "number"}
     return slot, (numeric & slot) or numeric

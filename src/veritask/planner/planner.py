@@ -168,8 +168,7 @@ class Planner:
             chosen = _vote([c for c in batch if c.valid])
             if chosen is not None:
                 plan, votes = chosen
-                # Agreement over everything sampled: a plan that needed repair is less sure.
-                return PlanningResult(plan, votes / len(candidates), votes, candidates)
+                return PlanningResult(plan, agreement(votes, candidates), votes, candidates)
             worst = min(batch, key=lambda c: len(c.problems))
             messages = repair_messages(messages, worst.text, worst.problems)
         problems = [PlanProblem("rejected", p) for p in candidates[-1].problems]
@@ -192,7 +191,9 @@ class Planner:
         if chosen is None:
             return previous
         plan, votes = chosen
-        return PlanningResult(plan, votes / len(pool), votes, [*previous.candidates, *fresh])
+        return PlanningResult(
+            plan, agreement(votes, pool), votes, [*previous.candidates, *fresh]
+        )
 
     async def _sample(
         self,
@@ -233,6 +234,17 @@ class Planner:
         if not problems and self.settings.check_relevance:
             problems = relevance_problems(question, plan, self.relevance, asked)
         return Candidate(text, plan, problems, round_no)
+
+
+def agreement(votes: int, candidates: Sequence[Candidate]) -> float:
+    """The plan's confidence: its share of the samples that passed every check.
+
+    A sample the checks rejected argues for no other answer, so it does not
+    dilute the vote; but one valid sample alone is only half-sure (it counts
+    against at least two), and two valid samples that disagree are a coin flip.
+    """
+    valid = sum(1 for c in candidates if c.valid)
+    return votes / max(valid, 2)
 
 
 def _vote(valid: list[Candidate]) -> tuple[Plan, int] | None:

@@ -83,6 +83,9 @@ class Asked:
 
     targets: frozenset[str]
     """Target keys (`tool.field` or `tool`) the question's words name or mean."""
+    slots: frozenset[str]
+    """The targets named most strongly: what an answer slot states directly (a density
+    where "density … per square kilometre" is asked, not the "people" also named)."""
     ranked: tuple[tuple[str, float], ...]
     """Every target key with its combined score, best first."""
     operators: frozenset[str]
@@ -134,12 +137,31 @@ class Relevance:
 
     # -- what a question asks -------------------------------------------------------
 
-    def scores(self, question: str) -> list[tuple[Target, float, bool]]:
-        """(target, score by meaning, named by a word) for every target, best first."""
+    @cached_property
+    def _entity_stems(self) -> frozenset[str]:
+        """Stems of the tools' names: they name the kind of thing looked up ("country" in
+        country_facts), so on their own they name no field ("countries that border")."""
+        return frozenset(
+            stem(w) for spec in self.catalog.registry for w in words_of(spec.name.replace("_", " "))
+        )
+
+    def strengths(self, question: str) -> dict[str, float]:
+        """How strongly the question's words name each target: matched words, a phrase
+        counting each of its words ("per square kilometre" beats "square")."""
         asked = question_sentence(question)
         q_stems = set(_stems(asked))
         q_text = " " + " ".join(_stems(asked)) + " "
-        lexical = [_named(t, q_stems, q_text) for t in self.targets]
+        out = {}
+        for t in self.targets:
+            weak = _WEAK | (self._entity_stems if t.field else frozenset())
+            out[t.key] = _strength(t, q_stems, q_text, weak)
+        return out
+
+    def scores(self, question: str) -> list[tuple[Target, float, bool]]:
+        """(target, score by meaning, named by a word) for every target, best first."""
+        asked = question_sentence(question)
+        strength = self.strengths(question)
+        lexical = [strength[t.key] > 0 for t in self.targets]
         vectors = self._target_vectors
         if vectors is not None:
             q = embed([without_names(asked)])[0]
@@ -154,11 +176,15 @@ class Relevance:
 
     def asked(self, question: str) -> Asked:
         rows = self.scores(question)
+        strength = self.strengths(question)
         named = {t.key for t, _, hit in rows if hit}
+        top = max((strength[k] for k in named), default=0.0)
+        slots = {k for k in named if strength[k] >= top}
         if not named:
             by_meaning = sorted(rows, key=lambda r: r[1], reverse=True)
             if by_meaning and by_meaning[0][1] >= ASKED_MIN_SCORE:
                 named.add(by_meaning[0][0].key)
+                slots = set(named)
         sentence = question_sentence(question)
         words = words_of(sentence)
         ops = {o for op in OPERATIONS if set(words) & set(op.cues) for o in op.operators}
@@ -173,6 +199,7 @@ class Relevance:
             ops.add("/")
         return Asked(
             targets=frozenset(named),
+            slots=frozenset(slots),
             ranked=tuple((t.key, s) for t, s, _ in rows),
             operators=frozenset(ops),
             required=required,
@@ -236,20 +263,24 @@ def _unquoted(text: str) -> str:
     return re.sub(r"[\"“][^\"”]*[\"”]", " ", text)
 
 
-def _named(target: Target, q_stems: set[str], q_text: str) -> bool:
-    """Whether the question spells one of the target's words (multi-word ones as phrases)."""
+def _strength(target: Target, q_stems: set[str], q_text: str, weak: frozenset[str]) -> float:
+    """Words of the target the question spells (multi-word ones as phrases, each word
+    counting); 0 when it names the target nowhere."""
+    best = 0.0
     for phrase in target.words:
-        stems = _stems(phrase)
+        stems = [s for s in _stems(phrase)]
         if not stems:
             continue
         if len(stems) == 1:
-            if stems[0] in q_stems and stems[0] not in _WEAK:
-                return True
+            hit = 1.0 if stems[0] in q_stems and stems[0] not in weak else 0.0
         elif f" {' '.join(stems)} " in q_text:
-            return True
-        elif len(stems) == 2 and all(s in q_stems for s in stems):
-            return True  # "price usd": both words present anywhere
-    return False
+            hit = float(len(stems))
+        elif len(stems) == 2 and all(s in q_stems and s not in weak for s in stems):
+            hit = 2.0  # "price usd": both words present anywhere
+        else:
+            hit = 0.0
+        best = max(best, hit)
+    return best
 
 
 _WEAK = frozenset(stem(w) for w in ("name", "value", "number", "count", "id", "usd", "km"))
