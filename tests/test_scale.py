@@ -320,3 +320,80 @@ def test_two_resumes_at_once_on_postgres_exactly_one_drives(tmp_path: Path, pg_u
     store.close()
     assert [e.type for e in log].count(EventType.RUN_RESUMED) == 1
     _assert_one_consistent_log(log)
+
+
+# -- without services ----------------------------------------------------------------
+
+
+def test_visibility_timeout_outlasts_the_longest_call() -> None:
+    from veritask.runtime.backends.celery import (
+        TIME_LIMIT_GRACE_S,
+        VISIBILITY_MARGIN_S,
+        visibility_timeout,
+    )
+
+    margin = TIME_LIMIT_GRACE_S + VISIBILITY_MARGIN_S
+    assert visibility_timeout([5.0, None, 120.0]) == 120.0 + margin
+    assert visibility_timeout([]) == 60.0 + margin  # the default policy's timeout
+
+
+def test_make_backend_celery_reads_the_broker_from_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("celery")
+    from veritask.runtime.backends import make_backend
+    from veritask.runtime.backends.celery import CeleryBackend
+
+    monkeypatch.setenv("VERITASK_BROKER_URL", "redis://127.0.0.1:1/3")
+    backend = make_backend("celery")
+    assert isinstance(backend, CeleryBackend)
+    assert backend.app.conf.broker_url == "redis://127.0.0.1:1/3"
+    assert backend.app.conf.worker_prefetch_multiplier == 1
+
+
+def test_postgres_url_schema_parameter() -> None:
+    from veritask.errors import ConfigError
+    from veritask.store.postgres import split_url
+
+    assert split_url("postgres://u@h:5/db?schema=s1&sslmode=disable") == (
+        "postgresql://u@h:5/db?sslmode=disable",
+        "s1",
+    )
+    assert split_url("postgresql://h/db") == ("postgresql://h/db", None)
+    with pytest.raises(ConfigError, match="schema name"):
+        split_url("postgresql://h/db?schema=a;drop")
+
+
+async def test_an_outcome_a_backend_cannot_know_is_recorded_unknown(tmp_path: Path) -> None:
+    """A remote call whose worker died (kind OutcomeUnknown) is `unknown`, not retried."""
+    from veritask import Plan, Task
+    from veritask.errors import ToolError
+    from veritask.runtime.backends.base import OUTCOME_UNKNOWN, current_run_id
+    from veritask.runtime.executor import Runtime
+    from veritask.tools import ToolRegistry
+    from veritask.types import OutcomeStatus, RunStatus
+
+    seen: list[str | None] = []
+
+    class LostWorker:
+        async def call(self, spec: object, args: object, *, task_id: str, timeout_s: object) -> int:
+            seen.append(current_run_id.get())
+            raise ToolError("the worker died", kind=OUTCOME_UNKNOWN)
+
+        async def aclose(self) -> None:
+            return None
+
+    reg = ToolRegistry()
+
+    @reg.tool(retries=3)
+    def pay(amount: int) -> int:
+        return amount
+
+    rt = Runtime(f"sqlite:///{tmp_path}/runs.db", registry=reg, backend=LostWorker())
+    result = await rt.aexecute(
+        Plan(goal="pay", tasks=[Task(id="p", tool="pay", args={"amount": 1})]), run_id="lost"
+    )
+    assert result.status is RunStatus.FAILED
+    outcome = result.outcomes["p"]
+    assert outcome.status is OutcomeStatus.UNKNOWN
+    assert seen == ["lost"]  # one attempt, and the backend knew the run

@@ -124,6 +124,8 @@ class PostgresRunStore:
         return urlunsplit((parts.scheme, host + port, parts.path, parts.query, ""))
 
     def _setup(self, conn: Any) -> None:
+        # Timestamps come back in UTC whatever the server's zone: like SQLite's ISO strings.
+        conn.execute("SET TIME ZONE 'UTC'")
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
             if self.schema is not None:
