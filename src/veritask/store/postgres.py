@@ -174,16 +174,17 @@ class PostgresRunStore:
             (EventType(ev.type), ev.encoded or json.dumps(ev.data, default=str)) for ev in events
         ]
         with self._write(run_id, "append to") as conn:
-            check_writer(run_id, self._lease_row(run_id), lease, self._clock())
-            goal = str(events[0].data.get("goal", ""))
-            conn.execute(
-                "INSERT INTO runs (run_id, goal, status, started_at) VALUES (%s, %s, %s, %s)"
-                " ON CONFLICT (run_id) DO NOTHING",
-                (run_id, goal, RunStatus.RUNNING.value, now),
-            )
-            (last,) = conn.execute(
-                "SELECT last_seq FROM runs WHERE run_id = %s", (run_id,)
+            # One round trip reads the lease and the last seq (the advisory lock is held:
+            # nothing can change either before we commit).
+            row = conn.execute(
+                "SELECT l.token, l.holder, l.expires_at,"
+                " (SELECT last_seq FROM runs WHERE run_id = %s)"
+                " FROM (SELECT 1) AS one LEFT JOIN leases l ON l.run_id = %s",
+                (run_id, run_id),
             ).fetchone()
+            current = None if row[0] is None else Lease(run_id, row[0], row[1], row[2])
+            check_writer(run_id, current, lease, self._clock())
+            last = row[3] or 0
             stored = []
             rows = []
             for i, (ev, (etype, data)) in enumerate(
@@ -193,14 +194,23 @@ class PostgresRunStore:
                     trusted(Event, run_id=run_id, seq=i, at=now, type=etype, data=ev.data)
                 )
                 rows.append((run_id, i, now, etype.value, data))
-            with conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO events (run_id, seq, at, type, data) VALUES (%s, %s, %s, %s, %s)",
-                    rows,
-                )
             new_last = last + len(rows)
-            self._project(conn, run_id, events, now, new_last)
-            conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{run_id}:{new_last}"))
+            # The writes go out pipelined: one network round trip, errors still raised here.
+            with conn.pipeline():
+                if row[3] is None:
+                    conn.execute(
+                        "INSERT INTO runs (run_id, goal, status, started_at)"
+                        " VALUES (%s, %s, %s, %s)",
+                        (run_id, str(events[0].data.get("goal", "")), RunStatus.RUNNING.value, now),
+                    )
+                with conn.cursor() as cur:
+                    cur.executemany(
+                        "INSERT INTO events (run_id, seq, at, type, data)"
+                        " VALUES (%s, %s, %s, %s, %s)",
+                        rows,
+                    )
+                self._project(conn, run_id, events, now, new_last)
+                conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{run_id}:{new_last}"))
         return stored
 
     @staticmethod
