@@ -37,11 +37,17 @@ Delivery guarantees, on purpose
   `unknown` (the effect may or may not have happened), never re-runs it,
   and the user settles it. A duplicate of a started non-idempotent attempt
   is refused by the ledger (`SET NX`) and also reported as `unknown`.
+* The ledger lives `LEDGER_TTL_S` (7 days) per key: run ids must be unique per
+  broker in that time. `exec` refuses an id its store already has, so this
+  matters only when reusing ids against a fresh store — flush the ledger
+  (`veritask:attempt:*`) or pick new ids.
 * `worker_prefetch_multiplier=1`: a worker reserves one message per process
   at a time, so a long call does not hold other messages hostage and a dead
   worker takes at most one unfinished message per process with it.
 * Redis `visibility_timeout` is derived from the tools' timeouts (the
-  longest, plus a margin; see `visibility_timeout`): an unacknowledged
+  longest `@tool(timeout_s=…)` the worker serves, plus a margin; see
+  `visibility_timeout` — give long calls a tool timeout, not only a
+  per-task one): an unacknowledged
   (late-ack) message is redelivered only after it, so it must exceed the
   longest call, or a slow idempotent call would be started twice.
 * Every message carries a hard `time_limit` of the task timeout plus a grace
