@@ -5,11 +5,13 @@ lost its lease stops without writing or calling anything more."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from helpers.services import fresh_pg_schema
 from veritask import Orchestrator, Plan, Task
 from veritask.errors import LeaseLost, RunLocked, StoreError, UserError
 from veritask.runtime.executor import Runtime
@@ -36,27 +38,34 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+@pytest.fixture(params=["sqlite", "memory", "postgres"])
 def make_store(
     request: pytest.FixtureRequest, tmp_path: Path, clock: Clock
 ) -> Iterator[StoreFactory]:
-    """Opens the store under test; for SQLite each call is a new connection to one file
-    (as another process would have)."""
+    """Opens the store under test; for SQLite and PostgreSQL each call is a new
+    connection to one database (as another process would have). PostgreSQL gets a
+    schema of this test's own and is skipped without a server."""
     opened: list[RunStore] = []
     memory = MemoryRunStore(clock=clock)
+    with contextlib.ExitStack() as stack:
+        pg_url = stack.enter_context(fresh_pg_schema()) if request.param == "postgres" else ""
 
-    def factory() -> RunStore:
-        store: RunStore = (
-            SQLiteRunStore(tmp_path / "runs.db", clock=clock)
-            if request.param == "sqlite"
-            else memory
-        )
-        opened.append(store)
-        return store
+        def factory() -> RunStore:
+            store: RunStore
+            if request.param == "sqlite":
+                store = SQLiteRunStore(tmp_path / "runs.db", clock=clock)
+            elif request.param == "postgres":
+                from veritask.store.postgres import PostgresRunStore
 
-    yield factory
-    for store in opened:
-        store.close()
+                store = PostgresRunStore(pg_url, clock=clock)
+            else:
+                store = memory
+            opened.append(store)
+            return store
+
+        yield factory
+        for store in opened:
+            store.close()
 
 
 def ev(etype: EventType = EventType.TASK_STARTED, **data: object) -> NewEvent:

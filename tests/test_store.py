@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from helpers.services import fresh_pg_schema
 from veritask import ConfigError, Orchestrator, Plan, Task
 from veritask.store import MemoryRunStore, NewEvent, RunStore, SQLiteRunStore, open_store
 from veritask.tools import ToolRegistry
@@ -16,20 +18,29 @@ from veritask.types import EventType, RunStatus
 StoreFactory = Callable[[], RunStore]
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+@pytest.fixture(params=["sqlite", "memory", "postgres"])
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
-    """Opens the store under test; for SQLite each call opens the same file anew."""
+    """Opens the store under test; for SQLite each call opens the same file anew, for
+    PostgreSQL a new connection to a schema of this test's own (skipped without a server)."""
     opened: list[RunStore] = []
     memory = MemoryRunStore()
+    with contextlib.ExitStack() as stack:
+        pg_url = stack.enter_context(fresh_pg_schema()) if request.param == "postgres" else ""
 
-    def factory() -> RunStore:
-        store = SQLiteRunStore(tmp_path / "runs.db") if request.param == "sqlite" else memory
-        opened.append(store)
-        return store
+        def factory() -> RunStore:
+            store: RunStore
+            if request.param == "sqlite":
+                store = SQLiteRunStore(tmp_path / "runs.db")
+            elif request.param == "postgres":
+                store = open_store(pg_url)
+            else:
+                store = memory
+            opened.append(store)
+            return store
 
-    yield factory
-    for store in opened:
-        store.close()
+        yield factory
+        for store in opened:
+            store.close()
 
 
 def ev(etype: EventType = EventType.TASK_STARTED, **data: object) -> NewEvent:
@@ -112,9 +123,8 @@ def test_sqlite_append_is_atomic_for_unserialisable_data(tmp_path: Path) -> None
     store.close()
 
 
-def test_sqlite_concurrent_writers_never_share_or_skip_a_seq(tmp_path: Path) -> None:
-    path = tmp_path / "runs.db"
-    stores = [SQLiteRunStore(path) for _ in range(3)]
+def test_concurrent_writers_never_share_or_skip_a_seq(make_store: StoreFactory) -> None:
+    stores = [make_store() for _ in range(3)]
     stores[0].append("r1", [ev(EventType.RUN_STARTED, goal="g")])
 
     def write(store: RunStore) -> None:
@@ -128,8 +138,15 @@ def test_sqlite_concurrent_writers_never_share_or_skip_a_seq(tmp_path: Path) -> 
         t.join()
     seqs = [e.seq for e in stores[0].events("r1")]
     assert seqs == list(range(1, 2 + 3 * 20 * 2))
-    for s in stores:
-        s.close()
+
+
+def test_seq_continues_after_reopen(make_store: StoreFactory) -> None:
+    store = make_store()
+    store.append("r1", [ev(EventType.RUN_STARTED, goal="g"), ev()])
+    again = make_store()
+    assert [e.seq for e in again.append("r1", [ev(), ev()])] == [3, 4]
+    assert [e.seq for e in again.events("r1")] == [1, 2, 3, 4]
+    assert again.has_run("r1")
 
 
 # -- runs() projection ------------------------------------------------------------
@@ -225,9 +242,54 @@ def test_memory_stores_are_separate() -> None:
     assert not two.has_run("r")
 
 
-@pytest.mark.parametrize("url", ["postgres://db/runs", "redis://localhost", "s3://bucket/x"])
+@pytest.mark.parametrize("url", ["mysql://db/runs", "redis://localhost", "s3://bucket/x"])
 def test_unknown_scheme_is_a_clear_config_error(url: str) -> None:
     scheme = url.split("://")[0]
     with pytest.raises(ConfigError, match=f"'{scheme}'") as info:
         open_store(url)
     assert "sqlite:///" in str(info.value) and "memory://" in str(info.value)
+
+
+# -- PostgreSQL specifics -------------------------------------------------------
+
+
+def test_open_store_accepts_postgresql_urls() -> None:
+    from veritask.store.postgres import PostgresRunStore
+
+    with fresh_pg_schema() as url:
+        for form in (url, url.replace("postgresql://", "postgres://", 1)):
+            store = open_store(form)
+            assert isinstance(store, PostgresRunStore)
+            assert store.url == form
+            store.append("r", [ev(EventType.RUN_STARTED, goal="g")])
+            assert store.has_run("r")
+            store.close()
+
+
+def test_postgres_wait_for_events_wakes_on_commit() -> None:
+    """Live tailing: a waiter blocked in LISTEN returns as soon as another connection
+    commits, with exactly the new events; a quiet run times out with []."""
+    from veritask.store.postgres import PostgresRunStore
+
+    with fresh_pg_schema() as url:
+        reader, writer = PostgresRunStore(url), PostgresRunStore(url)
+        writer.append("r1", [ev(EventType.RUN_STARTED, goal="g")])
+        assert [e.seq for e in reader.wait_for_events("r1", 0, timeout=5)] == [1]
+        assert reader.wait_for_events("r1", 1, timeout=0.2) == []
+
+        got: list[int] = []
+
+        def wait() -> None:
+            got.extend(e.seq for e in reader.wait_for_events("r1", 1, timeout=10))
+
+        waiter = threading.Thread(target=wait)
+        waiter.start()
+        import time
+
+        time.sleep(0.3)
+        writer.append("r2", [ev()])  # another run's commit does not wake it for good
+        writer.append("r1", [ev(), ev()])
+        waiter.join(timeout=10)
+        assert got == [2, 3]
+        reader.close()
+        writer.close()

@@ -180,7 +180,8 @@ def exec_plan(
     store: StoreOpt = None,
     imports: ImportOpt = None,
     backend: Annotated[
-        str, typer.Option(help="inline (threads) or process (crash-isolated).")
+        str,
+        typer.Option(help="inline (threads), process (crash-isolated) or celery (workers)."),
     ] = "inline",
     concurrency: Annotated[int | None, typer.Option(min=1, help="Tasks run at once.")] = None,
     max_seconds: Annotated[
@@ -218,7 +219,7 @@ def resume(
     as_json: JsonOpt = False,
     store: StoreOpt = None,
     imports: ImportOpt = None,
-    backend: Annotated[str, typer.Option(help="inline or process.")] = "inline",
+    backend: Annotated[str, typer.Option(help="inline, process or celery.")] = "inline",
 ) -> None:
     """Continue a run; finished tasks are kept, unfinished ones re-run if idempotent."""
     with user_errors():
@@ -464,6 +465,7 @@ def _register_optional_commands() -> None:
         "veritask.memory.kb_cli",
         "veritask.bench.cli",
         "veritask.api.cli",
+        "veritask.runtime.worker_cli",
     ):
         try:
             mod = importlib.import_module(module)

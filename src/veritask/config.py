@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     lease_ttl_s: float = Field(default=15.0, gt=0, le=3600)
     """How long a driver's lease on a run lasts without a heartbeat (renewed every ttl/3).
     A killed driver blocks `resume` at most this long (VERITASK_LEASE_TTL_S)."""
+    broker_url: str = "redis://127.0.0.1:6379/0"
+    """Celery broker and result backend of the `celery` backend and `veritask worker`
+    (VERITASK_BROKER_URL)."""
     routes: dict[str, list[str]] = Field(default_factory=dict)
     """Task kind (plan, extract, synthesize, verify, deep, escalate) → models to try in order."""
     models: dict[str, ModelEntry] = Field(default_factory=dict)

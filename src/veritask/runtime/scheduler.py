@@ -22,7 +22,7 @@ from veritask.budget import BudgetMeter, bind_meter, unbind_meter
 from veritask.config import Budget
 from veritask.errors import BudgetExceeded, StoreError
 from veritask.plan.validation import dependencies
-from veritask.runtime.backends.base import Backend
+from veritask.runtime.backends.base import OUTCOME_UNKNOWN, Backend
 from veritask.runtime.backends.inline import InlineBackend
 from veritask.runtime.eventlog import EventLog
 from veritask.runtime.outcome_json import dump_outcome, jsonable, storable
@@ -457,7 +457,9 @@ class Scheduler:
         retry = error.retryable and number < (policy.max_attempts or 1) and self.stopped is None
         if retry:
             return error
-        self._put(tid, OutcomeStatus.FAILED, number, started, error=error)
+        # A remote call whose effect cannot be known is `unknown`, as on resume.
+        status = OutcomeStatus.UNKNOWN if error.type == OUTCOME_UNKNOWN else OutcomeStatus.FAILED
+        self._put(tid, status, number, started, error=error)
         return None
 
     def _try_inline(self, tid: str) -> bool:

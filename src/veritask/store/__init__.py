@@ -12,17 +12,23 @@ from veritask.store.sqlite import SQLiteRunStore
 
 def open_store(url: str | Path) -> RunStore:
     """A store for `url`: `sqlite:///relative.db`, `sqlite:////abs.db`, `memory://`,
+    `postgresql://user@host/db[?schema=NAME]` (needs the `distributed` extra),
     or a plain file path (taken as SQLite)."""
     text = str(url)
     if text.startswith("memory://"):
         return MemoryRunStore()
+    if text.startswith(("postgresql://", "postgres://")):
+        # Imported here: psycopg is optional, and SQLite users should not pay for it.
+        from veritask.store.postgres import PostgresRunStore
+
+        return PostgresRunStore(text)
     if text.startswith("sqlite:///"):
         return SQLiteRunStore(text[len("sqlite:///") :] or ":memory:")
     if "://" in text:
         scheme = text.split("://", 1)[0]
         raise ConfigError(
             f"unsupported store URL scheme {scheme!r} in {text!r}; "
-            "use sqlite:///path/to/runs.db or memory://"
+            "use sqlite:///path/to/runs.db, postgresql://host/db or memory://"
         )
     return SQLiteRunStore(text)
 
