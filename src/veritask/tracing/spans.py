@@ -100,6 +100,7 @@ class SpanBuilder:
         self.root_id = span_id_of(run_id, "workflow")
         self.started_at: datetime | None = None
         self.last_at: datetime | None = None
+        self.suspended_at: datetime | None = None
         self.root_attrs: dict[str, AttributeValue] = {
             "gen_ai.operation.name": "invoke_workflow",
             "veritask.run_id": run_id,
@@ -129,8 +130,7 @@ class SpanBuilder:
                 self.root_attrs["veritask.mode"] = str(mode)
             return []
         if t == EventType.TASK_STARTED:
-            self._task_started(ev)
-            return []
+            return self._task_started(ev, previous)
         if t == EventType.BUDGET_EXCEEDED:
             self.root_attrs["veritask.budget_exceeded"] = str(d.get("resource", ""))
             return []
@@ -149,6 +149,7 @@ class SpanBuilder:
         if t == EventType.ANSWER_ASSEMBLED:
             return [self._assembled(ev, previous)]
         if t == EventType.RUN_RESUMED:
+            self.suspended_at = previous  # the last event the earlier driver wrote
             attrs: dict[str, AttributeValue] = {"veritask.pending_tasks": len(d.get("pending", []))}
             return [self._record(f"seq:{ev.seq}", "resume", ev.at, ev.at, attrs)]
         if t == EventType.RUN_FINISHED:
@@ -157,12 +158,20 @@ class SpanBuilder:
 
     # -- span kinds ----------------------------------------------------------------
 
-    def _task_started(self, ev: Event) -> None:
+    def _task_started(self, ev: Event, previous: datetime) -> list[SpanRecord]:
         self.planning = None  # a plan given to `exec` has no planning to show
+        tid = str(ev.data["task_id"])
+        closed = []
+        if tid in self.attempts:
+            # Started before a crash and started again by the resume (idempotent tool):
+            # the cut-off attempt ends where its driver's log ends.
+            stub = ev.model_copy(update={"at": self.suspended_at or previous})
+            closed = self._attempt_closed(stub, "interrupted", "Interrupted", "interrupted", None)
         attempt = int(ev.data.get("attempt", 1))
-        self.attempts[str(ev.data["task_id"])] = _Open(
+        self.attempts[tid] = _Open(
             span_id_of(self.run_id, f"seq:{ev.seq}"), ev.at, {"veritask.task.attempt": attempt}
         )
+        return closed
 
     def _task_ended(self, ev: Event) -> list[SpanRecord]:
         d = ev.data
@@ -321,7 +330,7 @@ class SpanBuilder:
             attrs["veritask.confidence"] = float(confidence)
         if error_type:
             attrs["error.type"] = str(error_type)
-        failed = status in ("failed", "unknown")
+        failed = status in ("failed", "unknown", "interrupted")
         # A task that never started (skipped) gets a zero-length span of its own.
         return [
             self._record(
