@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import sys
 import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -120,7 +121,8 @@ def exporter_from_env() -> list[SpanExporter]:
         if name == "console":
             from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
-            out.append(ConsoleSpanExporter())
+            # stderr: stdout belongs to the command's own output (`--json`).
+            out.append(ConsoleSpanExporter(out=sys.stderr))
         elif name == "otlp":
             out.append(_otlp())
         else:
@@ -155,6 +157,31 @@ def listener_from_env(history: History | None = None) -> TraceListener | None:
     """
     if not enabled():
         return None
+    key = tuple(os.environ.get(n, "") for n in _CONFIG_VARS)
+    if key not in _PROCESSORS:
+        processor = _processor_from_env()
+        if processor is None:
+            return None
+        if os.environ.get("OTEL_TRACES_EXPORTER", "").strip() == "console":
+            # No thread to share, and a fresh one writes to the current sys.stderr.
+            return TraceListener(processor, history)
+        _PROCESSORS[key] = processor
+    return TraceListener(_PROCESSORS[key], history)
+
+
+_CONFIG_VARS = (
+    "OTEL_TRACES_EXPORTER",
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+)
+_PROCESSORS: dict[tuple[str, ...], SpanProcessor] = {}
+"""One processor (and exporter thread) per process and configuration: the API server
+builds an Orchestrator per run, and each must not start its own batch thread."""
+
+
+def _processor_from_env() -> SpanProcessor | None:
     try:
         from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 
@@ -178,8 +205,7 @@ def listener_from_env(history: History | None = None) -> TraceListener | None:
             batch = BatchSpanProcessor(exporter)
             atexit.register(batch.shutdown)
             processors.append(batch)
-    processor = processors[0] if len(processors) == 1 else _fan_out(processors)
-    return TraceListener(processor, history)
+    return processors[0] if len(processors) == 1 else _fan_out(processors)
 
 
 def _fan_out(processors: list[SpanProcessor]) -> SpanProcessor:
