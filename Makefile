@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-EXTRAS := local,models,server,bench,dev,distributed
+EXTRAS := local,models,server,otel,bench,dev,distributed
 DEMO   ?= What is the combined population of France and Spain?
 
 # llama-cpp-python compiles from source on first install (~10 min on two

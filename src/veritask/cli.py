@@ -62,6 +62,7 @@ def _main(
 ) -> None:
     """Run validated plans of small tasks with retries, budgets and a durable event log."""
 
+
 StoreOpt = Annotated[
     str | None,
     typer.Option("--store", help="Run store URL (default: sqlite:///.veritask/runs.db)."),
@@ -294,7 +295,9 @@ def show(
 ) -> None:
     """Show a run: its plan, each task's outcome and evidence, the value and the gaps."""
     from veritask.cli_render import events_table, state_view
+    from veritask.redact import redact
     from veritask.runtime.state import fold
+    from veritask.tracing.spans import trace_id_hex
 
     with user_errors():
         url = load_settings(store=store).store
@@ -308,7 +311,8 @@ def show(
     if as_json:
         payload = RunResult.from_state(state).to_json()
         if events:
-            payload["events"] = [e.model_dump(mode="json") for e in log]
+            payload["events"] = [redact(e.model_dump(mode="json")) for e in log]
+        payload["trace_id"] = trace_id_hex(run_id)
         sys.stdout.write(json.dumps(payload, default=str) + "\n")
         return
     out.print(state_view(state))

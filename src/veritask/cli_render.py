@@ -16,8 +16,10 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from veritask.redact import redact, redact_text
 from veritask.runtime.result import RunResult, tool_of
 from veritask.runtime.state import RunState
+from veritask.tracing.spans import trace_id_hex
 from veritask.types import Event, EventType, Outcome, Plan, RunSummary
 
 _STATUS_STYLE = {
@@ -132,9 +134,9 @@ class ProgressView:
             return f"{tid}: started (attempt {d.get('attempt', 1)})"
         if ev.type == EventType.TASK_RETRYING:
             row["status"] = "retrying"
-            err = d.get("error", {})
+            why = redact_text(d.get("error", {}).get("message", ""))
             return (
-                f"{tid}: attempt {d.get('attempt')} failed ({err.get('message', '')}); "
+                f"{tid}: attempt {d.get('attempt')} failed ({why}); "
                 f"retrying in {d.get('delay_s', 0):.2f}s"
             )
         if "outcome" not in d:
@@ -147,7 +149,7 @@ class ProgressView:
             row["tool"] = o["evidence"][0].get("tool", "?")
         msg = f"{tid}: {o['status']}"
         if o.get("error"):
-            msg += f" — {o['error']['message']}"
+            msg += f" — {redact_text(o['error']['message'])}"
         return msg
 
     def _renderable(self) -> Any:
@@ -248,7 +250,9 @@ def plan_lines(plan: Plan) -> str:
     """A plan as numbered tool calls, one per line."""
     lines = []
     for task in plan.tasks:
-        args = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in task.args.items())
+        args = ", ".join(
+            f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in redact(task.args).items()
+        )
         lines.append(f"  {task.id}: {task.tool}({args})")
     if plan.answer_template:
         lines.append(f"  answer: {plan.answer_template}")
@@ -261,7 +265,7 @@ def answer_panel(result: RunResult) -> Group:
     if answer is None:
         return result_panel(result)
     parts: list[Any] = [
-        Text.assemble(("answer: ", "bold"), answer.text),
+        Text.assemble(("answer: ", "bold"), redact_text(answer.text)),
         Text.assemble(
             ("status: ", "bold"),
             styled(answer.status.value),
@@ -282,7 +286,7 @@ def answer_panel(result: RunResult) -> Group:
     if evidence.row_count and not answer.claims:
         parts.append(evidence)
     for gap in answer.gaps:
-        parts.append(Text.assemble(("gap: ", "yellow"), gap))
+        parts.append(Text.assemble(("gap: ", "yellow"), redact_text(gap)))
     u = result.usage
     parts.append(
         Text(
@@ -302,7 +306,7 @@ def result_panel(result: RunResult) -> Group:
     if result.value is not None:
         parts.append(Text.assemble(("value: ", "bold"), _short(result.value, 2000)))
     for gap in result.gaps:
-        parts.append(Text.assemble(("gap: ", "yellow"), gap))
+        parts.append(Text.assemble(("gap: ", "yellow"), redact_text(gap)))
     u = result.usage
     parts.append(
         Text(
@@ -315,7 +319,7 @@ def result_panel(result: RunResult) -> Group:
 
 
 def _outcome_row(tid: str, tool: str, args: Any, status: str, o: Outcome | None) -> list[Any]:
-    detail = "" if o is None else o.error.message if o.error else _short(o.value, 200)
+    detail = "" if o is None else redact_text(o.error.message) if o.error else _short(o.value, 200)
     return [
         tid,
         tool,
@@ -353,10 +357,13 @@ def state_view(state: RunState) -> Group:
         table.add_row(*row)
     header = Text.assemble(
         ("goal: ", "bold"),
-        state.goal or "(none)",
+        redact_text(state.goal) or "(none)",
         "\n",
         ("status: ", "bold"),
         styled(state.status.value),
+        "\n",
+        ("trace: ", "bold"),
+        trace_id_hex(state.run_id),
     )
     evidence = evidence_table(state.outcomes)
     parts: list[Any] = [header, table]
@@ -413,5 +420,7 @@ def runs_table(runs: list[RunSummary]) -> Table:
 
 
 def _short(value: Any, limit: int) -> str:
+    """`value` on one line, credentials shown as *** (every table cell goes through here)."""
+    value = redact(value)
     text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -20,6 +20,7 @@ from fastapi.responses import StreamingResponse
 from veritask.api.runs import ERRORS, service_of
 from veritask.api.service import ApiConfig, RunService
 from veritask.errors import RunNotFoundError
+from veritask.redact import redact_dict
 from veritask.types import Event, EventType
 
 router = APIRouter()
@@ -27,7 +28,7 @@ router = APIRouter()
 
 def sse(event: Event) -> str:
     """One event in the SSE wire format."""
-    data = json.dumps(event.model_dump(mode="json"), ensure_ascii=False)
+    data = json.dumps(redact_dict(event.model_dump(mode="json")), ensure_ascii=False)
     return f"id: {event.seq}\nevent: {event.type.value}\ndata: {data}\n\n"
 
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from veritask.plan.validation import dependencies
+from veritask.redact import redact_dict
 from veritask.runtime.result import RunResult, answer_json
 from veritask.runtime.state import RunState
+from veritask.tracing.spans import trace_id_hex
 from veritask.types import Plan, RunSummary
 
 
@@ -58,24 +60,28 @@ def run_detail(state: RunState, *, active: bool, error: str | None = None) -> di
             }
         )
     answer = result.answer
-    return {
-        "run_id": result.run_id,
-        "status": result.status.value,
-        "active": active,
-        "goal": state.goal,
-        "mode": state.options.get("mode"),
-        "answer": answer.model_dump(mode="json") if answer else None,
-        "value": result.value if answer is None else answer.value,
-        "confidence": summary["confidence"] if answer else None,
-        "gaps": summary["gaps"],
-        "usage": summary["usage"],
-        "plan": plan.model_dump(mode="json") if plan else None,
-        "tasks": tasks,
-        "last_seq": state.last_seq,
-        "started_at": state.started_at.isoformat() if state.started_at else None,
-        "finished_at": state.finished_at.isoformat() if state.finished_at else None,
-        "error": error,
-    }
+    # The web view and API clients see credentials as *** (veritask.redact).
+    return redact_dict(
+        {
+            "run_id": result.run_id,
+            "trace_id": trace_id_hex(result.run_id),
+            "status": result.status.value,
+            "active": active,
+            "goal": state.goal,
+            "mode": state.options.get("mode"),
+            "answer": answer.model_dump(mode="json") if answer else None,
+            "value": result.value if answer is None else answer.value,
+            "confidence": summary["confidence"] if answer else None,
+            "gaps": summary["gaps"],
+            "usage": summary["usage"],
+            "plan": plan.model_dump(mode="json") if plan else None,
+            "tasks": tasks,
+            "last_seq": state.last_seq,
+            "started_at": state.started_at.isoformat() if state.started_at else None,
+            "finished_at": state.finished_at.isoformat() if state.finished_at else None,
+            "error": error,
+        }
+    )
 
 
 def run_line(summary: RunSummary, *, active: bool) -> dict[str, Any]:

@@ -80,7 +80,16 @@ def _candidate_logger(log: EventLog) -> Callable[[Candidate], None]:
     def record(c: Candidate) -> None:
         log.emit(
             EventType.PLAN_PROPOSED,
-            {"text": c.text, "problems": c.problems, "round": c.round, "valid": c.valid},
+            {
+                "text": c.text,
+                "problems": c.problems,
+                "round": c.round,
+                "valid": c.valid,
+                # For traces (a `chat` span per sample): who answered, at what cost.
+                "model": c.model,
+                "usage": c.usage.model_dump() if c.usage is not None else None,
+                "error_type": c.error_type,
+            },
         )
         log.flush()
 

@@ -15,8 +15,16 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-REF_PATTERN = re.compile(r"(?<![\w$])\$([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z_][A-Za-z0-9_]*)*)")
-"""`$id` optionally followed by `.field` parts. `$$` is not a reference."""
+REF_PATTERN = re.compile(
+    r"(?<![\w$])\$([A-Za-z_][A-Za-z0-9_]*)(?![\w:])((?:\.[A-Za-z_][A-Za-z0-9_]*)*)"
+)
+"""`$id` optionally followed by `.field` parts. `$$` is not a reference, nor is
+`$env:NAME` (an id followed by `:`), which names a secret (see `ENV_PATTERN`)."""
+
+ENV_PATTERN = re.compile(r"(?<![\w$])\$env:([A-Za-z_][A-Za-z0-9_]*)")
+"""`$env:NAME`: a secret read from the environment only when the task runs, so the
+plan (and the log that stores it) keeps the name, never the value."""
+_WHOLE_ENV = re.compile(r"^\s*" + ENV_PATTERN.pattern + r"\s*$")
 
 _WHOLE_REF = re.compile(r"^\s*" + REF_PATTERN.pattern + r"\s*$")
 _TEMPLATE_REF = re.compile(r"\{\s*" + REF_PATTERN.pattern + r"\s*\}")
@@ -133,6 +141,51 @@ def resolve(value: Any, values: Mapping[str, Any]) -> Any:
         return {k: resolve(v, values) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [resolve(v, values) for v in value]
+    return value
+
+
+class MissingSecret(LookupError):
+    """A `$env:NAME` reference whose variable is not set where the task runs."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"environment variable {name} is not set (the plan refers to it as $env:{name}); "
+            "set it where the run executes, then resume"
+        )
+        self.name = name
+
+
+def env_names(value: Any) -> list[str]:
+    """The environment variables `$env:NAME` strings inside `value` refer to."""
+    if isinstance(value, str):
+        return ENV_PATTERN.findall(value) if "$env:" in value else []
+    if isinstance(value, Mapping):
+        return [n for v in value.values() for n in env_names(v)]
+    if isinstance(value, list | tuple):
+        return [n for v in value for n in env_names(v)]
+    return []
+
+
+def resolve_env(value: Any, environ: Mapping[str, str]) -> Any:
+    """`value` with every `$env:NAME` replaced by the variable's value (MissingSecret if
+    unset). Done at the last moment before a call, on a copy that is never logged."""
+    if isinstance(value, str):
+        if "$env:" not in value:
+            return value
+        whole = _WHOLE_ENV.match(value)
+
+        def get(name: str) -> str:
+            if name not in environ:
+                raise MissingSecret(name)
+            return environ[name]
+
+        if whole:
+            return get(whole.group(1))
+        return ENV_PATTERN.sub(lambda m: get(m.group(1)), value)
+    if isinstance(value, Mapping):
+        return {k: resolve_env(v, environ) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [resolve_env(v, environ) for v in value]
     return value
 
 

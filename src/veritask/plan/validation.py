@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from veritask.errors import PlanProblem
 from veritask.plan.catalog import ToolCatalog, ToolSignature
-from veritask.plan.refs import Ref, find_refs, has_refs, template_refs
+from veritask.plan.refs import Ref, env_names, find_refs, has_refs, template_refs
 from veritask.types import Plan, Task
 
 
@@ -85,7 +85,9 @@ def _check_tool_and_args(task: Task, registry: ToolCatalog) -> list[PlanProblem]
                 )
             )
     for name, value in task.args.items():
-        if name in spec.params_model.model_fields and not has_refs(value):
+        # References and $env:NAME secrets get their values only at run time.
+        known_now = not has_refs(value) and not env_names(value)
+        if name in spec.params_model.model_fields and known_now:
             message = _type_problem(spec, name, value)
             if message:
                 out.append(PlanProblem("bad_args", message, task.id))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from veritask.errors import ModelError, PlanError, PlanProblem
@@ -29,7 +29,7 @@ from veritask.planner.relevance import Asked, Relevance
 from veritask.planner.steps import StepSyntaxError, canonical, parse_steps, render_steps
 from veritask.planner.tidy import tidy, unused_lookups
 from veritask.tools.registry import ToolRegistry
-from veritask.types import Plan
+from veritask.types import Plan, Usage
 
 MODEL_FAILED = "the model failed"
 """How a sample that never came back starts its problem (a broken run, not a bad plan)."""
@@ -57,6 +57,11 @@ class Candidate:
     plan: Plan | None
     problems: list[str]
     round: int
+    model: str = ""
+    """The model that wrote it, and what the call cost: traces show each as a `chat` span."""
+    usage: Usage | None = None
+    error_type: str | None = None
+    """The exception's type when the model call itself failed."""
 
     @property
     def valid(self) -> bool:
@@ -214,9 +219,15 @@ class Planner:
                 temperature=temperature,
             )
         except ModelError as exc:
-            cand = Candidate("", None, [f"{MODEL_FAILED}: {exc}"], round_no)
+            cand = Candidate(
+                "", None, [f"{MODEL_FAILED}: {exc}"], round_no, error_type=type(exc).__name__
+            )
         else:
-            cand = self._check(completion.text, question, round_no, asked)
+            cand = replace(
+                self._check(completion.text, question, round_no, asked),
+                model=completion.model,
+                usage=completion.usage,
+            )
         if self.on_candidate is not None:
             self.on_candidate(cand)
         return cand

@@ -174,6 +174,12 @@ class Runtime:
             policy=policy or base.policy,
         )
         self.listeners = list(listeners or [])
+        from veritask.tracing.otel import listener_from_env
+
+        # Traces are one more view of the event log: attached only when OTEL_* asks.
+        tracer = listener_from_env(history=self.store.events)
+        if tracer is not None:
+            self.listeners.append(tracer)
 
     # -- sync API ------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from veritask.plan.refs import RefError, fill_template, lookup, template_refs
+from veritask.redact import redact_dict
 from veritask.runtime.state import RunState
 from veritask.types import Answer, Outcome, OutcomeStatus, Plan, RunStatus, Usage
 
@@ -74,14 +75,17 @@ class RunResult:
                     "error": o.error.model_dump() if o and o.error else None,
                 }
             )
-        return {
-            "run_id": self.run_id,
-            "status": self.status.value,
-            "value": self.value,
-            "gaps": self.gaps,
-            "tasks": tasks,
-            "usage": self.usage.model_dump(),
-        }
+        # Redacted: this is what people and scripts read (`--json`, the API), not the log.
+        return redact_dict(
+            {
+                "run_id": self.run_id,
+                "status": self.status.value,
+                "value": self.value,
+                "gaps": self.gaps,
+                "tasks": tasks,
+                "usage": self.usage.model_dump(),
+            }
+        )
 
 
 def answer_json(result: RunResult) -> dict[str, Any]:
@@ -101,21 +105,23 @@ def answer_json(result: RunResult) -> dict[str, Any]:
                 "attempts": o.attempts,
             }
         )
-    return {
-        "run_id": result.run_id,
-        "status": answer.status.value if answer else "failed",
-        "answer": answer.text if answer else None,
-        "value": answer.value if answer else None,
-        "confidence": answer.confidence.score if answer else 0.0,
-        "gaps": answer.gaps if answer else result.gaps,
-        "usage": {
-            "input_tokens": usage.input_tokens,
-            "output_tokens": usage.output_tokens,
-            "cost_usd": usage.cost_usd,
-            "latency_s": usage.latency_s,
-        },
-        "tasks": tasks,
-    }
+    return redact_dict(
+        {
+            "run_id": result.run_id,
+            "status": answer.status.value if answer else "failed",
+            "answer": answer.text if answer else None,
+            "value": answer.value if answer else None,
+            "confidence": answer.confidence.score if answer else 0.0,
+            "gaps": answer.gaps if answer else result.gaps,
+            "usage": {
+                "input_tokens": usage.input_tokens,
+                "output_tokens": usage.output_tokens,
+                "cost_usd": usage.cost_usd,
+                "latency_s": usage.latency_s,
+            },
+            "tasks": tasks,
+        }
+    )
 
 
 def tool_of(outcome: Outcome) -> str:

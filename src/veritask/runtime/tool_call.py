@@ -10,6 +10,7 @@ a bug wastes the budget.
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from veritask.errors import BudgetExceeded, ToolError
-from veritask.plan.refs import RefError, resolve
+from veritask.plan.refs import MissingSecret, RefError, resolve, resolve_env
 from veritask.runtime.backends.base import Backend
 from veritask.tools.registry import ToolResult, ToolSpec
 from veritask.types import Confidence, ConfidenceMethod, ErrorInfo, Source, trusted
@@ -66,15 +67,28 @@ def _jsonable(args: dict[str, Any]) -> dict[str, Any]:
 def prepare(
     spec: ToolSpec, raw_args: dict[str, Any], values: Mapping[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any]] | ErrorInfo:
-    """(resolved args as written, args converted to the function's types), or the error."""
+    """(resolved args as written, args converted to the function's types), or the error.
+
+    The first keeps `$env:NAME` as written: it becomes the evidence's query, which is
+    logged. Secrets are read from the environment only for the second, the call's own
+    arguments, which are never stored; an unset variable fails the task for good (a
+    retry in the same environment cannot help).
+    """
     try:
         resolved = resolve(raw_args, values)
     except RefError as exc:
         return ErrorInfo(type="ReferenceError", message=str(exc))
     try:
-        return resolved, spec.coerce_args(resolved)
+        secret = resolve_env(resolved, os.environ)
+    except MissingSecret as exc:
+        return ErrorInfo(type="MissingSecret", message=str(exc), retryable=False)
+    try:
+        return resolved, spec.coerce_args(secret)
     except ValidationError as exc:
-        problems = "; ".join(spec.check_args(resolved)) or str(exc)
+        # Problems name arguments; pydantic's own text would echo a secret's value.
+        problems = "; ".join(spec.check_args(resolved)) or (
+            str(exc) if secret == resolved else "a $env: value does not fit its argument"
+        )
         return ErrorInfo(type="InvalidArguments", message=f"{spec.name}: {problems}")
 
 
