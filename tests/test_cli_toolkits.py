@@ -86,3 +86,10 @@ def test_run_with_an_imported_toolkit_uses_only_its_tools(invoke) -> None:  # ty
     assert {t["tool"] for t in payload["tasks"]} <= {"product", "calc", "larger", "smaller"}
     if payload["status"] == "answered":
         assert payload["value"] == pytest.approx(2.8)
+
+
+def test_a_model_that_cannot_be_built_fails_before_any_run_exists(invoke, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result = invoke("run", "What is the population of France?", "--model", "nonsense")
+    assert result.exit_code == 2 and "unknown model 'nonsense'" in result.stderr
+    runs = invoke("runs", "--json")
+    assert json.loads(runs.stdout) == []

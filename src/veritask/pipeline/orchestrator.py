@@ -215,6 +215,10 @@ class Orchestrator(Runtime):
             raise UserError(f"unknown mode {mode!r}; use one of: {', '.join(MODES)}")
         if not question.strip():
             raise UserError("the question is empty")
+        # A model that cannot be built (unknown name, missing key or file) is a usage
+        # error now, before a run exists: not a run left `running` for ever.
+        for name in self.router.chain("plan"):
+            self.router.provider(name)
         run_id = run_id or new_run_id()
         async with self.driving(run_id):  # one driver per run, from its first event
             if self.store.has_run(run_id):
