@@ -43,6 +43,7 @@ def relevance_problems(
     problems += argument_problems(question, plan, registry)
     problems += unused_numbers(question, plan)
     problems += self_operations(plan)
+    problems += _unnamed_tools(plan, asked, registry)
     names = _names_used(question, features.entity_words)
     uncovered = relevance.uncovered(question, names)
     if uncovered:
@@ -99,7 +100,7 @@ def _fields_not_asked(features: PlanFeatures, asked: Asked, relevance: Relevance
 
 def _operations(features: PlanFeatures, asked: Asked) -> list[str]:
     out = []
-    computed_by_tool = any("." not in k and k in asked.targets for k in features.fields)
+    computed_by_tool = any(k in asked.computed_by for k in features.fields)
     for op, name in (("+", "adds"), ("/", "divides"), ("-", "subtracts"), ("*", "multiplies")):
         if op in features.operators and op not in asked.operators:
             out.append(f"the plan {name} values, but the question does not ask for that")
@@ -188,6 +189,22 @@ def argument_problems(question: str, plan: Plan, registry: ToolRegistry) -> list
                     f"step {task.id}: {value!r} is not written in the question; "
                     "use names exactly as the question gives them"
                 )
+    return out
+
+
+def _unnamed_tools(plan: Plan, asked: Asked, registry: ToolRegistry) -> list[str]:
+    """A tool the question names by its own words must be the one used, not another
+    tool that shares its fields."""
+    if not asked.tools:
+        return []
+    covered = {f for t in asked.tools if t in registry for f in registry.get(t).output_fields or ()}
+    out = []
+    for task in plan.tasks:
+        if task.tool in asked.tools or task.tool not in registry:
+            continue
+        if set(registry.get(task.tool).output_fields or ()) & covered:
+            named = ", ".join(sorted(asked.tools))
+            out.append(f"step {task.id}: the question asks for {named}, not {task.tool}")
     return out
 
 

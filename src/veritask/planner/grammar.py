@@ -51,9 +51,7 @@ def _param_kind(spec: ToolSpec, name: str) -> str:
     return "number" if kind == "number" else "text"
 
 
-def _call_rule(
-    spec: ToolSpec, k: int, enum_rules: dict[str, str], expr: str = "expr"
-) -> str:
+def _call_rule(spec: ToolSpec, k: int, enum_rules: dict[str, str], expr: str = "expr") -> str:
     """One tool call at step k: positional args, trailing optional args may be left out.
     `expr` names the arithmetic rule (`exprop` demands at least one operator)."""
     parts: list[tuple[str, bool]] = []
@@ -77,9 +75,21 @@ def chosen_tools(catalog: Catalog, asked: Asked) -> list[ToolSpec]:
     """The tools offered for this question: those whose fields or values it asks for,
     then the best-ranked others up to MAX_TOOLS, plus the computing tools it needs."""
     registry = catalog.registry
-    order: list[str] = [key.split(".")[0] for key in sorted(asked.targets)]
+    order: list[str] = sorted(asked.tools)
+    order += [key.split(".")[0] for key in sorted(asked.targets)]
     order += [key.split(".")[0] for key, _ in asked.ranked]
     names = [n for n in dict.fromkeys(order) if n in registry][:MAX_TOOLS]
+    if asked.tools:
+        # A tool the question names by its own words answers it; others that merely
+        # share its fields ("continent" of the country whose capital is X) step aside.
+        covered = {
+            f for t in asked.tools if t in registry for f in registry.get(t).output_fields or ()
+        }
+        names = [
+            n
+            for n in names
+            if n in asked.tools or not (set(registry.get(n).output_fields or ()) & covered)
+        ]
     if asked.operators or asked.times:
         names.append("calc")
     if asked.compares in ("more", "either"):
@@ -102,9 +112,7 @@ def _fields(catalog: Catalog, tools: list[ToolSpec], asked: Asked) -> tuple[set[
     return slot, (numeric & slot) or numeric
 
 
-def build_grammar(
-    question: str, catalog: Catalog, asked: Asked, max_steps: int = MAX_STEPS
-) -> str:
+def build_grammar(question: str, catalog: Catalog, asked: Asked, max_steps: int = MAX_STEPS) -> str:
     """The GBNF grammar for plans answering `question` with the catalog's relevant tools."""
     tools = chosen_tools(catalog, asked)
     known = frozenset(w.lower() for w in _catalog_words(catalog))
@@ -151,7 +159,7 @@ def final_shape(asked: Asked, tools: list[ToolSpec]) -> frozenset[str]:
     offered = {t.name for t in tools}
     if asked.compares is not None:
         return frozenset({"larger", "smaller"} & offered)
-    if any("." not in key for key in asked.targets):
+    if asked.computed_by:
         return frozenset()  # a tool computes what is asked ("how far apart": distance_km)
     if asked.required or asked.times:
         return frozenset({"calc"} & offered)

@@ -83,6 +83,9 @@ class Asked:
 
     targets: frozenset[str]
     """Target keys (`tool.field` or `tool`) the question's words name or mean."""
+    tools: frozenset[str]
+    """Tools the question names by their own vocabulary ("whose capital" for a
+    look-up by capital): they, not other tools with the same fields, answer it."""
     slots: frozenset[str]
     """The targets named most strongly: what an answer slot states directly (a density
     where "density … per square kilometre" is asked, not the "people" also named)."""
@@ -93,6 +96,9 @@ class Asked:
     "/" with "per"."""
     required: frozenset[str]
     """Operators the question asks for outright (a sum, a ratio, a difference)."""
+    computed_by: frozenset[str]
+    """Asked tools whose own value is the computation asked for ("how far apart" is
+    distance_km's value, not a subtraction): no calc step is required then."""
     compares: str | None
     """`more`, `less` or `either` for "which … A or B"; None when nothing is compared."""
     times: bool
@@ -157,6 +163,22 @@ class Relevance:
             out[t.key] = _strength(t, q_stems, q_text, weak)
         return out
 
+    def named_tools(self, question: str) -> list[str]:
+        """Tools whose own vocabulary entries the question spells (not their name words:
+        "country" names no particular tool of several country tools)."""
+        asked = question_sentence(question)
+        q_stems = set(_stems(asked))
+        q_text = " " + " ".join(_stems(asked)) + " "
+        out = []
+        for spec in self.catalog.planned_tools():
+            words = self.catalog.vocabulary.get(spec.name, ())
+            if not words or not spec.output_fields:
+                continue  # a scalar tool is a target of its own already
+            probe = Target(spec.name, None, "other", tuple(words), "")
+            if _strength(probe, q_stems, q_text, _WEAK) > 0:
+                out.append(spec.name)
+        return out
+
     def scores(self, question: str) -> list[tuple[Target, float, bool]]:
         """(target, score by meaning, named by a word) for every target, best first."""
         asked = question_sentence(question)
@@ -193,16 +215,26 @@ class Relevance:
         if _asks_times(words):
             ops.add("/")
         required = frozenset(ops)
+        cues = {w for w in words for op in OPERATIONS if w in op.cues}
+        computed_by = {
+            t.key
+            for t, _, hit in rows
+            if hit
+            and t.field is None
+            and cues <= {w for phrase in t.words for w in words_of(phrase)}
+        }
         if question_numbers(question):
             ops.add("*")  # "What do 3 Widgets cost?": a number of the question times a value
         if "per" in words:
             ops.add("/")
         return Asked(
+            tools=frozenset(self.named_tools(question)),
             targets=frozenset(named),
             slots=frozenset(slots),
             ranked=tuple((t.key, s) for t, s, _ in rows),
             operators=frozenset(ops),
             required=required,
+            computed_by=frozenset(computed_by),
             compares=_compares(sentence, words),
             times=_asks_times(words),
             count=_asks_count(words),
