@@ -216,6 +216,8 @@ class Relevance:
             ops.add("/")
         required = frozenset(ops)
         cues = {w for w in words for op in OPERATIONS if w in op.cues}
+        if _asks_how_much_more(words) or _asks_times(words):
+            cues |= {w for w in words if w in MORE_WORDS | LESS_WORDS | {"times"}}
         computed_by = {
             t.key
             for t, _, hit in rows
@@ -338,10 +340,12 @@ def _asks_how_much_more(words: list[str]) -> bool:
     """'how many more … than', 'how much longer … than': a difference, not a comparison."""
     comparative = MORE_WORDS | LESS_WORDS
     for i in range(len(words) - 2):
+        # "how many more X", "how many minutes longer", "how much heavier" … than
+        near = words[i + 2 : i + 4]
         if (
             words[i] == "how"
             and words[i + 1] in ("many", "much")
-            and words[i + 2] in comparative
+            and any(w in comparative for w in near)
             and "than" in words[i + 3 :]
         ):
             return True
