@@ -46,6 +46,11 @@ def subsets(suite: Path) -> dict[str, set[str]]:
     return {"all": every, "plain phrasing": every - unseen, "unseen phrasing": unseen}
 
 
+def _max_latency(rows: dict[str, dict[str, object]], ids: set[str]) -> str:
+    values = [float(r.get("latency_s") or 0.0) for k, r in rows.items() if k in ids]  # type: ignore[arg-type]
+    return f"{max(values):.1f}" if values else "–"
+
+
 def table(suite: Path, results: Path) -> str:
     questions = load_suite(suite)
     rows = load_results(results)
@@ -60,6 +65,11 @@ def table(suite: Path, results: Path) -> str:
     lines = [f"**{results.stem}**", "", head, rule]
     for label, fmt in ROWS:
         lines.append("| " + " | ".join([label, *(fmt(s) for _, s in scored)]) + " |")
+    lines.append(
+        "| latency max (s) | "
+        + " | ".join(_max_latency(rows, parts[name]) for name, _ in scored)
+        + " |"
+    )
     statuses = scored[0][1].statuses
     lines += ["", "statuses: " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))]
     return "\n".join(lines)

@@ -174,7 +174,8 @@ measures, it must not teach."""
 
 VOCABULARY: dict[str, list[str]] = {
     "population": ["inhabitants", "people", "populous", "residents", "populated", "live"],
-    "area_km2": ["area", "square", "km2", "surface", "covers", "size", "land", "big"],
+    # "land area", not "land": "a land border" asks about neighbours.
+    "area_km2": ["area", "square", "km2", "surface", "covers", "size", "land area", "big"],
     "density_per_km2": ["density", "densely", "crowded", "per square kilometre"],
     "distance_km": ["far", "distance", "apart", "kilometres", "km"],
     "currency_name": ["currency", "money", "currencies"],
