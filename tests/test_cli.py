@@ -360,3 +360,29 @@ def test_a_plan_nested_hundreds_deep_is_a_usage_error(cli: Invoke, tmp_path: Pat
 def test_version(cli: Invoke) -> None:
     result = cli("--version", use_store=False)
     assert result.exit_code == 0 and result.stdout.startswith("veritask ")
+
+
+def test_a_mistyped_tool_gets_a_did_you_mean_and_an_import_hint(
+    cli: Invoke, tmp_path: Path
+) -> None:
+    plan = {"tasks": [{"id": "a", "tool": "clac", "args": {"expression": "1"}}]}
+    result = cli("exec", str(write(tmp_path, "plan.json", plan)))
+    assert_clean_usage_error(result, "did you mean 'calc'?", "--import")
+
+
+def test_bracketed_text_in_an_error_is_printed_not_swallowed(cli: Invoke, tmp_path: Path) -> None:
+    plan = {"tasks": [{"id": "a", "tool": "[models.x] base_url", "args": {}}]}
+    result = cli("exec", str(write(tmp_path, "plan.json", plan)))
+    assert result.exit_code == 2 and "[models.x] base_url" in result.stderr
+
+
+def test_runs_on_a_store_whose_directory_is_missing_is_exit_3(cli: Invoke) -> None:
+    result = cli("runs", "--store", "sqlite:////missing/dir/runs.db", use_store=False)
+    assert result.exit_code == 3 and "does not exist" in result.stderr
+
+
+def test_the_resume_hint_carries_store_and_imports() -> None:
+    from veritask.cli import _resume_hint
+
+    hint = _resume_hint("r1", "sqlite:///my runs.db", ["mytools"])
+    assert hint == "veritask resume r1 --store 'sqlite:///my runs.db' --import mytools"

@@ -23,7 +23,7 @@ import typer
 from rich.console import Console
 
 from veritask.config import Budget, load_settings
-from veritask.errors import PlanError, UserError, VeritaskError
+from veritask.errors import PlanError, StoreError, UserError, VeritaskError
 from veritask.pipeline.orchestrator import Orchestrator, load_plan, new_run_id
 from veritask.runtime.result import RunResult
 from veritask.store import open_existing_store
@@ -101,7 +101,10 @@ def _toolkits(
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
+    from rich.markup import escape
+
+    # Escaped: '[models."openai:gpt-4o"] base_url' is text, not rich markup to swallow.
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
     raise typer.Exit(code)
 
 
@@ -116,6 +119,28 @@ def user_errors() -> Iterator[None]:
         fail(str(exc))
     except VeritaskError as exc:
         fail(str(exc), EXIT_INTERNAL)
+
+
+def _check_reachable(url: str) -> None:
+    """A store whose directory does not exist is unreachable (exit 3), not empty."""
+    path = url.removeprefix("sqlite:///")
+    if "://" not in path and not Path(path).resolve().parent.is_dir():
+        raise StoreError(
+            f"cannot reach the run store {url}: directory {str(Path(path).parent)!r} does not "
+            "exist (check --store)"
+        )
+
+
+def _resume_hint(run_id: str, store: str | None, imports: list[str] | None) -> str:
+    """The resume command that works as printed: with the same --store and --import."""
+    import shlex
+
+    parts = ["veritask", "resume", run_id]
+    if store:
+        parts += ["--store", store]
+    for module in imports or []:
+        parts += ["--import", module]
+    return shlex.join(parts)
 
 
 def _budget(**limits: Any) -> Budget:
@@ -155,6 +180,7 @@ def _run_with_progress(
     run_id: str,
     quiet: bool,
     backend: str = "inline",
+    imports: list[str] | None = None,
     **kw: Any,
 ) -> RunResult:
     from veritask.cli_render import ProgressView
@@ -168,7 +194,7 @@ def _run_with_progress(
         with view:
             return call(orch)
     except KeyboardInterrupt:
-        err.print(f"interrupted — continue with: veritask resume {run_id}")
+        err.print(f"interrupted — continue with: {_resume_hint(run_id, store, imports)}")
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
@@ -207,6 +233,7 @@ def exec_plan(
             run_id=rid,
             quiet=as_json,
             backend=backend,
+            imports=imports,
             concurrency=concurrency,
             budget=budget,
         )
@@ -226,7 +253,12 @@ def resume(
     with user_errors():
         import_tool_modules(imports or [])
         result = _run_with_progress(
-            lambda o: o.resume(run_id), store=store, run_id=run_id, quiet=as_json, backend=backend
+            lambda o: o.resume(run_id),
+            store=store,
+            run_id=run_id,
+            quiet=as_json,
+            backend=backend,
+            imports=imports,
         )
         _print_result(result, as_json)
     raise typer.Exit(_exit_code(result))
@@ -277,6 +309,8 @@ def runs(
     with user_errors():
         url = load_settings(store=store).store
         existing = open_existing_store(url)
+        if existing is None:
+            _check_reachable(url)
         found = existing.runs(limit) if existing is not None else []
     if as_json:
         sys.stdout.write(json.dumps([r.model_dump(mode="json") for r in found]) + "\n")
@@ -376,7 +410,8 @@ def run_question(
                 with view:
                     result = orch.run(question, mode=mode, run_id=rid)
         except KeyboardInterrupt:
-            err.print(f"interrupted — continue with: veritask resume {rid}")
+            hint = _resume_hint(rid, store, imports)
+            err.print(f"interrupted — continue with: {hint}")
             raise typer.Exit(EXIT_INTERRUPTED) from None
     if as_json:
         sys.stdout.write(json.dumps(answer_json(result), default=str, ensure_ascii=False) + "\n")

@@ -406,7 +406,9 @@ def events_table(events: list[Event]) -> Table:
 def runs_table(runs: list[RunSummary]) -> Table:
     table = Table(title="runs")
     for col in ("run id", "status", "tasks", "events", "started", "goal"):
-        table.add_column(col, overflow="fold")
+        # Ids and statuses never wrap (they are copied into commands); the goal folds.
+        wrap = col == "goal"
+        table.add_column(col, overflow="fold" if wrap else "ignore", no_wrap=not wrap)
     for r in runs:
         table.add_row(
             r.run_id,

@@ -61,7 +61,8 @@ def _check_tool_and_args(task: Task, registry: ToolCatalog) -> list[PlanProblem]
         return [
             PlanProblem(
                 "unknown_tool",
-                f"tool {task.tool!r} is not registered; use one of: {known}",
+                f"tool {task.tool!r} is not registered{_did_you_mean(task.tool, registry)}; "
+                f"use one of: {known}, or --import the module that defines it",
                 task.id,
             )
         ]
@@ -101,6 +102,13 @@ def _type_problem(spec: ToolSignature, name: str, value: Any) -> str | None:
         first = exc.errors()[0]
         return f"argument {name!r} of {spec.name}: {first['msg']} (got {_short(value)})"
     return None
+
+
+def _did_you_mean(name: str, catalog: ToolCatalog) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, catalog.names(), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _short(value: Any, limit: int = 120) -> str:
