@@ -293,3 +293,16 @@ def test_postgres_wait_for_events_wakes_on_commit() -> None:
         assert got == [2, 3]
         reader.close()
         writer.close()
+
+
+@pytest.mark.parametrize("url", ["foo:bar", "sqlite:/x.db", "sqlite:typo.db", "mysql://h/db"])
+def test_store_urls_of_no_supported_form_are_refused_without_creating_files(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from veritask.errors import ConfigError
+    from veritask.store import open_store
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="sqlite:///relative/runs.db"):
+        open_store(url)
+    assert list(tmp_path.iterdir()) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from veritask.errors import ConfigError
@@ -24,13 +25,23 @@ def open_store(url: str | Path) -> RunStore:
         return PostgresRunStore(text)
     if text.startswith("sqlite:///"):
         return SQLiteRunStore(text[len("sqlite:///") :] or ":memory:")
-    if "://" in text:
-        scheme = text.split("://", 1)[0]
+    if "://" in text or _SCHEME_LIKE.match(text):
+        # 'foo:bar', 'sqlite:/x.db' or 'sqlite:typo.db' would otherwise become a file of
+        # that name in the working directory.
+        scheme = text.split(":", 1)[0]
         raise ConfigError(
-            f"unsupported store URL scheme {scheme!r} in {text!r}; "
-            "use sqlite:///path/to/runs.db, postgresql://host/db or memory://"
+            f"unsupported store URL {text!r} (scheme {scheme!r}); use one of: "
+            f"{SUPPORTED_FORMS}, or a plain path like runs.db"
         )
     return SQLiteRunStore(text)
+
+
+SUPPORTED_FORMS = (
+    "sqlite:///relative/runs.db, sqlite:////absolute/runs.db, "
+    "postgresql://user@host/db, memory://"
+)
+_SCHEME_LIKE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.\-]+:|[A-Za-z]:(?![\\/]))")
+"""`word:` at the start (not a Windows drive `C:\\`): a URL, never a file name."""
 
 
 def open_existing_store(url: str | Path) -> RunStore | None:
