@@ -303,6 +303,6 @@ def test_store_urls_of_no_supported_form_are_refused_without_creating_files(
     from veritask.store import open_store
 
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(ConfigError, match="sqlite:///relative/runs.db"):
+    with pytest.raises(ConfigError, match=r"sqlite:///relative/runs\.db"):
         open_store(url)
     assert list(tmp_path.iterdir()) == []
