@@ -386,3 +386,11 @@ def test_the_resume_hint_carries_store_and_imports() -> None:
 
     hint = _resume_hint("r1", "sqlite:///my runs.db", ["mytools"])
     assert hint == "veritask resume r1 --store 'sqlite:///my runs.db' --import mytools"
+
+
+def test_json_output_is_strict_json() -> None:
+    from veritask.cli import strict_json
+
+    line = strict_json({"value": float("nan"), "nested": [float("inf"), 1.5]})
+    assert json.loads(line) == {"value": None, "nested": [None, 1.5]}
+    assert "NaN" not in line and "Infinity" not in line

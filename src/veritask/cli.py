@@ -11,6 +11,7 @@ Exit codes:
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import threading
@@ -100,6 +101,21 @@ def _toolkits(
     return brought_toolkits(modules, tools or [], toolkits or [])
 
 
+def strict_json(payload: Any) -> str:
+    """One line of strict JSON: NaN and Infinity (which no JSON parser accepts) become null."""
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [clean(v) for v in value]
+        return value
+
+    return json.dumps(clean(payload), default=str, ensure_ascii=False, allow_nan=False)
+
+
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     from rich.markup import escape
 
@@ -163,7 +179,7 @@ def _print_result(result: RunResult, as_json: bool) -> None:
     from veritask.cli_render import result_panel
 
     if as_json:
-        sys.stdout.write(json.dumps(result.to_json(), default=str, ensure_ascii=False) + "\n")
+        sys.stdout.write(strict_json(result.to_json()) + "\n")
     else:
         out.print(result_panel(result))
 
@@ -347,7 +363,7 @@ def show(
         if events:
             payload["events"] = [redact(e.model_dump(mode="json")) for e in log]
         payload["trace_id"] = trace_id_hex(run_id)
-        sys.stdout.write(json.dumps(payload, default=str) + "\n")
+        sys.stdout.write(strict_json(payload) + "\n")
         return
     out.print(state_view(state))
     if events:
@@ -414,7 +430,7 @@ def run_question(
             err.print(f"interrupted — continue with: {hint}")
             raise typer.Exit(EXIT_INTERRUPTED) from None
     if as_json:
-        sys.stdout.write(json.dumps(answer_json(result), default=str, ensure_ascii=False) + "\n")
+        sys.stdout.write(strict_json(answer_json(result)) + "\n")
     else:
         out.print(answer_panel(result))
     answered = result.answer is not None and result.answer.status.value == "answered"
