@@ -1,5 +1,6 @@
 """The web view in a real browser (Debian's chromium through Playwright): ask a question,
-watch the plan's DAG turn green live, read the answer; saves a screenshot (docs/web-run-view.png with VERITASK_UPDATE_SCREENSHOT=1)."""
+watch the plan's DAG turn green live, read the answer; saves a screenshot
+(docs/web-run-view.png with VERITASK_UPDATE_SCREENSHOT=1)."""
 
 from __future__ import annotations
 
