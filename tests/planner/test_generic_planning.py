@@ -224,3 +224,22 @@ def test_a_value_computed_with_itself_is_rejected() -> None:
         '1. book("Ulysses")\n2. book("Emma")\n3. calc("$1.pages / $1.pages")\nAnswer: {$3}',
     )
     assert any("with itself" in p for p in found), found
+
+
+@pytest.mark.parametrize(
+    ("question", "expression", "reversed_"),
+    [
+        ("How many times longer is Ulysses than Emma?", "$1.pages / $2.pages", False),
+        ("How many times longer is Ulysses than Emma?", "$2.pages / $1.pages", True),
+        ("How many times as long as Emma is Ulysses?", "$2.pages / $1.pages", False),
+        ("How many times as long as Emma is Ulysses?", "$1.pages / $2.pages", True),
+        ("How many more pages does Ulysses have than Emma?", "$2.pages - $1.pages", True),
+    ],
+)
+def test_a_ratio_divides_by_what_the_question_compares_against(
+    question: str, expression: str, reversed_: bool
+) -> None:
+    first, second = ("Emma", "Ulysses") if "as long as Emma" in question else ("Ulysses", "Emma")
+    steps = f'1. book("{first}")\n2. book("{second}")\n3. calc("{expression}")\nAnswer: {{$3}}'
+    found = problems(question, steps)
+    assert any("wrong side" in p for p in found) == reversed_, found

@@ -43,6 +43,7 @@ def relevance_problems(
     problems += argument_problems(question, plan, registry)
     problems += unused_numbers(question, plan)
     problems += self_operations(plan)
+    problems += direction_problems(question, plan)
     problems += _unnamed_tools(plan, asked, registry)
     names = _names_used(question, features.entity_words)
     uncovered = relevance.uncovered(question, names)
@@ -206,6 +207,62 @@ def _unnamed_tools(plan: Plan, asked: Asked, registry: ToolRegistry) -> list[str
             named = ", ".join(sorted(asked.tools))
             out.append(f"step {task.id}: the question asks for {named}, not {task.tool}")
     return out
+
+
+_BASE_WORDS = ("than", "to", "as", "from")
+"""Words after which a question names what it compares *against*: the divisor of "how
+many times heavier is A than B" and of "how many times as expensive as A is B"."""
+
+
+def direction_problems(question: str, plan: Plan) -> list[str]:
+    """A ratio or difference must divide by (subtract) what the question compares against:
+    the thing named after "than", "to" or "as". Reversed, it is a confident wrong number."""
+    base = _compared_against(question, plan)
+    if base is None:
+        return []
+    by_step = {t.id: t for t in plan.tasks}
+    out = []
+    for task in plan.tasks:
+        expression = task.args.get("expression")
+        if task.tool != "calc" or not isinstance(expression, str):
+            continue
+        for op in "/-":
+            if op == "-" and "abs(" in expression:
+                continue  # an absolute difference has no direction
+            parts = expression.split(op)
+            if len(parts) != 2:
+                continue
+            left = [r.task_id for r in find_refs(parts[0])]
+            right = [r.task_id for r in find_refs(parts[1])]
+            if base in left and base not in right and right:
+                name = _entity(by_step.get(base))
+                verb = "divides by" if op == "/" else "subtracts"
+                out.append(
+                    f"step {task.id} has {name!r} on the wrong side: the question compares "
+                    f"against {name!r}, so the plan must put it after the '{op}' "
+                    f"(it {verb} the other value instead)"
+                )
+    return out
+
+
+def _compared_against(question: str, plan: Plan) -> str | None:
+    """The look-up step whose name the question puts after than/to/as, if exactly one."""
+    sentence = " ".join(question_sentence(question).lower().split())
+    found = []
+    for task in plan.tasks:
+        name = _entity(task)
+        if not name:
+            continue
+        pattern = rf"\b(?:{'|'.join(_BASE_WORDS)})\s+(?:(?:the|a|an|that|of|those)\s+){{0,3}}"
+        if re.search(pattern + re.escape(name.lower()) + r"s?\b", sentence):
+            found.append(task.id)
+    return found[0] if len(found) == 1 else None
+
+
+def _entity(task: object) -> str:
+    args = getattr(task, "args", {}) or {}
+    texts = [v for v in args.values() if isinstance(v, str) and "$" not in v]
+    return texts[0] if len(texts) == 1 else ""
 
 
 def self_operations(plan: Plan) -> list[str]:

@@ -12,6 +12,7 @@ fields and their kinds come from the catalog, relevance from `relevance.py`.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable
 
@@ -190,7 +191,9 @@ def _step_rules(
     if finals:
         look = " | ".join(_call_rule(s, k, enum_rules) for s in lookups) or '"none()"'
         rules.append(f"look{k} ::= {look}")
-        fin = " | ".join(_call_rule(s, k, enum_rules, "exprop") for s in finals)
+        # The final calculation uses every look-up once: "$1.x / $1.x" (a value with
+        # itself) or a step nothing reads cannot be written.
+        fin = " | ".join(_call_rule(s, k, enum_rules, "exprall") for s in finals)
         rules.append(f"fin{k} ::= {fin}")
         if k == 1:
             rules.append('step1 ::= "1. " look1 "\\n" cont1')
@@ -213,6 +216,7 @@ def _step_rules(
         rules.append('narg1 ::= "\\"" num "\\""')
         rules.append("expr1 ::= num (op num)*")
         rules.append("exprop1 ::= num (op num)+")
+        rules.append("exprall1 ::= num (op num)+")
     else:
         ref = f'"$" {_step_digits(k - 1)}'
         rules.append(f'ref{k} ::= {ref} ("." nfield)?')
@@ -221,7 +225,26 @@ def _step_rules(
         rules.append(f'term{k} ::= ref{k} | num | "(" expr{k} ")" | "abs(" expr{k} ")"')
         rules.append(f"expr{k} ::= term{k} (op term{k})*")
         rules.append(f"exprop{k} ::= term{k} (op term{k})+")
+        rules.append(f"exprall{k} ::= {_every_step_once(k)}")
     return rules
+
+
+def _every_step_once(k: int) -> str:
+    """Arithmetic at step k that reads each earlier step exactly once, in any order,
+    with the question's numbers around it ("3 * $1.price", "abs($1.a - $2.a)")."""
+    steps = list(range(1, k))
+    if len(steps) > 4:  # 120+ orders: fall back to any arithmetic with an operator
+        return f"term{k} (op term{k})+"
+    orders = []
+    for order in itertools.permutations(steps):
+        refs = ' op '.join(f'"${i}" ("." nfield)?' for i in order)
+        orders.append(f"({refs})")
+    body = " | ".join(orders)
+    core = f"({body})"
+    joined = f'"abs(" {core} ")" | {core}'
+    if len(steps) == 1:  # one look-up: a number of the question must combine with it
+        return f"(num op ({joined})) | (({joined}) op num)"
+    return f"(num op)? ({joined}) (op num)?"
 
 
 def _catalog_words(catalog: Catalog) -> set[str]:
