@@ -58,3 +58,10 @@ def cel_hold_once(name: str, value: int) -> int:
     _record(name)
     _hold()
     return value
+
+
+@tool(name="cel_once")
+def cel_once(name: str, value: int) -> int:
+    """Record the call, return `value`; not idempotent (a payment that does not block)."""
+    _record(name)
+    return value

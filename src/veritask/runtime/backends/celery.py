@@ -52,6 +52,16 @@ Delivery guarantees, on purpose
   longest call, or a slow idempotent call would be started twice.
 * Every message carries a hard `time_limit` of the task timeout plus a grace
   period, and the driver revokes (SIGKILL) an attempt it stopped waiting for.
+* **Redis unreachable** (restarted, a network cut): Redis holds the queue, the
+  results and the ledger, and a restart without persistence forgets all
+  three. If the message cannot be sent, the attempt fails (retryable when the
+  tool is idempotent). Once it was sent, the driver keeps waiting through the
+  outage for an idempotent tool — its result arrives if the worker finishes
+  after Redis is back; a lost message ends in the task's timeout and a retry —
+  but a tool that is not idempotent becomes `unknown` at the first lost
+  contact: its result may have been lost with Redis, and waiting into a
+  timeout would retry it, running it twice. (Workers: see README "Scaling
+  out" — with celery/kombu 5.7 a worker may exit after a broker restart.)
 
 The broker (and result backend) URL comes from `Settings.broker_url`
 (`VERITASK_BROKER_URL`, default `redis://127.0.0.1:6379/0`).
@@ -60,6 +70,7 @@ The broker (and result backend) URL comes from `Settings.broker_url`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import threading
@@ -77,8 +88,17 @@ try:  # the `distributed` extra
     import redis
     from celery import Celery
     from celery.result import AsyncResult
+    from kombu.exceptions import OperationalError
+
+    _BROKER_ERRORS: tuple[type[BaseException], ...] = (
+        ConnectionError,
+        redis.ConnectionError,
+        redis.TimeoutError,
+        OperationalError,
+    )
 except ImportError:  # pragma: no cover - exercised only without the extra
     Celery = None  # type: ignore[assignment,misc]
+    _BROKER_ERRORS = (ConnectionError,)
 
 QUEUE = "veritask"
 TASK_ONCE = "veritask.attempt_once"
@@ -305,32 +325,61 @@ class CeleryBackend:
         self._attempts[(run_id, task_id)] = number
         key = attempt_key(run_id, task_id, number)
         result = AsyncResult(key, app=self.app)
-        result.forget()  # a previous driver's reply under this key is not ours to read
-        self.app.send_task(
-            TASK_IDEMPOTENT if spec.idempotent else TASK_ONCE,
-            args=[key, spec.name, to_jsonable_python(args)],
-            task_id=key,
-            queue=QUEUE,
-            time_limit=None if timeout_s is None else timeout_s + TIME_LIMIT_GRACE_S,
-        )
         try:
-            await asyncio.wait_for(self._ready(result), timeout_s)
+            result.forget()  # a previous driver's reply under this key is not ours to read
+            self.app.send_task(
+                TASK_IDEMPOTENT if spec.idempotent else TASK_ONCE,
+                args=[key, spec.name, to_jsonable_python(args)],
+                task_id=key,
+                queue=QUEUE,
+                time_limit=None if timeout_s is None else timeout_s + TIME_LIMIT_GRACE_S,
+            )
+        except _BROKER_ERRORS as exc:
+            raise ToolError(
+                f"could not send attempt {key} to the broker: {exc}",
+                retryable=spec.idempotent,
+                kind="BrokerUnavailable",
+            ) from None
+        try:
+            await asyncio.wait_for(self._ready(result, spec), timeout_s)
         except TimeoutError:
-            result.revoke(terminate=True, signal="SIGKILL")
+            self._revoke(result)
             raise TaskTimeout(task_id, timeout_s or 0.0) from None
         except asyncio.CancelledError:
-            result.revoke(terminate=True, signal="SIGKILL")
+            self._revoke(result)
             raise
         if result.state == "SUCCESS":
             return unpack(result.result)
         return self._failure(spec, result)
 
     @staticmethod
-    async def _ready(result: Any) -> None:
+    async def _ready(result: Any, spec: ToolSpec) -> None:
+        """Poll until the attempt's result is in; through a Redis outage only when the
+        tool is idempotent (see "Redis unreachable" in this module's docstring)."""
         delay = 0.005
-        while result.state not in _READY:
+        while True:
+            try:
+                if result.state in _READY:
+                    return
+            except _BROKER_ERRORS as exc:
+                if not spec.idempotent:
+                    raise ToolError(
+                        f"lost contact with the broker while attempt {result.id} was sent or "
+                        f"running ({exc}); its result may have been lost with it and the tool "
+                        "is not idempotent, so it was not run again — check whether its effect "
+                        "happened, then `veritask settle`",
+                        kind=OUTCOME_UNKNOWN,
+                    ) from None
+                await asyncio.sleep(0.25)  # idempotent: wait, bounded by the task's timeout
+                continue
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, 0.05)
+
+    @staticmethod
+    def _revoke(result: Any) -> None:
+        """Best effort: SIGKILL the attempt on its worker (not possible while Redis is down)."""
+        with contextlib.suppress(*_BROKER_ERRORS):
+            result.revoke(terminate=True, signal="SIGKILL")
 
     @staticmethod
     def _failure(spec: ToolSpec, result: Any) -> Any:
