@@ -93,6 +93,14 @@ def storable(tid: str, outcome: Outcome) -> tuple[dict[str, Any], str | None] | 
         return None
 
 
+def unstorable_message(value: Any) -> str:
+    """Why a tool's result failed its task instead of reaching the log."""
+    return (
+        f"the tool returned a {type(value).__name__} that is not JSON data (or NaN/Infinity); "
+        "return numbers, strings, booleans, lists or dicts"
+    )
+
+
 def finite(value: Any, depth: int = 0) -> bool:
     """No NaN or Infinity anywhere in `value` (JSON has neither; pydantic would write null)."""
     if isinstance(value, float):
@@ -136,4 +144,4 @@ def jsonable(value: Any) -> Any:
 _ANY: TypeAdapter[Any] = TypeAdapter(Any)
 
 
-__all__ = ["dump_outcome", "jsonable", "plain", "storable"]
+__all__ = ["dump_outcome", "finite", "jsonable", "plain", "storable", "unstorable_message"]

@@ -25,7 +25,7 @@ from veritask.plan.validation import dependencies
 from veritask.runtime.backends.base import OUTCOME_UNKNOWN, Backend
 from veritask.runtime.backends.inline import InlineBackend
 from veritask.runtime.eventlog import EventLog
-from veritask.runtime.outcome_json import dump_outcome, jsonable, storable
+from veritask.runtime.outcome_json import dump_outcome, jsonable, storable, unstorable_message
 from veritask.runtime.result import plan_value
 from veritask.runtime.state import RunState
 from veritask.runtime.tool_call import AttemptResult, attempt, attempt_inline
@@ -234,11 +234,7 @@ class Scheduler:
                 attempts=outcome.attempts,
                 error=ErrorInfo(
                     type="UnstorableValue",
-                    message=(
-                        f"the tool returned a {type(outcome.value).__name__} that is not JSON "
-                        "data (or NaN/Infinity); return numbers, strings, booleans, lists "
-                        "or dicts"
-                    ),
+                    message=unstorable_message(outcome.value),
                 ),
             )
             stored = {"task_id": tid, "outcome": dump_outcome(outcome)}, None
