@@ -137,3 +137,12 @@ def test_matching_rules() -> None:
     # the value decides; the text is read only when there is no value
     assert not answer_matches(_q("Mali"), {"value": "Puerto Rico", "answer": "Mali or Puerto Rico"})
     assert not answer_matches(_q(None), {"value": None})
+
+
+def test_a_name_in_the_plural_of_the_question_is_the_same_name() -> None:
+    from veritask.bench.score import answer_matches
+    from veritask.bench.suite import Question
+
+    q = Question(id="q", question="Which do we have more of, Wrenches or Padlocks?", gold="Padlock")
+    assert answer_matches(q, {"value": "Padlocks", "answer": "Padlocks"})
+    assert not answer_matches(q, {"value": "Wrenches", "answer": "Wrenches"})

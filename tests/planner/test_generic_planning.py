@@ -243,3 +243,21 @@ def test_a_ratio_divides_by_what_the_question_compares_against(
     steps = f'1. book("{first}")\n2. book("{second}")\n3. calc("{expression}")\nAnswer: {{$3}}'
     found = problems(question, steps)
     assert any("wrong side" in p for p in found) == reversed_, found
+
+
+def test_a_comparison_compares_two_different_steps_and_slots_name_a_field() -> None:
+    question = "Which is longer, Dune or Emma?"
+    grammar = build_grammar(question, CATALOG, RELEVANCE.asked(question))
+    fin3 = next(line for line in grammar.splitlines() if line.startswith("fin3 ::="))
+    assert '"1" "." tfield' in fin3 and '"2" "." tfield' in fin3
+    assert '"$" "1" "." nfield "\\", \\"$" "1"' not in fin3  # never one step on both sides
+    lookup = "How many copies of Dune are there?"
+    books = Catalog.from_toolkits([Toolkit(name=f"books{SUFFIX}", description="", tools=[book])])
+    free = build_grammar(lookup, books, Relevance(books).asked(lookup))
+    answer1 = next(line for line in free.splitlines() if line.startswith("answer1 ::="))
+    assert '"." field' in answer1 and '("." field)?' not in answer1
+
+
+def test_a_total_of_n_units_is_a_multiplication() -> None:
+    steps = '1. book("Emma")\n2. calc("6 * $1.pages")\nAnswer: {$2}'
+    assert problems("What is the total number of pages of 6 copies of Emma?", steps) == []

@@ -112,11 +112,17 @@ def answer_matches(question: Question, row: dict[str, Any]) -> bool:
         return False
     plain = value is not None and not isinstance(value, dict | list)
     have = f" {normalize_text(str(value) if plain else text)} "
-    if f" {want} " not in have:
+    if f" {want} " not in have and not (plain and _same_but_plural(have.strip(), want)):
         return False
     if plain:
         return True
     return _names_gold_first(question, have, want)
+
+
+def _same_but_plural(have: str, want: str) -> bool:
+    """A value that is the gold name in the plural ("Padlocks" for "Padlock"): the
+    question's own spelling of the thing, not another thing."""
+    return have in (f"{want}s", f"{want}es") or want in (f"{have}s", f"{have}es")
 
 
 _NAME = re.compile(r"\b[A-Z][\w'-]*(?:\s+(?:and\s+|of\s+|the\s+)?[A-Z][\w'-]*)*")

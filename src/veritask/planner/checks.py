@@ -111,6 +111,8 @@ def _operations(features: PlanFeatures, asked: Asked) -> list[str]:
         if op in asked.required and op not in features.operators and not asked.compares:
             if op == "-" and "/" in features.operators:
                 continue
+            if op == "+" and "*" in features.operators:
+                continue  # "the total weight of 6 Buckets": a sum of six, by multiplying
             out.append(f"the question asks for {name}, but the plan never computes it")
     return out
 

@@ -193,7 +193,11 @@ def _step_rules(
         rules.append(f"look{k} ::= {look}")
         # The final calculation uses every look-up once: "$1.x / $1.x" (a value with
         # itself) or a step nothing reads cannot be written.
-        fin = " | ".join(_call_rule(s, k, enum_rules, "exprall") for s in finals)
+        fin = " | ".join(
+            _compare_rule(s, k) if s.name in ("larger", "smaller") and k > 2
+            else _call_rule(s, k, enum_rules, "exprall")
+            for s in finals
+        )
         rules.append(f"fin{k} ::= {fin}")
         if k == 1:
             rules.append('step1 ::= "1. " look1 "\\n" cont1')
@@ -209,7 +213,11 @@ def _step_rules(
         calls = " | ".join(_call_rule(spec, k, enum_rules) for spec in tools) or '"none()"'
         rules.append(f"more{k} ::= answer{k}{nxt}")
         rules.append(f"call{k} ::= {calls}")
-        slot = f'"{{$" {_step_digits(k)} ("." field)? "}}"'
+        # A slot names a field unless some offered tool returns a bare value (a calc,
+        # a distance): "{$1}" of a record is never an answer.
+        whole = any(not t.output_fields for t in tools)
+        field = '("." field)?' if whole else '"." field'
+        slot = f'"{{$" {_step_digits(k)} {field} "}}"'
         rules.append(f'answer{k} ::= "Answer: " text ({slot} text){{1,3}} "."? "\\n"')
     if k == 1:
         rules.append('sarg1 ::= "\\"" ent "\\""')
@@ -227,6 +235,18 @@ def _step_rules(
         rules.append(f"exprop{k} ::= term{k} (op term{k})+")
         rules.append(f"exprall{k} ::= {_every_step_once(k)}")
     return rules
+
+
+def _compare_rule(spec: ToolSpec, k: int) -> str:
+    """larger/smaller at step k over two different earlier steps, each named by its own
+    text field and measured by its own number: never the same thing on both sides."""
+    pairs = []
+    for a, b in itertools.permutations(range(1, k), 2):
+        pairs.append(
+            f'"\\"$" "{a}" "." tfield "\\", \\"$" "{a}" "." nfield "\\", '
+            f'\\"$" "{b}" "." tfield "\\", \\"$" "{b}" "." nfield "\\""'
+        )
+    return f'{_lit(spec.name + "(")} ({" | ".join(pairs)}) ")"'
 
 
 def _every_step_once(k: int) -> str:
