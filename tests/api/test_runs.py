@@ -210,6 +210,20 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["store"] == "ok"
+    assert ready.json()["model"]  # the planning model's provider was built
+
+
+async def test_readiness_fails_when_the_model_cannot_be_built() -> None:
+    from veritask import Settings
+    from veritask.api import create_app
+    from veritask.store import open_store
+
+    store = open_store("memory://")
+    app = create_app(Settings(store=store.url, model="nonsense"), store=store)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        ready = await c.get("/readyz")
+    assert ready.status_code == 503 and "model" in ready.json()
 
 
 async def test_a_run_s_budget_is_honoured(client: httpx.AsyncClient) -> None:

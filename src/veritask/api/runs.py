@@ -161,7 +161,11 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(request: Request) -> JSONResponse:
-    """Ready when the run store answers a read. The model is not called (not cheap)."""
+    """Ready when the run store answers a read and the planning model can be built.
+
+    The model is configured, not called: building its provider finds an unknown
+    name, a missing key or a missing model file; a generation would cost seconds.
+    """
     service = service_of(request)
     try:
         service.store.runs(1)
@@ -169,4 +173,12 @@ async def readyz(request: Request) -> JSONResponse:
         return JSONResponse(
             {"status": "unavailable", "store": f"error: {type(exc).__name__}"}, status_code=503
         )
-    return JSONResponse({"status": "ready", "store": "ok", "model": "not checked"})
+    try:
+        router = service.orchestrator().router
+        models = [router.provider(name).name for name in router.chain("plan")]
+    except Exception as exc:
+        return JSONResponse(
+            {"status": "unavailable", "store": "ok", "model": f"error: {exc}"[:300]},
+            status_code=503,
+        )
+    return JSONResponse({"status": "ready", "store": "ok", "model": ", ".join(models)})
