@@ -89,3 +89,35 @@ def test_plan_answering_another_question_is_rejected() -> None:
     result = answer_of("What is the combined population of Peru and Chile?", ratio)
     assert result.answer.status is AnswerStatus.ABSTAINED
     assert "sum" in result.answer.text
+
+
+def test_a_choice_that_names_none_of_the_candidates_is_not_answered() -> None:
+    from veritask.assembler.template import assemble_from_template
+    from veritask.types import Confidence, ConfidenceMethod, Outcome, OutcomeStatus, Plan, Task
+
+    plan = Plan(
+        goal="Which takes longer to be restocked, the Oak Shelf or the Ladder?",
+        tasks=[
+            Task(
+                id="t1",
+                tool="larger",
+                args={"first": "A", "first_value": 1, "second": "B", "second_value": 2},
+            )
+        ],
+        answer_template="The {$t1} wins.",
+    )
+
+    def outcome(value: str) -> dict[str, Outcome]:
+        done = Outcome(
+            task_id="t1",
+            status=OutcomeStatus.SUCCEEDED,
+            value=value,
+            confidence=Confidence(score=1.0, method=ConfidenceMethod.TOOL),
+        )
+        return {"t1": done}
+
+    stray = assemble_from_template(plan, outcome("Northwind Traders"))
+    assert stray.status is AnswerStatus.PARTIAL
+    assert any("none of the things" in g for g in stray.gaps)
+    named = assemble_from_template(plan, outcome("Ladder"))
+    assert named.status is AnswerStatus.ANSWERED

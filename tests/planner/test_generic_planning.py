@@ -249,7 +249,9 @@ def test_a_comparison_compares_two_different_steps_and_slots_name_a_field() -> N
     question = "Which is longer, Dune or Emma?"
     grammar = build_grammar(question, CATALOG, RELEVANCE.asked(question))
     fin3 = next(line for line in grammar.splitlines() if line.startswith("fin3 ::="))
-    assert '"1" "." tfield' in fin3 and '"2" "." tfield' in fin3
+    assert '"1" "." lfield' in fin3 and '"2" "." lfield' in fin3
+    lfield = next(line for line in grammar.splitlines() if line.startswith("lfield ::="))
+    assert lfield == 'lfield ::= "title"'  # book(title): the field that names a book
     assert '"$" "1" "." nfield "\\", \\"$" "1"' not in fin3  # never one step on both sides
     lookup = "How many copies of Dune are there?"
     books = Catalog.from_toolkits([Toolkit(name=f"books{SUFFIX}", description="", tools=[book])])
@@ -261,3 +263,9 @@ def test_a_comparison_compares_two_different_steps_and_slots_name_a_field() -> N
 def test_a_total_of_n_units_is_a_multiplication() -> None:
     steps = '1. book("Emma")\n2. calc("6 * $1.pages")\nAnswer: {$2}'
     assert problems("What is the total number of pages of 6 copies of Emma?", steps) == []
+
+
+def test_a_repeated_look_up_in_a_calculation_is_named() -> None:
+    steps = '1. book("Ulysses")\n2. book("Emma")\n3. calc("$1.pages / $2.pages / $1.pages")\nAnswer: {$3}'
+    found = problems("How many times longer is Ulysses than Emma?", steps)
+    assert any("more than once" in p for p in found), found

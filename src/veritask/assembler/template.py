@@ -8,6 +8,7 @@ tasks it rests on (transitively), times the plan's own confidence.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -114,10 +115,13 @@ def assemble_from_template(
     )
     distinct = {str(r) for r in refs}
     value = resolved[str(refs[0])] if len(distinct) == 1 and not missing else None
+    stray = _stray_choice(plan, refs, value)
+    if stray:
+        gaps.append(stray)
     if not refs or len(missing) == len(refs):
         status = AnswerStatus.ABSTAINED
         text = "I could not establish an answer: " + ("; ".join(gaps) or "no task produced a value")
-    elif missing or not grounding.ok:
+    elif missing or not grounding.ok or stray:
         status = AnswerStatus.PARTIAL
     elif score >= threshold:
         status = AnswerStatus.ANSWERED
@@ -133,6 +137,24 @@ def assemble_from_template(
         gaps=gaps,
         usage=usage or Usage(),
     )
+
+
+CHOOSING_TOOLS = frozenset({"larger", "smaller"})
+
+
+def _stray_choice(plan: Plan, refs: list[Any], value: Any) -> str:
+    """A choice between things the question names must be one of them: "Northwind
+    Traders" is no answer to "the Oak Shelf or the Ladder?" (a label from the wrong field)."""
+    tools = {t.id: t.tool for t in plan.tasks}
+    chosen = {tools.get(r.task_id) for r in refs}
+    if not isinstance(value, str) or not chosen or not chosen <= CHOOSING_TOOLS:
+        return ""
+    goal = " ".join(plan.goal.lower().split())
+    name = " ".join(value.lower().split())
+    for variant in (name, name + "s", name + "es", name.removesuffix("s")):
+        if variant and re.search(rf"(?<!\w){re.escape(variant)}(?!\w)", goal):
+            return ""
+    return f"the answer {value!r} is none of the things the question asks to choose between"
 
 
 def _neutral_text(refs: list[Any], shown: Mapping[str, Any]) -> str:

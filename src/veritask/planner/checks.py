@@ -281,6 +281,12 @@ def self_operations(plan: Plan) -> list[str]:
                 f"step {task.id} computes {refs[0]} with itself; use the two different "
                 "values the question names"
             )
+        elif len(refs) != len(set(refs)):
+            again = sorted({r for r in refs if refs.count(r) > 1})
+            out.append(
+                f"step {task.id} uses {', '.join(again)} more than once (a repeated look-up?); "
+                "use each looked-up value once"
+            )
     return out
 
 
@@ -307,7 +313,7 @@ def _calc_constants(task_id: str, expression: str, numbers: set[float]) -> list[
     bare = re.sub(r"\$[A-Za-z_][\w.]*", " ", expression)
     out = []
     for token in re.findall(r"(?<![\w.])\d+(?:\.\d+)?", bare):
-        if float(token) not in numbers and float(token) not in (0, 1, 2, 100):
+        if float(token) not in numbers and float(token) not in (1, 2, 100):
             out.append(
                 f"step {task_id}: the constant {token} is not in the question; "
                 "compute only with looked-up values and the question's numbers"

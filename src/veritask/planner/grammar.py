@@ -132,6 +132,7 @@ def build_grammar(question: str, catalog: Catalog, asked: Asked, max_steps: int 
         f"ent ::= {_alts(spans)}",
         f"field ::= {_choice(slot_fields)}",
         f"tfield ::= {_choice(text_fields or slot_fields)}",
+        f"lfield ::= {_choice(_label_fields(tools) or text_fields or slot_fields)}",
         f"nfield ::= {_choice(numeric or slot_fields)}",
         f"num ::= {_alts(numbers) if numbers else _lit('0')}",
         f"op ::= {_alts(f' {o} ' for o in sorted(asked.operators or {'+', '-', '*', '/'}))}",
@@ -150,7 +151,7 @@ def build_grammar(question: str, catalog: Catalog, asked: Asked, max_steps: int 
     lookups = [t for t in tools if t.name not in COMPUTE_TOOLS]
     finals = [t for t in tools if t.name in final] if final else []
     for k in range(1, max_steps + 1):
-        rules += _step_rules(k, max_steps, tools, lookups, finals, enum_rules)
+        rules += _step_rules(k, max_steps, tools, lookups, finals, enum_rules, bool(numbers))
     return "\n".join(rules) + "\n"
 
 
@@ -183,6 +184,7 @@ def _step_rules(
     lookups: list[ToolSpec],
     finals: list[ToolSpec],
     enum_rules: dict[str, str],
+    has_numbers: bool = True,
 ) -> list[str]:
     """Rules of step k. With a required final shape, lookups lead on and a final
     computing step (from step 2 on) ends the plan with its one answer slot."""
@@ -233,8 +235,22 @@ def _step_rules(
         rules.append(f'term{k} ::= ref{k} | num | "(" expr{k} ")" | "abs(" expr{k} ")"')
         rules.append(f"expr{k} ::= term{k} (op term{k})*")
         rules.append(f"exprop{k} ::= term{k} (op term{k})+")
-        rules.append(f"exprall{k} ::= {_every_step_once(k)}")
+        rules.append(f"exprall{k} ::= {_every_step_once(k, has_numbers)}")
     return rules
+
+
+def _label_fields(tools: list[ToolSpec]) -> set[str]:
+    """The text field that names a looked-up thing: the one called like the tool's own
+    parameter (product(name) → name, book(title) → title), else `name`. A supplier or
+    a colour is a text field too, but it does not say which thing won a comparison."""
+    out: set[str] = set()
+    for spec in tools:
+        if spec.name in COMPUTE_TOOLS:
+            continue
+        texts = {f for f, kind in (spec.output_kinds or {}).items() if kind == "text"}
+        named = texts & (set(spec.required_params) | {"name"})
+        out |= named
+    return out
 
 
 def _compare_rule(spec: ToolSpec, k: int) -> str:
@@ -243,13 +259,13 @@ def _compare_rule(spec: ToolSpec, k: int) -> str:
     pairs = []
     for a, b in itertools.permutations(range(1, k), 2):
         pairs.append(
-            f'"\\"$" "{a}" "." tfield "\\", \\"$" "{a}" "." nfield "\\", '
-            f'\\"$" "{b}" "." tfield "\\", \\"$" "{b}" "." nfield "\\""'
+            f'"\\"$" "{a}" "." lfield "\\", \\"$" "{a}" "." nfield "\\", '
+            f'\\"$" "{b}" "." lfield "\\", \\"$" "{b}" "." nfield "\\""'
         )
     return f'{_lit(spec.name + "(")} ({" | ".join(pairs)}) ")"'
 
 
-def _every_step_once(k: int) -> str:
+def _every_step_once(k: int, has_numbers: bool = True) -> str:
     """Arithmetic at step k that reads each earlier step exactly once, in any order,
     with the question's numbers around it ("3 * $1.price", "abs($1.a - $2.a)")."""
     steps = list(range(1, k))
@@ -262,6 +278,8 @@ def _every_step_once(k: int) -> str:
     body = " | ".join(orders)
     core = f"({body})"
     joined = f'"abs(" {core} ")" | {core}'
+    if not has_numbers:  # no number in the question: only the looked-up values
+        return joined
     if len(steps) == 1:  # one look-up: a number of the question must combine with it
         return f"(num op ({joined})) | (({joined}) op num)"
     return f"(num op)? ({joined}) (op num)?"
