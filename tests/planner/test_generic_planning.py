@@ -266,6 +266,9 @@ def test_a_total_of_n_units_is_a_multiplication() -> None:
 
 
 def test_a_repeated_look_up_in_a_calculation_is_named() -> None:
-    steps = '1. book("Ulysses")\n2. book("Emma")\n3. calc("$1.pages / $2.pages / $1.pages")\nAnswer: {$3}'
+    steps = (
+        '1. book("Ulysses")\n2. book("Emma")\n'
+        '3. calc("$1.pages / $2.pages / $1.pages")\nAnswer: {$3}'
+    )
     found = problems("How many times longer is Ulysses than Emma?", steps)
     assert any("more than once" in p for p in found), found
