@@ -272,3 +272,9 @@ def test_a_repeated_look_up_in_a_calculation_is_named() -> None:
     )
     found = problems("How many times longer is Ulysses than Emma?", steps)
     assert any("more than once" in p for p in found), found
+
+
+def test_no_more_look_ups_than_the_question_names_things() -> None:
+    question = "How many times longer is Ulysses than Emma?"
+    grammar = build_grammar(question, CATALOG, RELEVANCE.asked(question))
+    assert "cont2 ::=" in grammar and "cont3 ::=" not in grammar  # fin by step 3 at the latest

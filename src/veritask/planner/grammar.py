@@ -150,6 +150,10 @@ def build_grammar(question: str, catalog: Catalog, asked: Asked, max_steps: int 
     final = final_shape(asked, tools)
     lookups = [t for t in tools if t.name not in COMPUTE_TOOLS]
     finals = [t for t in tools if t.name in final] if final else []
+    if finals:
+        # No more look-ups than the question names things: a small model otherwise
+        # repeats "product("Gadget")" until the last step and adds every copy up.
+        max_steps = max(2, min(max_steps, len(spans) + 1))
     for k in range(1, max_steps + 1):
         rules += _step_rules(k, max_steps, tools, lookups, finals, enum_rules, bool(numbers))
     return "\n".join(rules) + "\n"
