@@ -278,3 +278,12 @@ def test_no_more_look_ups_than_the_question_names_things() -> None:
     question = "How many times longer is Ulysses than Emma?"
     grammar = build_grammar(question, CATALOG, RELEVANCE.asked(question))
     assert "cont2 ::=" in grammar and "cont3 ::=" not in grammar  # fin by step 3 at the latest
+
+
+def test_a_field_only_one_tool_has_decides_the_tool() -> None:
+    from veritask.planner.grammar import chosen_tools
+
+    asked = RELEVANCE.asked("Who wrote Dune?")
+    assert asked.slots == {"book.author"}
+    assert next(t.name for t in chosen_tools(CATALOG, asked)) == "book"
+    assert "shelf" in [t.name for t in chosen_tools(CATALOG, asked)]  # bare values stay

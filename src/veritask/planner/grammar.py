@@ -80,7 +80,15 @@ def chosen_tools(catalog: Catalog, asked: Asked) -> list[ToolSpec]:
     order += [key.split(".")[0] for key in sorted(asked.targets)]
     order += [key.split(".")[0] for key, _ in asked.ranked]
     names = [n for n in dict.fromkeys(order) if n in registry][:MAX_TOOLS]
-    if asked.tools:
+    owners = {k.split(".")[0] for k in asked.slots if "." in k}
+    single = len(owners) == 1 and not asked.compares
+    if single:
+        # Every field the answer may state belongs to one tool: that tool looks it up
+        # ("the stations of the Crown line" is line's, not station's, field).
+        (owner,) = owners
+        names = [n for n in names if n == owner or not registry.get(n).output_fields]
+        names = names if owner in names else [owner, *names]
+    elif asked.tools:
         # A tool the question names by its own words answers it; others that merely
         # share its fields ("continent" of the country whose capital is X) step aside.
         covered = {

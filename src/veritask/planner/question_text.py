@@ -88,7 +88,8 @@ GENERIC_WORDS = frozenset(
     must many much per each every other others one two both either neither between same
     please tell give find state show list answer about some any all more most less few
     get got make made take taken like just also only very really use used uses using
-    called named known located situated lie lies belong belongs""".split()
+    called named known located situated lie lies belong belongs through across over
+    under within via during""".split()
 )
 """English function words: never a concept a tool provides, never a name."""
 
