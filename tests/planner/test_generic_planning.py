@@ -286,4 +286,4 @@ def test_a_field_only_one_tool_has_decides_the_tool() -> None:
     asked = RELEVANCE.asked("Who wrote Dune?")
     assert asked.slots == {"book.author"}
     assert next(t.name for t in chosen_tools(CATALOG, asked)) == "book"
-    assert "shelf" in [t.name for t in chosen_tools(CATALOG, asked)]  # bare values stay
+    assert "shelf" not in [t.name for t in chosen_tools(CATALOG, asked)]  # only the owner

@@ -83,11 +83,11 @@ def chosen_tools(catalog: Catalog, asked: Asked) -> list[ToolSpec]:
     owners = {k.split(".")[0] for k in asked.slots if "." in k}
     single = len(owners) == 1 and not asked.compares
     if single:
-        # Every field the answer may state belongs to one tool: that tool looks it up
-        # ("the stations of the Crown line" is line's, not station's, field).
+        # Every field the answer may state belongs to one tool: that tool alone looks it
+        # up ("the stations of the Crown line" is line's field, not station's, and a
+        # travel-time tool offered beside it only invites reading a field it lacks).
         (owner,) = owners
-        names = [n for n in names if n == owner or not registry.get(n).output_fields]
-        names = names if owner in names else [owner, *names]
+        names = [owner]
     elif asked.tools:
         # A tool the question names by its own words answers it; others that merely
         # share its fields ("continent" of the country whose capital is X) step aside.
