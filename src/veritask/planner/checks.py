@@ -198,8 +198,7 @@ def argument_problems(question: str, plan: Plan, registry: ToolRegistry) -> list
 def _unnamed_tools(plan: Plan, asked: Asked, registry: ToolRegistry) -> list[str]:
     """A tool the question names by its own words must be the one used, not another
     tool that shares its fields."""
-    owners = {k.split(".")[0] for k in asked.slots if "." in k}
-    if not asked.tools or (len(owners) == 1 and not asked.compares):
+    if not asked.tools or asked.owner is not None:
         return []  # a field only one tool returns decides the tool (see grammar.chosen_tools)
     covered = {f for t in asked.tools if t in registry for f in registry.get(t).output_fields or ()}
     out = []

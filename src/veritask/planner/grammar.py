@@ -80,14 +80,11 @@ def chosen_tools(catalog: Catalog, asked: Asked) -> list[ToolSpec]:
     order += [key.split(".")[0] for key in sorted(asked.targets)]
     order += [key.split(".")[0] for key, _ in asked.ranked]
     names = [n for n in dict.fromkeys(order) if n in registry][:MAX_TOOLS]
-    owners = {k.split(".")[0] for k in asked.slots if "." in k}
-    single = len(owners) == 1 and not asked.compares
-    if single:
+    if asked.owner is not None:
         # Every field the answer may state belongs to one tool: that tool alone looks it
         # up ("the stations of the Crown line" is line's field, not station's, and a
         # travel-time tool offered beside it only invites reading a field it lacks).
-        (owner,) = owners
-        names = [owner]
+        names = [asked.owner]
     elif asked.tools:
         # A tool the question names by its own words answers it; others that merely
         # share its fields ("continent" of the country whose capital is X) step aside.

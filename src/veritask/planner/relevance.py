@@ -106,6 +106,13 @@ class Asked:
     count: bool
     """"how many / how much": the answer is a number."""
 
+    @property
+    def owner(self) -> str | None:
+        """The one tool that returns every field an answer may state, when there is one
+        and nothing is compared: that tool alone looks the answer up."""
+        owners = {k.split(".")[0] for k in self.slots if "." in k}
+        return next(iter(owners)) if len(owners) == 1 and not self.compares else None
+
 
 class Relevance:
     """Matches questions against one catalog; built once per catalog and reused."""
@@ -179,10 +186,13 @@ class Relevance:
                 out.append(spec.name)
         return out
 
-    def scores(self, question: str) -> list[tuple[Target, float, bool]]:
-        """(target, score by meaning, named by a word) for every target, best first."""
+    def scores(
+        self, question: str, strength: dict[str, float] | None = None
+    ) -> list[tuple[Target, float, bool]]:
+        """(target, score by meaning, named by a word) for every target, best first.
+        `strength`: `strengths(question)` when the caller has it already."""
         asked = question_sentence(question)
-        strength = self.strengths(question)
+        strength = strength if strength is not None else self.strengths(question)
         lexical = [strength[t.key] > 0 for t in self.targets]
         vectors = self._target_vectors
         if vectors is not None:
@@ -197,8 +207,8 @@ class Relevance:
         return rows
 
     def asked(self, question: str) -> Asked:
-        rows = self.scores(question)
         strength = self.strengths(question)
+        rows = self.scores(question, strength)
         named = {t.key for t, _, hit in rows if hit}
         top = max((strength[k] for k in named), default=0.0)
         slots = {k for k in named if strength[k] >= top}
