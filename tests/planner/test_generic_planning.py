@@ -265,6 +265,50 @@ def test_a_total_of_n_units_is_a_multiplication() -> None:
     assert problems("What is the total number of pages of 6 copies of Emma?", steps) == []
 
 
+def test_a_number_counting_a_looked_up_thing_multiplies_it() -> None:
+    question = "What is the total number of pages of 6 Dunes?"
+    added = problems(question, '1. book("Dune")\n2. calc("$1.pages + 6")\nAnswer: {$2}')
+    assert any("multiply its value by 6" in p for p in added), added
+    assert problems(question, '1. book("Dune")\n2. calc("6 * $1.pages")\nAnswer: {$2}') == []
+    # A number that counts nothing looked up ("5 years after") may be added.
+    later = "How many pages will Dune have after 5 more editions add pages?"
+    assert not any(
+        "multiply" in p
+        for p in problems(later, '1. book("Dune")\n2. calc("$1.pages + 5")\nAnswer: {$2}')
+    )
+
+
+def test_light_verbs_are_not_concepts_but_content_words_are() -> None:
+    steps = '1. book("Dune")\nAnswer: Dune has {$1.copies} copies.'
+    assert problems("How many copies of Dune do we see on the shelf?", steps) == []
+    found = problems("How many copies of Dune were stolen?", steps)
+    assert any("'stolen'" in p for p in found), found
+
+
+@tool(name="loan_days", idempotent=True)
+def loan_days(title: str) -> int:
+    """Days a book may be borrowed for.
+
+    Args:
+        title: the book's title.
+    """
+    return 21
+
+
+def test_a_target_named_by_several_words_outweighs_one_phrase() -> None:
+    # "long" and "length" both name pages; loan_days' only phrase "how long" names one
+    # thing, so it does not take the answer slot (nor become the only tool offered).
+    kit = Toolkit(
+        name=f"loans{SUFFIX}",
+        description="Books and loans.",
+        tools=[book, loan_days],
+        vocabulary={"pages": ["long", "length"], "loan_days": ["how long", "borrow"]},
+    )
+    relevance = Relevance(Catalog.from_toolkits([kit]))
+    assert relevance.asked("How long is Dune in length?").slots == {"book.pages"}
+    assert relevance.asked("How long may I borrow Dune?").slots == {"loan_days"}
+
+
 def test_a_repeated_look_up_in_a_calculation_is_named() -> None:
     steps = (
         '1. book("Ulysses")\n2. book("Emma")\n'

@@ -82,8 +82,21 @@ def test_grammar_only_offers_question_entities_and_earlier_steps() -> None:
     assert '"France"' in ent and '"Spain"' in ent and "Chile" not in ent
     ref2 = next(line for line in grammar.splitlines() if line.startswith("ref2 ::="))
     assert '"1"' in ref2 and "[1-2]" not in ref2
-    ref4 = next(line for line in grammar.splitlines() if line.startswith("ref4 ::="))
-    assert "[1-3]" in ref4
+    ref3 = next(line for line in grammar.splitlines() if line.startswith("ref3 ::="))
+    assert "[1-2]" in ref3
+    # Two things named ("France and Spain" is offered whole too, but names no third):
+    # two look-ups and the sum, never a fourth step that repeats a look-up.
+    assert not any(line.startswith("ref4 ::=") for line in grammar.splitlines())
+
+
+def test_answer_text_writes_no_digits_of_its_own() -> None:
+    grammar = grammar_for("What is the combined population of France and Spain?")
+    text = next(line for line in grammar.splitlines() if line.startswith("text ::="))
+    chars = text.split("::=")[1]
+    assert "[^" not in chars and "0-9" not in chars and "num" not in chars  # letters only
+    with_number = grammar_for("How many people live in 3 cities like Osaka?")
+    text = next(line for line in with_number.splitlines() if line.startswith("text ::="))
+    assert "(num " in text  # the question's own number may be repeated
 
 
 def test_closest_examples_by_meaning() -> None:

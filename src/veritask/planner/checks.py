@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from veritask.embedding.lexical import stem
 from veritask.plan.refs import find_refs, template_refs
 from veritask.planner.question_text import (
     name_runs,
@@ -306,6 +307,38 @@ def unused_numbers(question: str, plan: Plan) -> list[str]:
                 f"the question gives the number {number}, which the plan never uses; "
                 "compute with it (e.g. calc)"
             )
+    return out + _counts_not_multiplied(question, plan)
+
+
+def _counts_not_multiplied(question: str, plan: Plan) -> list[str]:
+    """A number right before a thing the plan looks up counts that thing ("the total
+    weight of 6 Buckets"): its value is multiplied by the number, never added to it."""
+    looked_up = {
+        v.casefold()
+        for task in plan.tasks
+        if task.tool != "calc"
+        for v in task.args.values()
+        if isinstance(v, str) and "$" not in v
+    }
+    sentence = question_sentence(question)
+    expressions = [
+        str(v) for task in plan.tasks if task.tool == "calc" for v in task.args.values()
+    ]
+    out = []
+    for number in question_numbers(question):
+        after = re.search(rf"(?<![\w.]){re.escape(number)}\s+(.+)", sentence)
+        if after is None:
+            continue
+        rest = after.group(1).casefold()
+        if not any(rest.startswith(name) for name in looked_up if name):
+            continue
+        n = re.escape(number)
+        beside_times = rf"(\*\s*\(?\s*{n}(?![\w.])|(?<![\w.]){n}\s*\*)"
+        if expressions and not any(re.search(beside_times, e) for e in expressions):
+            out.append(
+                f"the question counts {number} of a looked-up thing; multiply its value "
+                f"by {number} (e.g. calc(\"{number} * $1.field\"))"
+            )
     return out
 
 
@@ -335,9 +368,10 @@ def _names_used(question: str, entity_words: frozenset[str]) -> frozenset[str]:
     a plan asking about "Bosnia" covers "Bosnia and Herzegovina". A name the plan
     never touches ("GDP") stays a word the tools must cover."""
     used = set(entity_words)
+    looked_up = {stem(w) for w in entity_words}
     for run in name_runs(question_sentence(question)):
         words = set(words_of(" ".join(run)))
-        if words & entity_words:
+        if {stem(w) for w in words} & looked_up:  # "6 Buckets" names the Bucket looked up
             used |= words
     return frozenset(used)
 

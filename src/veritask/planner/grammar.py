@@ -24,6 +24,8 @@ from veritask.tools.registry import ToolSpec
 MAX_STEPS = 5
 MAX_TOOLS = 6
 """Tools offered to the model per question (the catalog may have fifty)."""
+_TEXT_CHARS = "[ a-zA-Z\\u00C0-\\u024F,;:'()%&/-]"
+"""Characters an answer sentence may use around its slots."""
 EXPRESSION_PARAMS = frozenset({"expression"})
 """Parameters whose value is arithmetic over earlier steps (calc's), not an entity name."""
 
@@ -142,7 +144,11 @@ def build_grammar(question: str, catalog: Catalog, asked: Asked, max_steps: int 
         f"num ::= {_alts(numbers) if numbers else _lit('0')}",
         f"op ::= {_alts(f' {o} ' for o in sorted(asked.operators or {'+', '-', '*', '/'}))}",
         # One sentence: a ramble past the first full stop states what no step established.
-        "text ::= [^\\n{}.]{0,80}",
+        # Letters (Latin, accented too), spaces and light punctuation only: no digits of
+        # its own ("= 40000", "⅛ km") — a number in an answer is a step's value or one
+        # the question gave.
+        f"text ::= {_TEXT_CHARS}{{0,80}}"
+        + (f" (num {_TEXT_CHARS}{{0,40}})?" if numbers else ""),
     ]
     for spec in tools:
         for name in spec.param_names:
@@ -158,7 +164,10 @@ def build_grammar(question: str, catalog: Catalog, asked: Asked, max_steps: int 
     if finals:
         # No more look-ups than the question names things: a small model otherwise
         # repeats "product("Gadget")" until the last step and adds every copy up.
-        max_steps = max(2, min(max_steps, len(spans) + 1))
+        # "Fenwick Cross and Lantern Hill" is offered whole as well as in its parts, but
+        # names two things: count only spans that hold no other span.
+        names = [s for s in spans if not any(o != s and o in s for o in spans)]
+        max_steps = max(2, min(max_steps, len(names) + 1))
     for k in range(1, max_steps + 1):
         rules += _step_rules(k, max_steps, tools, lookups, finals, enum_rules, bool(numbers))
     return "\n".join(rules) + "\n"

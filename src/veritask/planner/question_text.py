@@ -89,9 +89,14 @@ GENERIC_WORDS = frozenset(
     please tell give find state show list answer about some any all more most less few
     get got make made take taken like just also only very really use used uses using
     called named known located situated lie lies belong belongs through across over
-    under within via during""".split()
+    under within via during
+    see sees saw seen pass passes passed handle handles handled serve serves served
+    go goes went come comes came need needs keep keeps add adds added up""".split()
 )
-"""English function words: never a concept a tool provides, never a name."""
+"""English function words, and the light verbs that carry no concept of their own
+("how many people pass through X", "how many do A and B handle"): never a concept
+a tool provides, never a name. A verb that does name something ("renovated",
+"closed") is not here, so a question about it is still refused."""
 
 _QUOTED = re.compile(r"[\"“]([^\"”]{1,80})[\"”]|(?<!\w)'([^']{1,80})'(?!\w)")
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?(?![\w])")

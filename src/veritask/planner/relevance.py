@@ -308,9 +308,15 @@ def _unquoted(text: str) -> str:
 
 
 def _strength(target: Target, q_stems: set[str], q_text: str, weak: frozenset[str]) -> float:
-    """Words of the target the question spells (multi-word ones as phrases, each word
-    counting); 0 when it names the target nowhere."""
+    """Words of the target the question spells: the best phrase (multi-word ones
+    counting each word, "per square kilometre" beats "square"; function words half),
+    plus one for each
+    further content word another of its phrases spells ("How long is the line in
+    kilometres": "long" and "kilometres" both name the length, while a journey
+    time's "how long" names one). 0 when it names the target nowhere."""
     best = 0.0
+    best_stems: set[str] = set()
+    spelled: set[str] = set()
     for phrase in target.words:
         stems = [s for s in _stems(phrase)]
         if not stems:
@@ -318,17 +324,23 @@ def _strength(target: Target, q_stems: set[str], q_text: str, weak: frozenset[st
         if len(stems) == 1:
             hit = 1.0 if stems[0] in q_stems and stems[0] not in weak else 0.0
         elif f" {' '.join(stems)} " in q_text:
-            hit = float(len(stems))
+            # A function word sharpens a phrase ("whose capital" beats "capital") but
+            # counts half: "how long" is one concept, not two.
+            hit = sum(0.5 if s in _GENERIC_STEMS else 1.0 for s in stems)
         elif len(stems) == 2 and all(s in q_stems and s not in weak for s in stems):
             hit = 2.0  # "price usd": both words present anywhere
         else:
             hit = 0.0
-        best = max(best, hit)
-    return best
+        if hit:
+            spelled |= {s for s in stems if s not in _GENERIC_STEMS and s not in weak}
+        if hit > best:
+            best, best_stems = hit, set(stems)
+    return best + len(spelled - best_stems) if best else 0.0
 
 
 _WEAK = frozenset(stem(w) for w in ("name", "value", "number", "count", "id", "usd", "km"))
 """Words too generic to name a field on their own."""
+_GENERIC_STEMS = frozenset(stem(w) for w in GENERIC_WORDS)
 
 
 def _compares(sentence: str, words: list[str]) -> str | None:
