@@ -170,7 +170,83 @@ def build_grammar(question: str, catalog: Catalog, asked: Asked, max_steps: int 
         max_steps = max(2, min(max_steps, len(names) + 1))
     for k in range(1, max_steps + 1):
         rules += _step_rules(k, max_steps, tools, lookups, finals, enum_rules, bool(numbers))
+    if finals:
+        chain = _distinct_chain(max_steps, lookups, spans, question)
+        if chain:
+            replaced = ("step1 ::=", "look", "cont")
+            rules = [r for r in rules if not r.startswith(replaced)] + chain
     return "\n".join(rules) + "\n"
+
+
+def _one_name_values(spec: ToolSpec, spans: list[str], question: str) -> list[str] | None:
+    """The names a one-parameter look-up may be called with, or None for other tools."""
+    if len(spec.param_names) != 1:
+        return None
+    (name,) = spec.param_names
+    kind = _param_kind(spec, name)
+    if kind == "enum":
+        enum = [str(v) for v in spec.param_enum(name) or ()]
+        return [v for v in enum if v.lower() in question.lower()] or enum
+    return spans if kind == "text" else None
+
+
+def _distinct_chain(
+    max_steps: int, lookups: list[ToolSpec], spans: list[str], question: str
+) -> list[str]:
+    """Look-ups before a final computation, each of a name not looked up yet.
+
+    A small model that has written `line("Meadow")` writes it again ("the sum of the
+    Meadow and Crown lines" becomes Meadow + Meadow + Meadow). When every look-up tool
+    takes one name, the grammar remembers which names are used (a state per set of
+    names, a handful for a question's two or three) and offers only the others; a
+    look-up by an earlier step's text field (a chain) is always open. Empty when some
+    tool takes several arguments: then the plain rules stand.
+    """
+    values: dict[str, list[str]] = {}
+    for spec in lookups:
+        found = _one_name_values(spec, spans, question)
+        if found is None:
+            return []
+        values[spec.name] = found
+    every = list(dict.fromkeys(v for vs in values.values() for v in vs))
+    if not every or len(every) > 8:
+        return []
+
+    def state(k: int, used: frozenset[str]) -> str:
+        return f"{k}s{sum(1 << every.index(v) for v in used)}"
+
+    rules = ['step1 ::= "1. " look1s0']
+    looks = [(1, frozenset[str]())]
+    done: set[tuple[int, frozenset[str]]] = set()
+    conts: set[tuple[int, frozenset[str]]] = set()
+    while looks:
+        k, used = looks.pop()
+        if (k, used) in done:
+            continue
+        done.add((k, used))
+        alts = []
+        for spec in lookups:
+            for v in values[spec.name]:
+                if v not in used:
+                    # "Dune" used, "Dune and Emma" is no new name either (nor the reverse).
+                    after = used | {w for w in every if w in v or v in w}
+                    call = _lit(f"{spec.name}({json.dumps(v)})")
+                    alts.append(f'{call} "\\n" cont{state(k, after)}')
+                    conts.add((k, after))
+            if k > 1 and _param_kind(spec, spec.param_names[0]) == "text":
+                ref = f'"\\"$" {_step_digits(k - 1)} "." tfield "\\""'
+                alts.append(f'{_lit(spec.name + "(")} {ref} ")" "\\n" cont{state(k, used)}')
+                conts.add((k, used))
+        rules.append(f"look{state(k, used)} ::= {' | '.join(alts) or _lit('none()')}")
+        looks += [(ck + 1, cu) for ck, cu in conts if ck + 1 < max_steps]
+    for k, used in sorted(conts, key=lambda kv: (kv[0], sorted(kv[1]))):
+        j = k + 1
+        open_ = any(v not in used for vs in values.values() for v in vs) or any(
+            _param_kind(spec, spec.param_names[0]) == "text" for spec in lookups
+        )
+        more = f"look{state(j, used)} | " if j < max_steps and open_ else ""
+        rules.append(f'cont{state(k, used)} ::= "{j}. " ({more}fin{j} "\\n" answer{j})')
+    return rules
 
 
 def final_shape(asked: Asked, tools: list[ToolSpec]) -> frozenset[str]:
