@@ -314,7 +314,7 @@ def test_a_look_up_before_a_computation_is_never_written_twice() -> None:
     question = "How many pages do Dune and Emma have together?"
     grammar = build_grammar(question, CATALOG, RELEVANCE.asked(question))
     rules = dict(line.split(" ::= ", 1) for line in grammar.splitlines() if " ::= " in line)
-    first = rules["look1s0"]
+    first = rules["look1s"]
     assert '"book(\\"Dune\\")"' in first and '"book(\\"Emma\\")"' in first
     after_dune = next(
         rules[r.split()[-1].replace("cont1", "look2")]
@@ -322,6 +322,21 @@ def test_a_look_up_before_a_computation_is_never_written_twice() -> None:
         if "Dune" in r
     )
     assert "Dune" not in after_dune and "Emma" in after_dune
+
+
+def test_a_ratio_divides_by_what_follows_than_by_grammar() -> None:
+    question = "How many times longer is Ulysses than Emma?"
+    grammar = build_grammar(question, CATALOG, RELEVANCE.asked(question))
+    rules = dict(line.split(" ::= ", 1) for line in grammar.splitlines() if " ::= " in line)
+    # Whichever order the two look-ups come in, the final calc reads Emma's step last.
+    emma_first = next(
+        r.split()[-1] for r in rules["look1s"].split(" | ") if "Emma" in r
+    )  # cont1s<emma>
+    assert "fin" not in rules[emma_first]  # no calc before the second value
+    second = rules[emma_first.replace("cont1", "look2")]
+    cont = next(r.split()[-1] for r in second.split(" | ") if "Ulysses" in r)
+    fin = rules[cont].split("(")[1].split()[0]
+    assert rules[fin].index('"$2"') < rules[fin].index('"$1"')  # $2 (Ulysses) / $1 (Emma)
 
 
 def test_a_repeated_look_up_in_a_calculation_is_named() -> None:
@@ -339,6 +354,13 @@ def test_no_more_look_ups_than_the_question_names_things() -> None:
     conts = [line.split(" ::=")[0] for line in grammar.splitlines() if line.startswith("cont")]
     assert any(c.startswith("cont2") for c in conts)
     assert not any(c.startswith("cont3") for c in conts)  # fin by step 3 at the latest
+
+
+def test_a_plain_look_up_has_room_for_one_chained_step_not_more() -> None:
+    question = "How many pages does Dune have?"
+    grammar = build_grammar(question, CATALOG, RELEVANCE.asked(question))
+    calls = {line.split(" ::=")[0] for line in grammar.splitlines() if line.startswith("call")}
+    assert calls == {"call1", "call2"}  # one name: its look-up and one step reading it
 
 
 def test_a_field_only_one_tool_has_decides_the_tool() -> None:

@@ -12,6 +12,7 @@ import re
 from veritask.embedding.lexical import stem
 from veritask.plan.refs import find_refs, template_refs
 from veritask.planner.question_text import (
+    compared_names,
     name_runs,
     question_numbers,
     question_sentence,
@@ -212,11 +213,6 @@ def _unnamed_tools(plan: Plan, asked: Asked, registry: ToolRegistry) -> list[str
     return out
 
 
-_BASE_WORDS = ("than", "to", "as", "from")
-"""Words after which a question names what it compares *against*: the divisor of "how
-many times heavier is A than B" and of "how many times as expensive as A is B"."""
-
-
 def direction_problems(question: str, plan: Plan) -> list[str]:
     """A ratio or difference must divide by (subtract) what the question compares against:
     the thing named after "than", "to" or "as". Reversed, it is a confident wrong number."""
@@ -250,15 +246,7 @@ def direction_problems(question: str, plan: Plan) -> list[str]:
 
 def _compared_against(question: str, plan: Plan) -> str | None:
     """The look-up step whose name the question puts after than/to/as, if exactly one."""
-    sentence = " ".join(question_sentence(question).lower().split())
-    found = []
-    for task in plan.tasks:
-        name = _entity(task)
-        if not name:
-            continue
-        pattern = rf"\b(?:{'|'.join(_BASE_WORDS)})\s+(?:(?:the|a|an|that|of|those)\s+){{0,3}}"
-        if re.search(pattern + re.escape(name.lower()) + r"s?\b", sentence):
-            found.append(task.id)
+    found = [t.id for t in plan.tasks if _entity(t) and compared_names(question, [_entity(t)])]
     return found[0] if len(found) == 1 else None
 
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from veritask.planner.catalog import Catalog
-from veritask.planner.question_text import question_numbers, question_spans
+from veritask.planner.question_text import compared_names, question_numbers, question_spans
 from veritask.planner.relevance import COMPUTE_TOOLS, Asked
 from veritask.tools.registry import ToolSpec
 
@@ -161,17 +162,20 @@ def build_grammar(question: str, catalog: Catalog, asked: Asked, max_steps: int 
     final = final_shape(asked, tools)
     lookups = [t for t in tools if t.name not in COMPUTE_TOOLS]
     finals = [t for t in tools if t.name in final] if final else []
-    if finals:
-        # No more look-ups than the question names things: a small model otherwise
-        # repeats "product("Gadget")" until the last step and adds every copy up.
-        # "Fenwick Cross and Lantern Hill" is offered whole as well as in its parts, but
-        # names two things: count only spans that hold no other span.
-        names = [s for s in spans if not any(o != s and o in s for o in spans)]
-        max_steps = max(2, min(max_steps, len(names) + 1))
+    # No more steps than the question names things, plus one (the computation, or a
+    # look-up by an earlier step's field): a small model otherwise repeats
+    # "product("Gadget")" until the last step and adds every copy up, or tacks on
+    # look-ups nothing reads. "Fenwick Cross and Lantern Hill" is offered whole as well
+    # as in its parts, but names two things: count only spans that hold no other span.
+    names = [s for s in spans if not any(o != s and o in s for o in spans)]
+    max_steps = max(2, min(max_steps, len(names) + 1))
     for k in range(1, max_steps + 1):
         rules += _step_rules(k, max_steps, tools, lookups, finals, enum_rules, bool(numbers))
     if finals:
-        chain = _distinct_chain(max_steps, lookups, spans, question)
+        directed = bool({"/", "-"} & asked.required) or asked.times
+        chain = _distinct_chain(
+            max_steps, lookups, spans, question, directed and "calc" in final, bool(numbers)
+        )
         if chain:
             replaced = ("step1 ::=", "look", "cont")
             rules = [r for r in rules if not r.startswith(replaced)] + chain
@@ -191,7 +195,12 @@ def _one_name_values(spec: ToolSpec, spans: list[str], question: str) -> list[st
 
 
 def _distinct_chain(
-    max_steps: int, lookups: list[ToolSpec], spans: list[str], question: str
+    max_steps: int,
+    lookups: list[ToolSpec],
+    spans: list[str],
+    question: str,
+    directed: bool = False,
+    has_numbers: bool = True,
 ) -> list[str]:
     """Look-ups before a final computation, each of a name not looked up yet.
 
@@ -201,6 +210,10 @@ def _distinct_chain(
     names, a handful for a question's two or three) and offers only the others; a
     look-up by an earlier step's text field (a chain) is always open. Empty when some
     tool takes several arguments: then the plain rules stand.
+
+    `directed` (a ratio or difference "… than X"): the states remember the order of the
+    names too, so the final calc can put the step that looked up X after the operator —
+    "how many times busier is A than X" is `$A / $X`, never the reverse.
     """
     values: dict[str, list[str]] = {}
     for spec in lookups:
@@ -211,42 +224,101 @@ def _distinct_chain(
     every = list(dict.fromkeys(v for vs in values.values() for v in vs))
     if not every or len(every) > 8:
         return []
+    bases = compared_names(question, every) if directed else []
+    chain = _Chain(lookups, values, every, bases[0] if len(bases) == 1 else None)
+    conts = chain.looks(max_steps)
+    return chain.rules + chain.continuations(conts, max_steps, directed, has_numbers)
 
-    def state(k: int, used: frozenset[str]) -> str:
-        return f"{k}s{sum(1 << every.index(v) for v in used)}"
 
-    rules = ['step1 ::= "1. " look1s0']
-    looks = [(1, frozenset[str]())]
-    done: set[tuple[int, frozenset[str]]] = set()
-    conts: set[tuple[int, frozenset[str]]] = set()
-    while looks:
-        k, used = looks.pop()
-        if (k, used) in done:
-            continue
-        done.add((k, used))
-        alts = []
-        for spec in lookups:
-            for v in values[spec.name]:
-                if v not in used:
-                    # "Dune" used, "Dune and Emma" is no new name either (nor the reverse).
-                    after = used | {w for w in every if w in v or v in w}
-                    call = _lit(f"{spec.name}({json.dumps(v)})")
-                    alts.append(f'{call} "\\n" cont{state(k, after)}')
-                    conts.add((k, after))
-            if k > 1 and _param_kind(spec, spec.param_names[0]) == "text":
-                ref = f'"\\"$" {_step_digits(k - 1)} "." tfield "\\""'
-                alts.append(f'{_lit(spec.name + "(")} {ref} ")" "\\n" cont{state(k, used)}')
-                conts.add((k, used))
-        rules.append(f"look{state(k, used)} ::= {' | '.join(alts) or _lit('none()')}")
-        looks += [(ck + 1, cu) for ck, cu in conts if ck + 1 < max_steps]
-    for k, used in sorted(conts, key=lambda kv: (kv[0], sorted(kv[1]))):
-        j = k + 1
-        open_ = any(v not in used for vs in values.values() for v in vs) or any(
-            _param_kind(spec, spec.param_names[0]) == "text" for spec in lookups
-        )
-        more = f"look{state(j, used)} | " if j < max_steps and open_ else ""
-        rules.append(f'cont{state(k, used)} ::= "{j}. " ({more}fin{j} "\\n" answer{j})')
-    return rules
+Seq = tuple[str, ...]
+"""The names looked up so far, step by step ("" for a look-up by an earlier field)."""
+
+
+@dataclass
+class _Chain:
+    """The states of `_distinct_chain` and the rules it writes."""
+
+    lookups: list[ToolSpec]
+    values: dict[str, list[str]]
+    every: list[str]
+    base: str | None
+    rules: list[str] = field(default_factory=list)
+
+    def used(self, seq: Seq) -> frozenset[str]:
+        """Names no longer offered: those looked up, and any name overlapping one."""
+        return frozenset(w for v in seq if v for w in self.every if w in v or v in w)
+
+    def state(self, k: int, seq: Seq) -> str:
+        marks = seq if self.base else tuple(sorted(self.used(seq)))
+        return f"{k}s" + "".join("r" if not v else str(self.every.index(v)) for v in marks)
+
+    def _is_text(self, spec: ToolSpec) -> bool:
+        return _param_kind(spec, spec.param_names[0]) == "text"
+
+    def looks(self, max_steps: int) -> dict[str, tuple[int, Seq]]:
+        """Write the look-up rules of every reachable state; the states they lead to."""
+        self.rules.append('step1 ::= "1. " look1s')
+        todo: list[tuple[int, Seq]] = [(1, ())]
+        done: set[str] = set()
+        conts: dict[str, tuple[int, Seq]] = {}
+        while todo:
+            k, seq = todo.pop()
+            if self.state(k, seq) in done:
+                continue
+            done.add(self.state(k, seq))
+            used = self.used(seq)
+            alts = []
+            for spec in self.lookups:
+                nexts = [(f"{spec.name}({json.dumps(v)})", (*seq, v)) for v in
+                         self.values[spec.name] if v not in used]
+                for call, after in nexts:
+                    alts.append(f'{_lit(call)} "\\n" cont{self.state(k, after)}')
+                    conts[self.state(k, after)] = (k, after)
+                if k > 1 and self._is_text(spec):
+                    ref = f'"\\"$" {_step_digits(k - 1)} "." tfield "\\""'
+                    after = (*seq, "")
+                    call = f'{_lit(spec.name + "(")} {ref} ")"'
+                    alts.append(f'{call} "\\n" cont{self.state(k, after)}')
+                    conts[self.state(k, after)] = (k, after)
+            self.rules.append(f"look{self.state(k, seq)} ::= {' | '.join(alts) or _lit('none()')}")
+            todo += [(ck + 1, cs) for ck, cs in conts.values() if ck + 1 < max_steps]
+        return conts
+
+    def continuations(
+        self, conts: dict[str, tuple[int, Seq]], max_steps: int, directed: bool, numbers: bool
+    ) -> list[str]:
+        """After each state: another look-up, or the final step (directed when it can be)."""
+        out: list[str] = []
+        for name, (k, seq) in sorted(conts.items()):
+            j = k + 1
+            open_ = any(v not in self.used(seq) for v in self.every) or any(
+                self._is_text(spec) for spec in self.lookups
+            )
+            more = f"look{self.state(j, seq)}" if j < max_steps and open_ else ""
+            if directed and len(seq) < 2 and more:
+                out.append(f'cont{name} ::= "{j}. " {more}')  # a ratio needs two values
+                continue
+            fin = f"fin{j}"
+            if self.base and self.base in seq:
+                last = seq.index(self.base) + 1
+                fin = f"fin{j}b{last}"
+                rule = f'{fin} ::= "calc(\\"" {_base_last(j, last, numbers)} "\\")"'
+                if rule not in out:
+                    out.append(rule)
+            either = f"{more} | " if more else ""
+            out.append(f'cont{name} ::= "{j}. " ({either}{fin} "\\n" answer{j})')
+        return out
+
+
+def _base_last(k: int, base: int, has_numbers: bool) -> str:
+    """Arithmetic at step k reading every earlier step once, step `base` last."""
+    others = [i for i in range(1, k) if i != base]
+    orders = []
+    for order in itertools.permutations(others):
+        refs = " op ".join(f'"${i}" ("." nfield)?' for i in (*order, base))
+        orders.append(f"({refs})")
+    core = f"({' | '.join(orders)})"
+    return f"(num op)? {core} (op num)?" if has_numbers and others else core
 
 
 def final_shape(asked: Asked, tools: list[ToolSpec]) -> frozenset[str]:

@@ -7,7 +7,7 @@ checks and the baseline modes. English question words only; no domain words.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 QUESTION_WORDS = frozenset(
     [
@@ -218,3 +218,16 @@ def without_names(sentence: str) -> str:
     for run in name_runs(sentence):
         text = text.replace(" ".join(run), "X")
     return text
+
+
+BASE_WORDS = ("than", "to", "as", "from")
+"""Words after which a question names what it compares against ("than Saltmarsh")."""
+
+
+def compared_names(question: str, names: Iterable[str]) -> list[str]:
+    """The names the asking sentence puts after than/to/as/from ("How many times busier
+    is A than B": B), in the order given: the divisor of a ratio, the subtrahend of a
+    difference."""
+    sentence = " ".join(question_sentence(question).lower().split())
+    lead = rf"\b(?:{'|'.join(BASE_WORDS)})\s+(?:(?:the|a|an|that|of|those)\s+){{0,3}}"
+    return [n for n in names if re.search(lead + re.escape(n.lower()) + r"s?\b", sentence)]
