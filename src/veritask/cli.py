@@ -181,7 +181,7 @@ def _print_result(result: RunResult, as_json: bool) -> None:
     if as_json:
         sys.stdout.write(strict_json(result.to_json()) + "\n")
     else:
-        out.print(result_panel(result))
+        out.print(result_panel(result, out.width), soft_wrap=False)
 
 
 def _orchestrator(store: str | None, backend: str = "inline", **kw: Any) -> Orchestrator:
@@ -333,7 +333,7 @@ def runs(
     elif not found:
         out.print("no runs yet — start one with `veritask exec PLAN.json`")
     else:
-        out.print(runs_table(found))
+        out.print(runs_table(found, out.width), soft_wrap=False)
 
 
 @app.command("show")
@@ -365,9 +365,10 @@ def show(
         payload["trace_id"] = trace_id_hex(run_id)
         sys.stdout.write(strict_json(payload) + "\n")
         return
-    out.print(state_view(state))
+    # Fitted to the terminal (80 columns in a pipe): ids whole, values summarised.
+    out.print(state_view(state, out.width), soft_wrap=False)
     if events:
-        out.print(events_table(log))
+        out.print(events_table(log, out.width), soft_wrap=False)
 
 
 ModelOpt = Annotated[
@@ -432,7 +433,7 @@ def run_question(
     if as_json:
         sys.stdout.write(strict_json(answer_json(result)) + "\n")
     else:
-        out.print(answer_panel(result))
+        out.print(answer_panel(result, out.width), soft_wrap=False)
     answered = result.answer is not None and result.answer.status.value == "answered"
     raise typer.Exit(EXIT_OK if answered else EXIT_RUN_FAILED)
 
