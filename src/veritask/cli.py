@@ -343,7 +343,11 @@ def show(
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show a run: its plan, each task's outcome and evidence, the value and the gaps."""
+    """Show a run: its plan, each task's outcome and evidence, the value and the gaps.
+
+    With --json: the object of the command that made the run (`run --json` for a
+    question, `exec --json` for a plan) plus trace_id and evidence.
+    """
     from veritask.cli_render import events_table, state_view
     from veritask.redact import redact
     from veritask.runtime.state import fold
@@ -359,7 +363,9 @@ def show(
             raise RunNotFoundError(run_id, url)
         state = fold(log)
     if as_json:
-        payload = RunResult.from_state(state).to_json()
+        from veritask.runtime.result import show_json
+
+        payload = show_json(RunResult.from_state(state))
         if events:
             payload["events"] = [redact(e.model_dump(mode="json")) for e in log]
         payload["trace_id"] = trace_id_hex(run_id)
