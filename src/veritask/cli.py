@@ -210,7 +210,8 @@ def _run_with_progress(
         with view:
             return call(orch)
     except KeyboardInterrupt:
-        err.print(f"interrupted — continue with: {_resume_hint(run_id, store, imports)}")
+        hint = _resume_hint(run_id, store, imports)
+        err.print(f"interrupted — continue with: {hint}", markup=False, highlight=False)
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
@@ -267,6 +268,7 @@ def resume(
 ) -> None:
     """Continue a run; finished tasks are kept, unfinished ones re-run if idempotent."""
     with user_errors():
+        _check_reachable(load_settings(store=store).store)
         import_tool_modules(imports or [])
         result = _run_with_progress(
             lambda o: o.resume(run_id),
@@ -301,6 +303,7 @@ def settle(
     with user_errors():
         if (done is None) == (not not_done):
             raise UserError("say what happened: --done VALUE or --not-done (one of the two)")
+        _check_reachable(load_settings(store=store).store)
         value: Any = None
         if done is not None:
             try:
@@ -310,7 +313,8 @@ def settle(
         orch = _orchestrator(store)
         orch.settle(run_id, task_id, done=not not_done, value=value)
     what = f"done with value {json.dumps(value)}" if not not_done else "not done"
-    err.print(f"task {task_id} settled as {what}; continue with: veritask resume {run_id}")
+    hint = _resume_hint(run_id, store, None)
+    err.print(f"task {task_id} settled as {what}; continue with: {hint}", markup=False)
 
 
 @app.command("runs")
@@ -355,6 +359,7 @@ def show(
 
     with user_errors():
         url = load_settings(store=store).store
+        _check_reachable(url)
         st = open_existing_store(url)
         log = st.events(run_id) if st is not None else []
         if not log:
@@ -434,7 +439,7 @@ def run_question(
                     result = orch.run(question, mode=mode, run_id=rid)
         except KeyboardInterrupt:
             hint = _resume_hint(rid, store, imports)
-            err.print(f"interrupted — continue with: {hint}")
+            err.print(f"interrupted — continue with: {hint}", markup=False, highlight=False)
             raise typer.Exit(EXIT_INTERRUPTED) from None
     if as_json:
         sys.stdout.write(strict_json(answer_json(result)) + "\n")

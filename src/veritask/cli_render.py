@@ -90,7 +90,8 @@ class ProgressView:
         if self._live is not None:
             self._live.update(self._renderable())
         elif line:
-            self.console.print(line, highlight=False)
+            # Not markup: an error such as "[models.x] base_url" is text to show whole.
+            self.console.print(line, highlight=False, markup=False)
 
     def _apply(self, ev: Event) -> str | None:
         self.planning.apply(ev)
@@ -178,8 +179,8 @@ class ProgressView:
                 elapsed = ""
             conf = row.get("confidence")
             table.add_row(
-                tid,
-                row["tool"],
+                Text(tid),
+                Text(row["tool"]),
                 styled(row["status"]),
                 str(row["attempts"] or ""),
                 "" if conf is None else f"{conf:.2f}",
@@ -471,8 +472,7 @@ def fitted_table(title: str, heads: list[str], rows: list[list[Any]], width: int
         table.add_column(head, no_wrap=True, overflow="ellipsis")
     table.add_column(heads[-1], no_wrap=True, overflow="ellipsis", max_width=room)
     for row in rows:
-        last = row[-1]
-        if not isinstance(last, Text):
-            last = summarise(last, room)
-        table.add_row(*row[:-1], last)
+        last = row[-1] if isinstance(row[-1], Text) else summarise(row[-1], room)
+        # Every cell as Text: a value such as "[models.x]" is shown, not read as markup.
+        table.add_row(*(c if isinstance(c, Text) else Text(str(c)) for c in [*row[:-1], last]))
     return table
