@@ -105,22 +105,46 @@ def run_log(db: Path, run_id: str) -> list[Event]:
 def log_problems(log: list[Event], names: Iterable[str]) -> list[str]:
     """Why `log` is not one consistent, finished story of the tasks `names` (empty if it is).
 
-    Exactly one RunFinished, last; gap-free seq; every task settled exactly once.
+    Gap-free seq; it ends with RunFinished, and after a RunFinished only a
+    user's TaskSettled or a RunResumed may come; no task ever has two
+    outcomes at once (a TaskSettled replaces an `unknown` one, or clears it
+    and the tasks skipped because of it); every task ends with one outcome.
     """
     problems = []
-    types = [e.type for e in log]
-    if types.count(EventType.RUN_FINISHED) != 1:
-        problems.append(f"{types.count(EventType.RUN_FINISHED)} RunFinished events")
-    elif types[-1] is not EventType.RUN_FINISHED:
-        problems.append(f"{types[-1].value} after RunFinished")
     if [e.seq for e in log] != list(range(1, len(log) + 1)):
         problems.append("seq has gaps")
-    settled = Counter(e.data["task_id"] for e in log if e.type in TERMINAL)
-    if settled != Counter(names):
-        twice = sorted(t for t, n in settled.items() if n > 1)
-        never = sorted(set(names) - set(settled))
-        problems.append(f"settled twice: {twice}; never settled: {never}")
+    if not log or log[-1].type is not EventType.RUN_FINISHED:
+        problems.append("the log does not end with RunFinished")
+    finished = False
+    for e in log:
+        if finished and e.type not in (EventType.TASK_SETTLED, EventType.RUN_RESUMED):
+            problems.append(f"{e.type.value} (seq {e.seq}) after RunFinished")
+        if e.type in (EventType.RUN_FINISHED, EventType.RUN_RESUMED):
+            finished = e.type is EventType.RUN_FINISHED
+    live, twice = _outcomes(log)
+    if twice:
+        problems.append(f"settled twice: {sorted(twice)}")
+    never = sorted(n for n in names if not live.get(n))
+    if never:
+        problems.append(f"never settled: {never}")
     return problems
+
+
+def _outcomes(log: list[Event]) -> tuple[dict[str, bool], set[str]]:
+    """(task → has an outcome now, tasks that got a second outcome while holding one)."""
+    live: dict[str, bool] = {}
+    twice: set[str] = set()
+    for e in log:
+        if e.type in TERMINAL:
+            tid = e.data["task_id"]
+            if live.get(tid):
+                twice.add(tid)
+            live[tid] = True
+        elif e.type is EventType.TASK_SETTLED:
+            live[e.data["task_id"]] = bool(e.data.get("outcome"))
+            for other in e.data.get("unskipped", []):
+                live[str(other)] = False
+    return live, twice
 
 
 def assert_one_consistent_log(log: list[Event], names: Iterable[str]) -> None:
