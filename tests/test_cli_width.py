@@ -109,3 +109,26 @@ def test_runs_and_events_fit_80_columns(run: tuple[str, str]) -> None:
     events = veritask("show", run_id, "--events", "--store", store)
     fits(events.stdout)
     assert sum("TaskSucceeded" in line for line in events.stdout.splitlines()) == 3
+
+
+def test_a_run_of_thousands_of_tasks_shows_the_first_and_the_failed(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from veritask import Orchestrator
+    from veritask.cli_render import MAX_ROWS, state_view
+    from veritask.runtime.state import fold
+
+    tasks = [{"id": f"t{i}", "tool": "calc", "args": {"expression": f"{i}"}} for i in range(3000)]
+    tasks[2500]["args"] = {"expression": "1/0"}
+    orch = Orchestrator(store=f"sqlite:///{tmp_path}/runs.db", memory=False)
+    result = orch.execute({"goal": "many", "tasks": tasks}, run_id="many")
+    console = Console(width=80, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    console.print(state_view(fold(orch.store.events(result.run_id)), 80))
+    shown = console.export_text()
+    fits(shown)
+    tasks_part, evidence_part = shown.split("evidence", 1)
+    rows = [line for line in tasks_part.splitlines() if line.startswith("│ t")]
+    assert len(rows) == MAX_ROWS // 2 + 1
+    assert len([ln for ln in evidence_part.splitlines() if ln.startswith("│ t")]) == MAX_ROWS
+    assert any(line.startswith("│ t2500 ") for line in rows)  # the failure is never hidden
+    assert "of 3,000 tasks" in shown

@@ -21,10 +21,13 @@ from veritask.redact import redact, redact_text
 from veritask.runtime.result import RunResult, tool_of
 from veritask.runtime.state import RunState
 from veritask.tracing.spans import trace_id_hex
-from veritask.types import Event, EventType, Outcome, Plan, RunSummary
+from veritask.types import Event, EventType, Outcome, Plan, RunSummary, Task
 
 DEFAULT_WIDTH = 100
 """The width used when a caller names none (a console's own width is better)."""
+MAX_ROWS = 100
+"""Rows a task or evidence table shows; `show --json` has every one (a 10,000-task
+run would otherwise print 30,000 lines)."""
 
 
 _STATUS_STYLE = {
@@ -248,7 +251,11 @@ def evidence_table(outcomes: dict[str, Outcome], width: int = DEFAULT_WIDTH) -> 
         if o.ok
         for src in o.evidence
     ]
-    return fitted_table("evidence", ["task", "source", "record", "fields"], rows, width)
+    title = "evidence"
+    if len(rows) > MAX_ROWS:
+        title = f"evidence (first {MAX_ROWS} of {len(rows):,} records; --json lists all)"
+        rows = rows[:MAX_ROWS]
+    return fitted_table(title, ["task", "source", "record", "fields"], rows, width)
 
 
 def plan_lines(plan: Plan) -> str:
@@ -354,11 +361,28 @@ def _task_rows(state: RunState) -> list[tuple[list[Any], Any, Any]]:
             rows.append(_outcome_row(tid, tool_of(done), args, done.status.value, done))
         return rows
     rows = []
-    for task in state.plan.tasks:
+    for task in _shown_tasks(state):
         o = state.outcomes.get(task.id)
         status = o.status.value if o else ("running" if task.id in state.started else "pending")
         rows.append(_outcome_row(task.id, task.tool, task.args, status, o))
     return rows
+
+
+def _shown_tasks(state: RunState) -> list[Task]:
+    """The tasks a terminal has room for: all of a plan up to MAX_ROWS; of a larger
+    one the first tasks, then every task that did not succeed, up to MAX_ROWS."""
+    tasks = state.plan.tasks if state.plan else []
+    if len(tasks) <= MAX_ROWS:
+        return list(tasks)
+    head = MAX_ROWS // 2
+    shown = list(tasks[:head])
+    for task in tasks[head:]:
+        o = state.outcomes.get(task.id)
+        if o is None or not o.ok:
+            shown.append(task)
+            if len(shown) == MAX_ROWS:
+                break
+    return shown
 
 
 def task_table(state: RunState, width: int = DEFAULT_WIDTH) -> Table:
@@ -377,7 +401,11 @@ def task_table(state: RunState, width: int = DEFAULT_WIDTH) -> Table:
         else:
             detail = Text(call + "\n" + "→ " + summarise(result, room - 2))
         cells.append([*fixed, detail])
-    return fitted_table(f"run {state.run_id}", [*heads, "call → result"], cells, width)
+    title = f"run {state.run_id}"
+    total = len(state.plan.tasks) if state.plan else len(cells)
+    if total > len(cells):
+        title += f" ({len(cells)} of {total:,} tasks: the first, then any not succeeded)"
+    return fitted_table(title, [*heads, "call → result"], cells, width)
 
 
 def state_view(state: RunState, width: int = DEFAULT_WIDTH) -> Group:

@@ -62,30 +62,40 @@ class Measured:
 def measured(
     cmd: list[str], *, cwd: Path, env: dict[str, str] | None = None, timeout_s: float = 300
 ) -> Measured:
-    """Run `cmd` to the end and measure it (peak RSS from the kernel's rusage of the child)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    """Run `cmd` to the end and measure it.
+
+    Peak RSS comes from GNU time when it is installed: a child forked from
+    this (possibly large) process counts the parent's pages until it execs,
+    while one forked by `time` does not. Without it, the kernel's rusage of
+    our own child is used, an upper bound.
+    """
+    gnu_time = shutil.which("time") if Path("/usr/bin/time").exists() else None
+    with tempfile.TemporaryDirectory() as tmp:
+        rss_file = Path(tmp) / "rss"
+        full = [gnu_time, "-f", "%M", "-o", str(rss_file), *cmd] if gnu_time else cmd
+        out, err = Path(tmp) / "out", Path(tmp) / "err"
         started = time.monotonic()
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=err)
-        deadline = started + timeout_s
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                proc.kill()
-                pid, status, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.01)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        with out.open("wb") as o, err.open("wb") as e:
+            proc = subprocess.Popen(full, cwd=cwd, env=env, stdout=o, stderr=e)
+            while True:  # wait4, not wait: it also returns the child's rusage
+                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    break
+                if time.monotonic() - started > timeout_s:
+                    proc.kill()
+                time.sleep(0.01)
+            proc.returncode = os.waitstatus_to_exitcode(status)
         seconds = time.monotonic() - started
-        out.seek(0)
-        err.seek(0)
+        rss_kb = usage.ru_maxrss
+        if gnu_time and rss_file.exists():
+            lines = rss_file.read_text().split()
+            rss_kb = int(lines[-1]) if lines and lines[-1].isdigit() else rss_kb
         return Measured(
             proc.returncode,
-            out.read().decode(errors="replace"),
-            err.read().decode(errors="replace"),
+            out.read_text(errors="replace"),
+            err.read_text(errors="replace"),
             seconds,
-            usage.ru_maxrss / 1024,
+            rss_kb / 1024,
         )
 
 
