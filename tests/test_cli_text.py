@@ -44,3 +44,9 @@ def test_credentials_are_hidden() -> None:
     text = summarise({"api_key": "abcd1234", "note": "sk-" + "a" * 30, "ref": "$env:KEY"}, 80)
     assert "abcd1234" not in text and "aaaa" not in text
     assert "api_key=***" in text and "$env:KEY" in text
+
+
+def test_floats_read_as_numbers_people_write() -> None:
+    assert summarise({"population": 66987244.0, "sum": 0.1 + 0.2}, 80) == (
+        "population=66987244, sum=0.3"
+    )

@@ -49,7 +49,7 @@ def _render(value: Any, width: int, *, depth: int, top: bool = False) -> str:
             return _text(str(value), width, quoted=False)
         return f"<integer of about {int(value.bit_length() * 0.30103):,} digits>"
     if isinstance(value, float):
-        return f"{value:.6g}"
+        return f"{value:.10g}"  # 66987244.0 reads as 66987244, not 6.69872e+07
     if isinstance(value, Mapping):
         return _container(value, width, depth, top, mapping=True)
     if isinstance(value, list | tuple):
