@@ -117,3 +117,14 @@ def test_a_plan_of_hostile_calc_tasks_ends_with_one_error_per_task(tmp_path: Pat
         assert task["attempts"] == 1  # InvalidInput is never retried
         if task["status"] == "failed":
             assert task["error"]["type"] == "InvalidInput" and task["error"]["message"]
+
+
+def test_a_plan_object_nested_thousands_deep_is_refused_not_a_recursion_error() -> None:
+    deep: object = 1
+    for _ in range(5000):
+        deep = {"x": deep}
+    plan = Plan.model_validate({"tasks": [{"id": "a", "tool": "calc", "args": {"e": deep}}]})
+    orch = Orchestrator(store="memory://", memory=False)
+    with pytest.raises(PlanError, match="nests more than 64 levels"):
+        orch.execute(plan)
+    assert orch.store.runs() == []
