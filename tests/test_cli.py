@@ -394,3 +394,29 @@ def test_json_output_is_strict_json() -> None:
     line = strict_json({"value": float("nan"), "nested": [float("inf"), 1.5]})
     assert json.loads(line) == {"value": None, "nested": [None, 1.5]}
     assert "NaN" not in line and "Infinity" not in line
+
+
+def test_bracketed_text_in_progress_lines_and_tables_is_shown(cli: Invoke, tmp_path: Path) -> None:
+    plan = {"tasks": [{"id": "a", "tool": "calc", "args": {"expression": "[models.x] base_url"}}]}
+    ran = cli("exec", str(write(tmp_path, "plan.json", plan)))
+    assert ran.exit_code == 1
+    assert "cannot evaluate '[models.x] base_url'" in ran.stderr  # the progress line
+    assert "cannot evaluate '[models.x] base_url'" in " ".join(ran.stdout.split())  # the gap
+    run_id = ran.stdout.split()[1].rstrip(":")
+    shown = cli("show", run_id)
+    assert '"[models.x] base_url"' in shown.stdout  # the call, in the task table
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("show", "r1"), ("resume", "r1"), ("settle", "r1", "t", "--not-done")],
+    ids=["show", "resume", "settle"],
+)
+def test_every_command_on_a_store_whose_directory_is_missing_is_exit_3(
+    cli: Invoke, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    missing = tmp_path / "no" / "such" / "dir"
+    result = cli(*args, "--store", f"sqlite:///{missing}/runs.db", use_store=False)
+    assert result.exit_code == 3, result.output
+    assert "does not exist" in result.stderr and "Traceback" not in result.output
+    assert not missing.exists()  # and nothing was created behind the typo

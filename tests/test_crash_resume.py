@@ -5,23 +5,27 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
+import shlex
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from helpers.processes import (
+    VERITASK,
+    calls_of,
+    veritask_env,
+    wait_for_calls,
+    wait_lease_expired,
+)
 from veritask import Orchestrator, Plan, Task
 from veritask.store import SQLiteRunStore
 from veritask.tools import ToolRegistry
 from veritask.types import EventType, OutcomeStatus, Policy, RunStatus
 
-TESTS_DIR = Path(__file__).parent
-VERITASK = Path(sys.executable).parent / "veritask"
 RUN_ID = "crash-run"
 
 PLAN = {
@@ -56,49 +60,8 @@ Orchestrator(store=sys.argv[1]).execute(plan, run_id=sys.argv[3])
 """
 
 
-LEASE_TTL_S = 1.5
-"""Short leases, so a resume after a SIGKILL waits little for the dead driver's lease."""
-
-
-def _env(calls: Path, *, block: bool) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VERITASK_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(TESTS_DIR), env.get("PYTHONPATH", "")])
-    env["VERITASK_TEST_CALLS"] = str(calls)
-    env["VERITASK_LEASE_TTL_S"] = str(LEASE_TTL_S)
-    if block:
-        env["VERITASK_TEST_BLOCK"] = "1"
-    return env
-
-
 def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def _calls(path: Path) -> Counter[str]:
-    return Counter(path.read_text().split()) if path.exists() else Counter()
-
-
-def wait_lease_expired(db: Path, run_id: str) -> None:
-    """Wait until the (killed) driver's lease on `run_id` has run out, as the store sees it."""
-    store = SQLiteRunStore(db)
-    try:
-        deadline = time.monotonic() + 30
-        while (lease := store.lease(run_id)) is not None and lease.live(time.time()):
-            assert time.monotonic() < deadline, f"the lease never expired: {lease}"
-            time.sleep(min(0.1, max(0.01, lease.expires_at - time.time())))
-    finally:
-        store.close()
-
-
-def _wait_for(calls: Path, names: set[str], proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while not names <= set(_calls(calls)):
-        if proc.poll() is not None:
-            raise AssertionError(f"the run ended early: {proc.stderr.read().decode()}")  # type: ignore[union-attr]
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError(f"tasks {names} never started; calls: {_calls(calls)}")
-        time.sleep(0.02)
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
@@ -112,11 +75,11 @@ def test_sigkill_mid_run_then_resume_in_a_new_process(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-c", STARTER, url, str(plan_file), RUN_ID],
         cwd=tmp_path,
-        env=_env(calls, block=True),
+        env=veritask_env(calls, block=True),
         stderr=subprocess.PIPE,
     )
     try:
-        _wait_for(calls, {"a", "b", "c", "d"}, proc)
+        wait_for_calls(calls, {"a", "b", "c", "d"}, proc)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
@@ -133,7 +96,7 @@ def test_sigkill_mid_run_then_resume_in_a_new_process(tmp_path: Path) -> None:
     assert succeeded == {"a", "b"}
     assert started == {"a", "b", "c", "d"}
     assert EventType.RUN_FINISHED not in {e.type for e in before}
-    assert _calls(calls) == Counter({"a": 1, "b": 1, "c": 1, "d": 1})
+    assert calls_of(calls) == Counter({"a": 1, "b": 1, "c": 1, "d": 1})
 
     wait_lease_expired(db, RUN_ID)  # the killed driver's lease just runs out
     resumed = subprocess.run(
@@ -148,7 +111,7 @@ def test_sigkill_mid_run_then_resume_in_a_new_process(tmp_path: Path) -> None:
             "--json",
         ],
         cwd=tmp_path,
-        env=_env(calls, block=False),
+        env=veritask_env(calls, block=False),
         capture_output=True,
         text=True,
         timeout=60,
@@ -158,7 +121,7 @@ def test_sigkill_mid_run_then_resume_in_a_new_process(tmp_path: Path) -> None:
 
     # Nothing that had succeeded ran again; the idempotent interrupted task ran once more;
     # the non-idempotent interrupted one did not.
-    assert _calls(calls) == Counter({"a": 1, "b": 1, "c": 1, "d": 2, "e": 1})
+    assert calls_of(calls) == Counter({"a": 1, "b": 1, "c": 1, "d": 2, "e": 1})
 
     assert out["run_id"] == RUN_ID
     assert out["value"] == 7
@@ -258,7 +221,7 @@ def test_ctrl_c_interrupts_the_cli_and_resume_finishes(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [str(VERITASK), "exec", str(plan_file), "--run-id", "int-run", *common],
         cwd=tmp_path,
-        env=_env(calls, block=True),
+        env=veritask_env(calls, block=True),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         # A shell starts background jobs with SIGINT ignored, and children inherit
@@ -266,7 +229,7 @@ def test_ctrl_c_interrupts_the_cli_and_resume_finishes(tmp_path: Path) -> None:
         preexec_fn=_default_sigint,
     )
     try:
-        _wait_for(calls, {"a", "d"}, proc)
+        wait_for_calls(calls, {"a", "d"}, proc)
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=30)
     finally:
@@ -274,7 +237,12 @@ def test_ctrl_c_interrupts_the_cli_and_resume_finishes(tmp_path: Path) -> None:
             proc.kill()
             proc.wait()
     assert proc.returncode == 130, stderr.decode()
-    assert "veritask resume int-run" in stderr.decode()
+    [hint] = [
+        line.split("continue with: ", 1)[1]
+        for line in stderr.decode().splitlines()
+        if "continue with: " in line
+    ]
+    assert hint.startswith("veritask resume int-run ")
 
     store = SQLiteRunStore(tmp_path / "runs.db")
     [summary] = store.runs()
@@ -282,10 +250,13 @@ def test_ctrl_c_interrupts_the_cli_and_resume_finishes(tmp_path: Path) -> None:
     assert store.events("int-run")[-1].type == EventType.RUN_INTERRUPTED
     store.close()
 
+    # The hint works as printed, from another directory: it carries --store and --import.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
     resumed = subprocess.run(
-        [str(VERITASK), "resume", "int-run", *common],
-        cwd=tmp_path,
-        env=_env(calls, block=False),
+        [str(VERITASK), *shlex.split(hint)[1:], "--json"],
+        cwd=elsewhere,
+        env=veritask_env(calls, block=False),
         capture_output=True,
         text=True,
         timeout=60,
@@ -293,4 +264,4 @@ def test_ctrl_c_interrupts_the_cli_and_resume_finishes(tmp_path: Path) -> None:
     assert resumed.returncode == 0, resumed.stderr
     out = json.loads(resumed.stdout)
     assert (out["status"], out["value"]) == ("succeeded", 2)
-    assert _calls(calls) == Counter({"a": 1, "d": 2})
+    assert calls_of(calls) == Counter({"a": 1, "d": 2})

@@ -14,7 +14,19 @@ from pathlib import Path
 
 import pytest
 
-from test_crash_resume import VERITASK, _calls, _env, _wait_for, wait_lease_expired
+from helpers.processes import (
+    LEDGER_HELD,
+    LEDGER_NAMES,
+    LEDGER_PLAN,
+    VERITASK,
+    assert_one_consistent_log,
+    calls_of,
+    run_log,
+    sigkill,
+    veritask_env,
+    wait_for_calls,
+    wait_lease_expired,
+)
 from veritask.store import SQLiteRunStore
 from veritask.store.base import Lease
 from veritask.types import Event, EventType
@@ -22,15 +34,7 @@ from veritask.types import Event, EventType
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 
 RUN_ID = "ledger-run"
-NAMES = [f"t{i:02d}" for i in range(30)]
-HELD = set(NAMES[10:14])
-"""With concurrency 4, t00..t09 finish, then t10..t13 start and block until the kill."""
-PLAN = {
-    "goal": "30 independent payments",
-    "tasks": [
-        {"id": n, "tool": "crash_ledger", "args": {"name": n, "hold": n >= "t10"}} for n in NAMES
-    ],
-}
+NAMES, HELD, PLAN = LEDGER_NAMES, LEDGER_HELD, LEDGER_PLAN
 
 
 def _cmd(tmp_path: Path, *args: str) -> list[str]:
@@ -51,34 +55,23 @@ def _start_exec(tmp_path: Path, ledger: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         _cmd(tmp_path, "exec", str(plan_file), "--run-id", RUN_ID, "--concurrency", "4"),
         cwd=tmp_path,
-        env=_env(ledger, block=True),
+        env=veritask_env(ledger, block=True),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
 
 
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=10)
-    if proc.stderr is not None:
-        proc.stderr.close()
-
-
 def _exec_then_sigkill(tmp_path: Path, ledger: Path) -> None:
     proc = _start_exec(tmp_path, ledger)
     try:
-        _wait_for(ledger, set(NAMES[:10]) | HELD, proc)
+        wait_for_calls(ledger, set(NAMES[:10]) | HELD, proc)
     finally:
-        _kill(proc)
+        sigkill(proc)
     assert proc.returncode == -signal.SIGKILL
 
 
 def _log(tmp_path: Path) -> list[Event]:
-    store = SQLiteRunStore(tmp_path / "runs.db")
-    try:
-        return store.events(RUN_ID)
-    finally:
-        store.close()
+    return run_log(tmp_path / "runs.db", RUN_ID)
 
 
 def _lease(tmp_path: Path) -> Lease | None:
@@ -90,22 +83,7 @@ def _lease(tmp_path: Path) -> Lease | None:
 
 
 def _assert_one_consistent_log(log: list[Event]) -> None:
-    types = [e.type for e in log]
-    assert types.count(EventType.RUN_FINISHED) == 1
-    assert types[-1] is EventType.RUN_FINISHED  # nothing after it
-    assert [e.seq for e in log] == list(range(1, len(log) + 1))
-    terminal = Counter(
-        e.data["task_id"]
-        for e in log
-        if e.type
-        in (
-            EventType.TASK_SUCCEEDED,
-            EventType.TASK_FAILED,
-            EventType.TASK_SKIPPED,
-            EventType.TASK_UNKNOWN,
-        )
-    )
-    assert terminal == Counter(NAMES)  # every task settled exactly once
+    assert_one_consistent_log(log, NAMES)
 
 
 def test_two_resumers_at_once_exactly_one_drives(tmp_path: Path) -> None:
@@ -116,7 +94,7 @@ def test_two_resumers_at_once_exactly_one_drives(tmp_path: Path) -> None:
     # The gate keeps the winner driving (and holding the lease) until the loser is done.
     gate = tmp_path / "gate"
     gate.touch()
-    env = {**_env(ledger, block=False), "VERITASK_TEST_GATE": str(gate)}
+    env = {**veritask_env(ledger, block=False), "VERITASK_TEST_GATE": str(gate)}
     resumers = [
         subprocess.Popen(
             _cmd(tmp_path, "resume", RUN_ID),
@@ -156,7 +134,7 @@ def test_two_resumers_at_once_exactly_one_drives(tmp_path: Path) -> None:
 
     # Each side effect happened once: finished ones were kept, held ones are `unknown`,
     # the rest ran in the one resumer that drove.
-    assert _calls(ledger) == Counter(NAMES)
+    assert calls_of(ledger) == Counter(NAMES)
     log = _log(tmp_path)
     assert [e.type for e in log].count(EventType.RUN_RESUMED) == 1
     _assert_one_consistent_log(log)
@@ -166,25 +144,25 @@ def test_resume_while_exec_is_alive_is_refused(tmp_path: Path) -> None:
     ledger = tmp_path / "ledger.txt"
     proc = _start_exec(tmp_path, ledger)
     try:
-        _wait_for(ledger, set(NAMES[:10]) | HELD, proc)
+        wait_for_calls(ledger, set(NAMES[:10]) | HELD, proc)
         before = _log(tmp_path)
         refused = subprocess.run(
             _cmd(tmp_path, "resume", RUN_ID),
             cwd=tmp_path,
-            env=_env(ledger, block=False),
+            env=veritask_env(ledger, block=False),
             capture_output=True,
             text=True,
             timeout=60,
         )
         assert proc.poll() is None, "exec should still be running"
     finally:
-        _kill(proc)
+        sigkill(proc)
     assert refused.returncode == 2, refused.stderr
     assert f"run {RUN_ID} is being driven by pid {proc.pid} on host" in refused.stderr
     assert "(veritask exec" in refused.stderr and "lease expires in" in refused.stderr
     assert "Traceback" not in refused.stderr
     assert _log(tmp_path) == before  # the refused resume wrote nothing
-    assert _calls(ledger) == Counter(NAMES[:10] + sorted(HELD))
+    assert calls_of(ledger) == Counter(NAMES[:10] + sorted(HELD))
 
 
 def test_resume_after_sigkill_works_once_the_lease_expired(tmp_path: Path) -> None:
@@ -197,13 +175,13 @@ def test_resume_after_sigkill_works_once_the_lease_expired(tmp_path: Path) -> No
     resumed = subprocess.run(
         _cmd(tmp_path, "resume", RUN_ID),
         cwd=tmp_path,
-        env=_env(ledger, block=False),
+        env=veritask_env(ledger, block=False),
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert resumed.returncode == 1, resumed.stderr
     assert json.loads(resumed.stdout)["status"] == "failed"  # four required tasks are unknown
-    assert _calls(ledger) == Counter(NAMES)
+    assert calls_of(ledger) == Counter(NAMES)
     _assert_one_consistent_log(_log(tmp_path))
     assert _lease(tmp_path) is None  # released at the end

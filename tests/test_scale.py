@@ -23,11 +23,23 @@ from pathlib import Path
 
 import pytest
 
+from helpers.processes import (
+    LEASE_TTL_S,
+    LEDGER_HELD,
+    LEDGER_NAMES,
+    LEDGER_PLAN,
+    TESTS_DIR,
+    VERITASK,
+    assert_one_consistent_log,
+    calls_of,
+    veritask_env,
+    wait_for_calls,
+)
 from helpers.services import REDIS_URL, fresh_pg_schema, postgres_reason, redis_reason
-from test_crash_resume import LEASE_TTL_S, TESTS_DIR, VERITASK, _calls, _env, _wait_for
-from test_lease_processes import HELD, NAMES, PLAN, RUN_ID, _assert_one_consistent_log
 from veritask.store.postgres import PostgresRunStore
 from veritask.types import EventType
+
+NAMES, HELD, PLAN, RUN_ID = LEDGER_NAMES, LEDGER_HELD, LEDGER_PLAN, "ledger-run"
 
 pytestmark = [
     pytest.mark.integration,
@@ -56,7 +68,7 @@ class Worker:
         self.calls = tmp / "calls.txt"
         self.block = tmp / "block"
         self.env = {
-            **_env(self.calls, block=False),
+            **veritask_env(self.calls, block=False),
             "VERITASK_TEST_BLOCK_FILE": str(self.block),
             "VERITASK_BROKER_URL": BROKER,
         }
@@ -161,7 +173,7 @@ def test_a_plan_runs_on_a_worker_subprocess(tmp_path: Path, worker: Worker, pg_u
         ("sum", "echo", "flaky", "total"), "succeeded"
     )
     assert result["value"] == 50
-    calls = _calls(worker.calls)
+    calls = calls_of(worker.calls)
     assert calls["p-echo"] == 1 and calls["p-flaky"] == 2  # the retry ran on the worker
     store = PostgresRunStore(pg_url)
     types = [e.type for e in store.events("remote-1")]
@@ -190,7 +202,9 @@ def test_sigkilled_worker_process_mid_call(tmp_path: Path, worker: Worker, pg_ur
         deadline = time.monotonic() + 30
         while not (worker.pids("k-idem") and worker.pids("k-once")):
             assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, f"held tools never started: {_calls(worker.calls)}"
+            assert time.monotonic() < deadline, (
+                f"held tools never started: {calls_of(worker.calls)}"
+            )
             time.sleep(0.02)
         for pid in {*worker.pids("k-idem"), *worker.pids("k-once")}:
             os.kill(pid, signal.SIGKILL)
@@ -262,12 +276,12 @@ def test_two_resumes_at_once_on_postgres_exactly_one_drives(tmp_path: Path, pg_u
     proc = subprocess.Popen(
         cmd("exec", str(plan_file), "--run-id", RUN_ID, "--concurrency", "4"),
         cwd=tmp_path,
-        env=_env(ledger, block=True),
+        env=veritask_env(ledger, block=True),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     try:
-        _wait_for(ledger, set(NAMES[:10]) | HELD, proc)
+        wait_for_calls(ledger, set(NAMES[:10]) | HELD, proc)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
@@ -282,7 +296,7 @@ def test_two_resumes_at_once_on_postgres_exactly_one_drives(tmp_path: Path, pg_u
 
     gate = tmp_path / "gate"
     gate.touch()
-    env = {**_env(ledger, block=False), "VERITASK_TEST_GATE": str(gate)}
+    env = {**veritask_env(ledger, block=False), "VERITASK_TEST_GATE": str(gate)}
     resumers = [
         subprocess.Popen(
             cmd("resume", RUN_ID),
@@ -315,11 +329,11 @@ def test_two_resumes_at_once_on_postgres_exactly_one_drives(tmp_path: Path, pg_u
     assert winner.returncode in (0, 1), win_err
     statuses = {t["id"]: t["status"] for t in json.loads(win_out)["tasks"]}
     assert {n for n, s in statuses.items() if s == "unknown"} == HELD
-    assert _calls(ledger) == Counter(NAMES)
+    assert calls_of(ledger) == Counter(NAMES)
     log = store.events(RUN_ID)
     store.close()
     assert [e.type for e in log].count(EventType.RUN_RESUMED) == 1
-    _assert_one_consistent_log(log)
+    assert_one_consistent_log(log, NAMES)
 
 
 # -- without services ----------------------------------------------------------------

@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
+from helpers.processes import LEASE_TTL_S, TESTS_DIR, VERITASK, calls_of
 from helpers.services import REDIS_URL, fresh_pg_schema, postgres_reason, redis_reason
-from test_crash_resume import LEASE_TTL_S, TESTS_DIR, VERITASK, _calls
 from test_scale import BROKER, Worker, _exec, _need
 from veritask.runtime.backends.celery import LEDGER_PREFIX, attempt_key
 from veritask.store.postgres import PostgresRunStore
@@ -209,7 +209,7 @@ def test_sigkilled_driver_then_resume_from_another_process(
         "total": "succeeded",
     }
     assert result["value"] == 1 + 2 + 2
-    calls = _calls(worker.calls)
+    calls = calls_of(worker.calls)
     assert {n: calls[n] for n in calls if n.startswith("d-")} == dict.fromkeys(
         ("d-paid", "d-echo", "d-once", "d-idem", "d-after"), 1
     )  # nothing ran twice: not even the idempotent call
@@ -329,7 +329,7 @@ def test_redis_restarted_mid_run(tmp_path: Path, worker: Worker, pg_url: str) ->
         "idem": "succeeded",
         "after": "succeeded",
     }
-    calls = _calls(worker.calls)
+    calls = calls_of(worker.calls)
     assert {n: calls[n] for n in calls if n.startswith("r-")} == dict.fromkeys(
         ("r-paid", "r-once", "r-idem", "r-after"), 1
     )

@@ -181,7 +181,7 @@ def _print_result(result: RunResult, as_json: bool) -> None:
     if as_json:
         sys.stdout.write(strict_json(result.to_json()) + "\n")
     else:
-        out.print(result_panel(result))
+        out.print(result_panel(result, out.width), soft_wrap=False)
 
 
 def _orchestrator(store: str | None, backend: str = "inline", **kw: Any) -> Orchestrator:
@@ -210,7 +210,8 @@ def _run_with_progress(
         with view:
             return call(orch)
     except KeyboardInterrupt:
-        err.print(f"interrupted — continue with: {_resume_hint(run_id, store, imports)}")
+        hint = _resume_hint(run_id, store, imports)
+        err.print(f"interrupted — continue with: {hint}", markup=False, highlight=False)
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
@@ -267,6 +268,7 @@ def resume(
 ) -> None:
     """Continue a run; finished tasks are kept, unfinished ones re-run if idempotent."""
     with user_errors():
+        _check_reachable(load_settings(store=store).store)
         import_tool_modules(imports or [])
         result = _run_with_progress(
             lambda o: o.resume(run_id),
@@ -301,6 +303,7 @@ def settle(
     with user_errors():
         if (done is None) == (not not_done):
             raise UserError("say what happened: --done VALUE or --not-done (one of the two)")
+        _check_reachable(load_settings(store=store).store)
         value: Any = None
         if done is not None:
             try:
@@ -310,7 +313,8 @@ def settle(
         orch = _orchestrator(store)
         orch.settle(run_id, task_id, done=not not_done, value=value)
     what = f"done with value {json.dumps(value)}" if not not_done else "not done"
-    err.print(f"task {task_id} settled as {what}; continue with: veritask resume {run_id}")
+    hint = _resume_hint(run_id, store, None)
+    err.print(f"task {task_id} settled as {what}; continue with: {hint}", markup=False)
 
 
 @app.command("runs")
@@ -333,7 +337,7 @@ def runs(
     elif not found:
         out.print("no runs yet — start one with `veritask exec PLAN.json`")
     else:
-        out.print(runs_table(found))
+        out.print(runs_table(found, out.width), soft_wrap=False)
 
 
 @app.command("show")
@@ -343,7 +347,11 @@ def show(
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show a run: its plan, each task's outcome and evidence, the value and the gaps."""
+    """Show a run: its plan, each task's outcome and evidence, the value and the gaps.
+
+    With --json: the object of the command that made the run (`run --json` for a
+    question, `exec --json` for a plan) plus trace_id and evidence.
+    """
     from veritask.cli_render import events_table, state_view
     from veritask.redact import redact
     from veritask.runtime.state import fold
@@ -351,6 +359,7 @@ def show(
 
     with user_errors():
         url = load_settings(store=store).store
+        _check_reachable(url)
         st = open_existing_store(url)
         log = st.events(run_id) if st is not None else []
         if not log:
@@ -359,15 +368,18 @@ def show(
             raise RunNotFoundError(run_id, url)
         state = fold(log)
     if as_json:
-        payload = RunResult.from_state(state).to_json()
+        from veritask.runtime.result import show_json
+
+        payload = show_json(RunResult.from_state(state))
         if events:
             payload["events"] = [redact(e.model_dump(mode="json")) for e in log]
         payload["trace_id"] = trace_id_hex(run_id)
         sys.stdout.write(strict_json(payload) + "\n")
         return
-    out.print(state_view(state))
+    # Fitted to the terminal (80 columns in a pipe): ids whole, values summarised.
+    out.print(state_view(state, out.width), soft_wrap=False)
     if events:
-        out.print(events_table(log))
+        out.print(events_table(log, out.width), soft_wrap=False)
 
 
 ModelOpt = Annotated[
@@ -427,12 +439,12 @@ def run_question(
                     result = orch.run(question, mode=mode, run_id=rid)
         except KeyboardInterrupt:
             hint = _resume_hint(rid, store, imports)
-            err.print(f"interrupted — continue with: {hint}")
+            err.print(f"interrupted — continue with: {hint}", markup=False, highlight=False)
             raise typer.Exit(EXIT_INTERRUPTED) from None
     if as_json:
         sys.stdout.write(strict_json(answer_json(result)) + "\n")
     else:
-        out.print(answer_panel(result))
+        out.print(answer_panel(result, out.width), soft_wrap=False)
     answered = result.answer is not None and result.answer.status.value == "answered"
     raise typer.Exit(EXIT_OK if answered else EXIT_RUN_FAILED)
 

@@ -16,11 +16,19 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from veritask.cli_text import one_line, summarise
 from veritask.redact import redact, redact_text
 from veritask.runtime.result import RunResult, tool_of
 from veritask.runtime.state import RunState
 from veritask.tracing.spans import trace_id_hex
-from veritask.types import Event, EventType, Outcome, Plan, RunSummary
+from veritask.types import Event, EventType, Outcome, Plan, RunSummary, Task
+
+DEFAULT_WIDTH = 100
+"""The width used when a caller names none (a console's own width is better)."""
+MAX_ROWS = 100
+"""Rows a task or evidence table shows; `show --json` has every one (a 10,000-task
+run would otherwise print 30,000 lines)."""
+
 
 _STATUS_STYLE = {
     "succeeded": "green",
@@ -85,7 +93,8 @@ class ProgressView:
         if self._live is not None:
             self._live.update(self._renderable())
         elif line:
-            self.console.print(line, highlight=False)
+            # Not markup: an error such as "[models.x] base_url" is text to show whole.
+            self.console.print(line, highlight=False, markup=False)
 
     def _apply(self, ev: Event) -> str | None:
         self.planning.apply(ev)
@@ -162,7 +171,7 @@ class ProgressView:
     def _table(self) -> Table:
         table = Table(title="tasks", expand=False)
         for col in ("task", "tool", "status", "attempts", "confidence", "elapsed"):
-            table.add_column(col)
+            table.add_column(col, no_wrap=True)  # an id or a tool name is never split
         now = time.monotonic()
         for tid, row in self.rows.items():
             if "elapsed" in row:
@@ -173,8 +182,8 @@ class ProgressView:
                 elapsed = ""
             conf = row.get("confidence")
             table.add_row(
-                tid,
-                row["tool"],
+                Text(tid),
+                Text(row["tool"]),
                 styled(row["status"]),
                 str(row["attempts"] or ""),
                 "" if conf is None else f"{conf:.2f}",
@@ -230,20 +239,23 @@ class PlanningStatus:
         return f"{text} — {elapsed:.1f}s"
 
 
-def evidence_table(outcomes: dict[str, Outcome]) -> Table:
-    """Every source record behind the outcomes, one row each."""
-    table = Table(title="evidence", show_lines=False)
-    for col in ("task", "source", "record", "fields"):
-        table.add_column(col, overflow="fold")
-    for tid, o in outcomes.items():
-        for src in o.evidence:
-            table.add_row(
-                tid,
-                src.source or src.tool,
-                src.record_id or "",
-                _short(src.fields or src.query, 160),
-            )
-    return table
+def evidence_table(outcomes: dict[str, Outcome], width: int = DEFAULT_WIDTH) -> Table:
+    """Every source record behind the outcomes that succeeded, one line each.
+
+    A failed lookup is not evidence (its error is in the task table and the
+    gaps); the fields are summarised to what the width leaves them.
+    """
+    rows = [
+        [tid, src.source or src.tool, src.record_id or "", src.fields or src.query]
+        for tid, o in outcomes.items()
+        if o.ok
+        for src in o.evidence
+    ]
+    title = "evidence"
+    if len(rows) > MAX_ROWS:
+        title = f"evidence (first {MAX_ROWS} of {len(rows):,} records; --json lists all)"
+        rows = rows[:MAX_ROWS]
+    return fitted_table(title, ["task", "source", "record", "fields"], rows, width)
 
 
 def plan_lines(plan: Plan) -> str:
@@ -259,11 +271,15 @@ def plan_lines(plan: Plan) -> str:
     return "\n".join(lines)
 
 
-def answer_panel(result: RunResult) -> Group:
-    """The answer of a question run: text, status, claims with their evidence, gaps."""
+def answer_panel(result: RunResult, width: int = DEFAULT_WIDTH) -> Group:
+    """The answer of a question run: text, status, claims with their evidence, gaps.
+
+    A claim lists the evidence of its tasks that succeeded, one line each,
+    summarised to `width`; a failed lookup is a gap, never evidence.
+    """
     answer = result.answer
     if answer is None:
-        return result_panel(result)
+        return result_panel(result, width)
     parts: list[Any] = [
         Text.assemble(("answer: ", "bold"), redact_text(answer.text)),
         Text.assemble(
@@ -276,13 +292,14 @@ def answer_panel(result: RunResult) -> Group:
         parts.append(Text(f"claim: {claim.text}", style="bold"))
         for tid in claim.task_ids:
             o = result.outcomes.get(tid)
-            if o is None:
+            if o is None or not o.ok:
                 continue
             for src in o.evidence:
                 where = " ".join(x for x in (src.source or src.tool, src.record_id or "") if x)
-                fields = _short(src.fields or src.query, 120)
-                parts.append(Text(f"  ← {tid} {o.status.value}: {where} {fields}", style="dim"))
-    evidence = evidence_table(result.outcomes)
+                head = f"  ← {tid}: {where} "
+                fields = summarise(src.fields or src.query, width - len(head))
+                parts.append(Text(head + fields, style="dim"))
+    evidence = evidence_table(result.outcomes, width)
     if evidence.row_count and not answer.claims:
         parts.append(evidence)
     for gap in answer.gaps:
@@ -298,13 +315,13 @@ def answer_panel(result: RunResult) -> Group:
     return Group(*parts)
 
 
-def result_panel(result: RunResult) -> Group:
-    """The end of a run: status, value, gaps, usage."""
+def result_panel(result: RunResult, width: int = DEFAULT_WIDTH) -> Group:
+    """The end of a run: status, value (a few lines at most), gaps, usage."""
     parts: list[Any] = [
         Text.assemble("run ", (result.run_id, "bold"), ": ", styled(result.status.value)),
     ]
     if result.value is not None:
-        parts.append(Text.assemble(("value: ", "bold"), _short(result.value, 2000)))
+        parts.append(Text.assemble(("value: ", "bold"), summarise(result.value, 4 * width)))
     for gap in result.gaps:
         parts.append(Text.assemble(("gap: ", "yellow"), redact_text(gap)))
     u = result.usage
@@ -318,20 +335,24 @@ def result_panel(result: RunResult) -> Group:
     return Group(*parts)
 
 
-def _outcome_row(tid: str, tool: str, args: Any, status: str, o: Outcome | None) -> list[Any]:
-    detail = "" if o is None else redact_text(o.error.message) if o.error else _short(o.value, 200)
-    return [
-        tid,
-        tool,
-        _short(args, 120),
-        styled(status),
-        str(o.attempts) if o else "",
-        f"{o.confidence.score:.2f}" if o else "",
-        detail,
-    ]
+def _outcome_row(
+    tid: str, tool: str, args: Any, status: str, o: Outcome | None
+) -> tuple[list[Any], Any, Any]:
+    """The fixed cells of a task's row, then its call and its result (summarised later).
+
+    Status, tries and confidence share one cell on two lines, which leaves the
+    call and its result the room they need at 80 columns.
+    """
+    result: Any = None
+    if o is not None:
+        result = Text("✗ " + one_line(redact_text(o.error.message), 10_000)) if o.error else o.value
+    state = styled(status)
+    if o is not None:
+        state.append(f"\n{o.attempts}, {o.confidence.score:.2f}", style="dim")
+    return [tid, tool, state], args, result
 
 
-def _task_rows(state: RunState) -> list[list[Any]]:
+def _task_rows(state: RunState) -> list[tuple[list[Any], Any, Any]]:
     if state.plan is None:
         # Baseline modes call tools without a plan: list the calls they made.
         rows = []
@@ -340,21 +361,56 @@ def _task_rows(state: RunState) -> list[list[Any]]:
             rows.append(_outcome_row(tid, tool_of(done), args, done.status.value, done))
         return rows
     rows = []
-    for task in state.plan.tasks:
+    for task in _shown_tasks(state):
         o = state.outcomes.get(task.id)
         status = o.status.value if o else ("running" if task.id in state.started else "pending")
         rows.append(_outcome_row(task.id, task.tool, task.args, status, o))
     return rows
 
 
-def state_view(state: RunState) -> Group:
-    """`veritask show`: the plan with each task's outcome and evidence."""
+def _shown_tasks(state: RunState) -> list[Task]:
+    """The tasks a terminal has room for: all of a plan up to MAX_ROWS; of a larger
+    one the first tasks, then every task that did not succeed, up to MAX_ROWS."""
+    tasks = state.plan.tasks if state.plan else []
+    if len(tasks) <= MAX_ROWS:
+        return list(tasks)
+    head = MAX_ROWS // 2
+    shown = list(tasks[:head])
+    for task in tasks[head:]:
+        o = state.outcomes.get(task.id)
+        if o is None or not o.ok:
+            shown.append(task)
+            if len(shown) == MAX_ROWS:
+                break
+    return shown
+
+
+def task_table(state: RunState, width: int = DEFAULT_WIDTH) -> Table:
+    """One row per task: id, tool, status (with tries and confidence below), then its
+    call and its result (or error) on two lines, each summarised to the width left."""
+    rows = _task_rows(state)
+    heads = ["task", "tool", "status\ntries, conf"]
+    room = _room(width, heads, [fixed for fixed, _, _ in rows])
+    cells = []
+    for fixed, args, result in rows:
+        call = summarise(args, room)
+        if result is None:
+            detail = Text(call)
+        elif isinstance(result, Text):
+            detail = Text(call + "\n") + Text(one_line(result.plain, room), style="red")
+        else:
+            detail = Text(call + "\n" + "→ " + summarise(result, room - 2))
+        cells.append([*fixed, detail])
+    title = f"run {state.run_id}"
+    total = len(state.plan.tasks) if state.plan else len(cells)
+    if total > len(cells):
+        title += f" ({len(cells)} of {total:,} tasks: the first, then any not succeeded)"
+    return fitted_table(title, [*heads, "call → result"], cells, width)
+
+
+def state_view(state: RunState, width: int = DEFAULT_WIDTH) -> Group:
+    """`veritask show`: the plan with each task's outcome and evidence, fitted to `width`."""
     result = RunResult.from_state(state)
-    table = Table(title=f"run {state.run_id}")
-    for col in ("task", "tool", "args", "status", "attempts", "confidence", "value / error"):
-        table.add_column(col, overflow="fold")
-    for row in _task_rows(state):
-        table.add_row(*row)
     header = Text.assemble(
         ("goal: ", "bold"),
         redact_text(state.goal) or "(none)",
@@ -365,10 +421,10 @@ def state_view(state: RunState) -> Group:
         ("trace: ", "bold"),
         trace_id_hex(state.run_id),
     )
-    evidence = evidence_table(state.outcomes)
-    parts: list[Any] = [header, table]
+    parts: list[Any] = [header, task_table(state, width)]
     for rejected in state.rejected_plans:
-        parts.append(Text(f"plan rejected: {rejected.get('problems', rejected)}", style="red"))
+        problems = rejected.get("problems", rejected)
+        parts.append(Text(f"plan rejected: {summarise(problems, 10_000)}", style="red"))
     for step in state.escalations:
         u = step.get("usage", {})
         verb = "escalated" if step.get("taken") else "skipped escalation"
@@ -384,45 +440,67 @@ def state_view(state: RunState) -> Group:
             )
         )
     if result.answer is not None:
-        parts.append(answer_panel(result))
+        parts.append(answer_panel(result, width))
     else:
+        evidence = evidence_table(state.outcomes, width)
         if evidence.row_count:
             parts.append(evidence)
         parts.append(result_panel(result))
     return Group(*parts)
 
 
-def events_table(events: list[Event]) -> Table:
-    table = Table(title="events")
-    for col in ("seq", "at", "type", "data"):
-        table.add_column(col, overflow="fold")
-    for ev in events:
-        table.add_row(
-            str(ev.seq), ev.at.strftime("%H:%M:%S.%f")[:-3], ev.type.value, _short(ev.data, 160)
-        )
-    return table
+def events_table(events: list[Event], width: int = DEFAULT_WIDTH) -> Table:
+    """`show --events`: one line per event, its data summarised to the width left."""
+    rows = [
+        [str(ev.seq), ev.at.strftime("%H:%M:%S.%f")[:-3], ev.type.value, ev.data] for ev in events
+    ]
+    return fitted_table("events", ["seq", "at", "type", "data"], rows, width)
 
 
-def runs_table(runs: list[RunSummary]) -> Table:
-    table = Table(title="runs")
-    for col in ("run id", "status", "tasks", "events", "started", "goal"):
-        # Ids and statuses never wrap (they are copied into commands); the goal folds.
-        wrap = col == "goal"
-        table.add_column(col, overflow="fold" if wrap else "ignore", no_wrap=not wrap)
-    for r in runs:
-        table.add_row(
+def runs_table(runs: list[RunSummary], width: int = DEFAULT_WIDTH) -> Table:
+    """`veritask runs`: ids and statuses never wrap (they are copied into commands);
+    the goal gets what the width leaves."""
+    rows = [
+        [
             r.run_id,
             styled(r.status.value),
             str(r.tasks),
-            str(r.events),
-            r.started_at.strftime("%Y-%m-%d %H:%M:%S") if r.started_at else "",
-            _short(r.goal, 60),
-        )
+            r.started_at.strftime("%m-%d %H:%M") if r.started_at else "",
+            r.goal,
+        ]
+        for r in runs
+    ]
+    return fitted_table("runs", ["run id", "status", "tasks", "started", "goal"], rows, width)
+
+
+def _cell_width(cell: Any) -> int:
+    text = cell.plain if isinstance(cell, Text) else str(cell)
+    return max((len(line) for line in text.split("\n")), default=0)
+
+
+def _room(width: int, heads: list[str], rows: list[list[Any]]) -> int:
+    """Characters left for a table's last column once the others take what they need.
+
+    Each column costs its widest cell plus three (padding and a rule); the
+    table one more for its closing rule.
+    """
+    used = 1
+    for i, head in enumerate(heads):
+        used += 3 + max([_cell_width(head), *(_cell_width(r[i]) for r in rows)])
+    return max(12, width - used - 3)
+
+
+def fitted_table(title: str, heads: list[str], rows: list[list[Any]], width: int) -> Table:
+    """A table no wider than `width`: every column but the last keeps its cells whole
+    on one line (ids, tool names, statuses never wrap); the last column's cells are
+    summarised to the room left, so long values read as a summary, not a cut."""
+    room = _room(width, heads[:-1], [r[:-1] for r in rows])
+    table = Table(title=title, width=None)
+    for head in heads[:-1]:
+        table.add_column(head, no_wrap=True, overflow="ellipsis")
+    table.add_column(heads[-1], no_wrap=True, overflow="ellipsis", max_width=room)
+    for row in rows:
+        last = row[-1] if isinstance(row[-1], Text) else summarise(row[-1], room)
+        # Every cell as Text: a value such as "[models.x]" is shown, not read as markup.
+        table.add_row(*(c if isinstance(c, Text) else Text(str(c)) for c in [*row[:-1], last]))
     return table
-
-
-def _short(value: Any, limit: int) -> str:
-    """`value` on one line, credentials shown as *** (every table cell goes through here)."""
-    value = redact(value)
-    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -64,12 +64,27 @@ async def crash_ledger(name: str, hold: bool = False) -> str:
 
     With `hold`, block while `VERITASK_TEST_BLOCK=1`; every call also waits
     while the file named by `VERITASK_TEST_GATE` exists, so a test can keep a
-    driver busy (and its lease held) for exactly as long as it needs.
+    driver busy (and its lease held) for exactly as long as it needs, and for
+    `VERITASK_TEST_SLEEP_S` seconds after its side effect, so a SIGKILL at a
+    random moment lands in the middle of calls.
     """
+    return await _ledger(name, hold)
+
+
+@tool(name="crash_ledger_idempotent", idempotent=True)
+async def crash_ledger_idempotent(name: str, hold: bool = False) -> str:
+    """`crash_ledger`, declared safe to repeat (like an upsert): resume may re-run it."""
+    return await _ledger(name, hold)
+
+
+async def _ledger(name: str, hold: bool) -> str:
     _record(name)
     if hold:
         await _hold()
     gate = os.environ.get("VERITASK_TEST_GATE")
     while gate and os.path.exists(gate):
         await asyncio.sleep(0.02)
+    pause = float(os.environ.get("VERITASK_TEST_SLEEP_S", "0"))
+    if pause:
+        await asyncio.sleep(pause)
     return name

@@ -282,3 +282,43 @@ async def test_a_call_can_name_its_own_chain() -> None:
     router, _, _ = make_router(a=a, b=b)
     assert (await router.acomplete("escalate", Q, models=["b"])).text == "b"
     assert a.calls == []
+
+
+async def test_an_open_circuit_says_why_it_opened() -> None:
+    a = ScriptedModel(default=ModelError("a: cannot connect to http://h:1/v1", retryable=True))
+    router, _, _ = make_router(a=a)
+    with pytest.raises(AllModelsFailed):
+        await router.acomplete("plan", Q)
+    with pytest.raises(AllModelsFailed) as info:
+        await router.acomplete("plan", Q)
+    message = str(info.value)
+    assert "circuit open for 10.0s more" in message
+    assert "after 3 failed attempt(s); last error: a: cannot connect to http://h:1/v1" in message
+
+
+async def test_a_dead_endpoint_is_reported_with_its_cause() -> None:
+    """A real OpenAI-compatible provider on a port nobody listens on: the second call,
+    skipped by the open circuit, still names the endpoint and the socket's reason."""
+    import socket
+
+    from veritask.models.openai_provider import OpenAIProvider
+
+    with socket.socket() as s:  # a free port, closed again: connecting is refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/v1"
+    dead = OpenAIProvider("m", settings=Settings(), base_url=url, api_key="k")
+    router = Router(
+        Settings(model="openai:m"),
+        providers={"openai:m": dead},
+        retry=RetryPolicy(max_attempts=3, backoff=Backoff(initial_s=0.0, jitter=0)),
+        sleep=Sleeps(),
+    )
+    with pytest.raises(AllModelsFailed):
+        await router.acomplete("plan", Q)
+    with pytest.raises(AllModelsFailed) as info:
+        await router.acomplete("plan", Q)
+    message = str(info.value)
+    assert "circuit open for" in message
+    assert f"cannot connect to {url}: connection refused" in message
+    await router.aclose()

@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from veritask.assembler import wording
 from veritask.assembler.grounding import check
 from veritask.plan.refs import RefError, fill_template, format_value, lookup, template_refs
 from veritask.plan.validation import dependencies
@@ -83,7 +84,7 @@ def assemble_from_template(
             missing.append(ref.task_id)
     roots = sorted({r.task_id for r in refs})
     support = supporting_tasks(plan, roots)
-    gaps = _gaps(plan, outcomes)
+    gaps = wording.gaps(plan, outcomes)
     shown = {tid: _display(v) for tid, v in values.items()}
     text = fill_template(template, shown, missing=GAP)
     supporting = [outcomes[t] for t in support if t in outcomes and outcomes[t].ok]
@@ -120,7 +121,9 @@ def assemble_from_template(
         gaps.append(stray)
     if not refs or len(missing) == len(refs):
         status = AnswerStatus.ABSTAINED
-        text = "I could not establish an answer: " + ("; ".join(gaps) or "no task produced a value")
+        text = wording.abstention(plan, outcomes)
+        if stray:
+            text = f"I will not guess: {stray}."
     elif missing or not grounding.ok or stray:
         status = AnswerStatus.PARTIAL
     elif score >= threshold:
@@ -168,15 +171,3 @@ def _neutral_text(refs: list[Any], shown: Mapping[str, Any]) -> str:
         label = (ref.path[-1] if ref.path else "result").replace("_", " ")
         parts.append(f"{label}: {format_value(value)}")
     return "; ".join(parts) + "."
-
-
-def _gaps(plan: Plan, outcomes: Mapping[str, Outcome]) -> list[str]:
-    out = []
-    for task in plan.tasks:
-        o = outcomes.get(task.id)
-        if o is None:
-            out.append(f"{task.id} ({task.tool}) did not run")
-        elif not o.ok:
-            reason = o.error.message if o.error else o.status.value
-            out.append(f"{task.id} ({task.tool}) {o.status.value}: {reason}")
-    return out

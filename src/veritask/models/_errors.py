@@ -9,6 +9,7 @@ not retryable — the router may still fall back to another model.
 from __future__ import annotations
 
 import email.utils
+import os
 import time
 from collections.abc import Mapping
 
@@ -77,8 +78,31 @@ def timeout_error(provider: str, detail: str = "") -> ModelError:
     )
 
 
-def connection_error(provider: str, detail: str, base_url: str | None = None) -> ModelError:
+def connection_error(
+    provider: str, detail: str | BaseException, base_url: str | None = None
+) -> ModelError:
+    """A retryable `ModelError` naming the endpoint and the network's own reason.
+
+    Given the SDK's exception, the reason is its root cause: the SDK says only
+    "Connection error.", the socket under it says "connection refused".
+    """
+    reason = root_cause(detail) if isinstance(detail, BaseException) else detail
     where = f" to {base_url}" if base_url else ""
     return ModelError(
-        f"{provider}: cannot connect{where}: {detail}", retryable=True, provider=provider
+        f"{provider}: cannot connect{where}: {reason}", retryable=True, provider=provider
     )
+
+
+def root_cause(exc: BaseException) -> str:
+    """The innermost cause's message: `connection refused`, not a wrapper's `Connection error.`"""
+    seen: set[int] = set()
+    inner = exc
+    while id(inner) not in seen:
+        seen.add(id(inner))
+        nxt = inner.__cause__ or inner.__context__
+        if nxt is None:
+            break
+        inner = nxt
+    if isinstance(inner, OSError) and inner.errno:
+        return os.strerror(inner.errno).lower()  # asyncio's own text names no reason
+    return str(inner) or str(exc) or type(inner).__name__

@@ -143,7 +143,7 @@ class AnthropicProvider(SyncMixin):
         except anthropic.APITimeoutError as exc:
             raise timeout_error(self.name, str(exc)) from exc
         except anthropic.APIConnectionError as exc:
-            raise connection_error(self.name, str(exc), self.base_url) from exc
+            raise connection_error(self.name, exc, self.base_url) from exc
         except anthropic.APIStatusError as exc:
             raise status_error(
                 self.name, exc.status_code, _message(exc), exc.response.headers

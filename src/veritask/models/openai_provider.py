@@ -178,7 +178,7 @@ class OpenAIProvider(SyncMixin):
         except openai.APITimeoutError as exc:
             raise timeout_error(self.name, str(exc)) from exc
         except openai.APIConnectionError as exc:
-            raise connection_error(self.name, str(exc), self.base_url) from exc
+            raise connection_error(self.name, exc, self.base_url) from exc
         except openai.APIStatusError as exc:
             message = _message(exc)
             err = status_error(self.name, exc.status_code, message, exc.response.headers)

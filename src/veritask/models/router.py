@@ -71,13 +71,19 @@ BreakerState = Literal["closed", "open", "half-open"]
 
 
 class CircuitBreaker:
-    """Per-model consecutive-failure counters with a cool-down (clock injected)."""
+    """Per-model consecutive-failure counters with a cool-down (clock injected).
+
+    It also keeps the last real error of each model, so a call skipped while
+    the circuit is open can say why it opened ("cannot connect to …"), not
+    only for how long.
+    """
 
     def __init__(self, policy: BreakerPolicy, clock: Callable[[], float]) -> None:
         self.policy = policy
         self._clock = clock
         self._failures: dict[str, int] = {}
         self._open_until: dict[str, float] = {}
+        self._last_error: dict[str, ModelError] = {}
 
     def state(self, name: str) -> BreakerState:
         until = self._open_until.get(name)
@@ -91,11 +97,27 @@ class CircuitBreaker:
     def reopens_in(self, name: str) -> float:
         return max(0.0, self._open_until.get(name, 0.0) - self._clock())
 
+    def last_error(self, name: str) -> ModelError | None:
+        """The error of `name`'s latest failed attempt, if it has failed since its last success."""
+        return self._last_error.get(name)
+
+    def skipped(self, name: str) -> ModelError:
+        """The error recorded for a call not made because `name`'s circuit is open."""
+        text = f"skipped: circuit open for {self.reopens_in(name):.1f}s more"
+        count = self._failures.get(name, 0)
+        last = self._last_error.get(name)
+        if last is not None:
+            text += f" after {count} failed attempt(s); last error: {last}"
+        return ModelError(text, provider=name)
+
     def success(self, name: str) -> None:
         self._failures.pop(name, None)
         self._open_until.pop(name, None)
+        self._last_error.pop(name, None)
 
-    def failure(self, name: str) -> None:
+    def failure(self, name: str, error: ModelError | None = None) -> None:
+        if error is not None:
+            self._last_error[name] = error
         count = self._failures.get(name, 0) + 1
         self._failures[name] = count
         if count >= self.policy.failures:
@@ -206,10 +228,7 @@ class Router:
             chain = list(models)
         for name in chain:
             if not self.breaker.allow(name):
-                wait = self.breaker.reopens_in(name)
-                failures.append(
-                    (name, ModelError(f"skipped: circuit open for {wait:.1f}s more", provider=name))
-                )
+                failures.append((name, self.breaker.skipped(name)))
                 continue
             provider = self.provider(name)
             try:
@@ -267,7 +286,7 @@ class Router:
                 self.breaker.success(name)
                 _charge(meter, completion.usage)
                 return completion
-            self.breaker.failure(name)
+            self.breaker.failure(name, error)
             _charge(meter, Usage(model_calls=1, latency_s=max(0.0, self._clock() - started)))
             delay = self._retry_delay(name, error, attempt, meter)
             if delay is None:

@@ -14,6 +14,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from veritask.assembler import assemble_from_template
+from veritask.assembler.wording import plan_refusal
 from veritask.budget import BudgetMeter, bind_meter, unbind_meter
 from veritask.config import Budget
 from veritask.errors import BudgetExceeded, PlanError
@@ -188,15 +189,17 @@ async def _orchestrated(
         if rescued is not None:
             return _finish_without_plan(log, rescued, meter)
         model_broke = all(p.message.startswith(MODEL_FAILED) for p in exc.problems)
-        answer = Answer(
-            text=(
-                "The model failed, so there is no answer: "
-                if model_broke
-                else "I could not make a valid plan for this question, so I will not guess. "
+        if model_broke:
+            text = "The model failed, so there is no answer: " + "; ".join(
+                str(p) for p in exc.problems[:5]
             )
-            + "; ".join(str(p) for p in exc.problems[:5]),
+            reasons = [str(p) for p in exc.problems]
+        else:  # in the reader's words; the planner's diagnostics stay in PlanRejected
+            text, reasons = plan_refusal(exc.problems)
+        answer = Answer(
+            text=text,
             status=AnswerStatus.FAILED if model_broke else AnswerStatus.ABSTAINED,
-            gaps=[str(p) for p in exc.problems],
+            gaps=reasons,
             usage=meter.used,
         )
         return _finish_without_plan(log, answer, meter, status=RunStatus.FAILED)

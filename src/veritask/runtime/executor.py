@@ -67,14 +67,63 @@ def nesting(value: Any) -> int:
     return deepest
 
 
+MAX_PLAN_BYTES = 16 * 2**20
+"""A plan file larger than this is refused before it is read (10,000 tasks take 0.6 MB)."""
+MAX_ARG_CHARS = 2**20
+"""Characters one string in a plan may hold: every argument is written to the event
+log (and to every attempt's span and view), so bulk data belongs in a file or a tool."""
+
+
+def oversized(value: Any, limit: int = MAX_ARG_CHARS) -> tuple[str, int] | None:
+    """(where, length) of the first string in `value` longer than `limit`, if any.
+
+    Walks without recursion and no deeper than MAX_NESTING, like `nesting`.
+    """
+    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+    while stack:
+        item, where, depth = stack.pop()
+        if isinstance(item, str) and len(item) > limit:
+            return where or "(root)", len(item)
+        if depth > MAX_NESTING:
+            continue
+        if isinstance(item, Mapping):
+            stack.extend((v, f"{where}.{k}".lstrip("."), depth + 1) for k, v in item.items())
+        elif isinstance(item, list | tuple):
+            stack.extend((v, f"{where}.{i}".lstrip("."), depth + 1) for i, v in enumerate(item))
+    return None
+
+
+def _read_plan_file(path: Path) -> Any:
+    """The JSON in `path`; every way it can fail is a UserError that says what to fix."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise UserError(f"plan file {str(path)!r} does not exist") from None
+    except OSError as exc:
+        raise UserError(f"cannot read plan file {str(path)!r}: {exc.strerror}") from None
+    if size > MAX_PLAN_BYTES:
+        raise UserError(
+            f"plan file {str(path)!r} is {size / 2**20:.1f} MB; a plan may be at most "
+            f"{MAX_PLAN_BYTES // 2**20} MB. Keep bulk data out of the plan: pass a file "
+            "path or an id for a tool to read"
+        )
+    return json.loads(path.read_text())
+
+
 def load_plan(source: Plan | Mapping[str, Any] | str | Path) -> Plan:
-    """A Plan from an object, a dict, or a JSON file path; malformed input is a PlanError."""
+    """A Plan from an object, a dict, or a JSON file path; malformed input is a PlanError.
+
+    Bounded: a file over MAX_PLAN_BYTES is not read, a plan nesting deeper than
+    MAX_NESTING or holding a string longer than MAX_ARG_CHARS is refused.
+    """
     if isinstance(source, Plan):
+        # Built in Python, so never parsed by us: its arguments get the same bounds.
+        _check_shape({"tasks": [{"args": t.args} for t in source.tasks]})
         return source
     if isinstance(source, str | Path):
         path = Path(source)
         try:
-            data = json.loads(path.read_text())
+            data = _read_plan_file(path)
         except FileNotFoundError:
             raise UserError(f"plan file {str(path)!r} does not exist") from None
         except IsADirectoryError:
@@ -95,8 +144,21 @@ def load_plan(source: Plan | Mapping[str, Any] | str | Path) -> Plan:
             ) from None
     else:
         data = source
-    depth = nesting(data)
-    if depth > MAX_NESTING:
+    _check_shape(data)
+    try:
+        return Plan.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            problems.append(PlanProblem("malformed", f"{loc or '(root)'}: {err['msg']}"))
+        raise PlanError(problems) from None
+
+
+def _check_shape(data: Any) -> None:
+    """PlanError when `data` nests deeper than MAX_NESTING or holds a string over
+    MAX_ARG_CHARS: deeper plans crash recursive code, larger ones bloat the log."""
+    if nesting(data) > MAX_NESTING:
         raise PlanError(
             [
                 PlanProblem(
@@ -106,14 +168,20 @@ def load_plan(source: Plan | Mapping[str, Any] | str | Path) -> Plan:
                 )
             ]
         )
-    try:
-        return Plan.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = ".".join(str(p) for p in err["loc"])
-            problems.append(PlanProblem("malformed", f"{loc or '(root)'}: {err['msg']}"))
-        raise PlanError(problems) from None
+    found = oversized(data)
+    if found is None:
+        return
+    where, length = found
+    raise PlanError(
+        [
+            PlanProblem(
+                "too_large",
+                f"{where} is a string of {length:,} characters; a plan argument may hold at "
+                f"most {MAX_ARG_CHARS:,} (every argument is written to the event log). Pass a "
+                "file path or an id for a tool to read instead",
+            )
+        ]
+    )
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:

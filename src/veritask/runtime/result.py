@@ -124,6 +124,35 @@ def answer_json(result: RunResult) -> dict[str, Any]:
     )
 
 
+def show_json(result: RunResult) -> dict[str, Any]:
+    """The `--json` shape of `veritask show`: that of the command that made the run.
+
+    A question run (`veritask run`) shows `run --json`'s object — `status`,
+    `value` and `confidence` are the answer's and mean the same there and
+    here — plus `run_status`, the answer's `claims`, and each task's `value`
+    and `error`. A plan run (`exec`) shows `exec --json`'s object. Both add
+    `evidence`: every source record behind a task that succeeded (a failed
+    look-up is a gap, not evidence).
+    """
+    if result.answer is None:
+        payload = result.to_json()
+    else:
+        payload = answer_json(result)
+        payload["run_status"] = result.status.value
+        payload["claims"] = [c.model_dump(mode="json") for c in result.answer.claims]
+        for task in payload["tasks"]:
+            o = result.outcomes.get(task["id"])
+            task["value"] = o.value if o else None
+            task["error"] = o.error.model_dump() if o and o.error else None
+    payload["evidence"] = [
+        {"task_id": tid, **src.model_dump(mode="json")}
+        for tid, o in result.outcomes.items()
+        if o.ok
+        for src in o.evidence
+    ]
+    return redact_dict(payload)
+
+
 def tool_of(outcome: Outcome) -> str:
     """The tool behind an outcome of a run without a plan (baseline modes), from its
     evidence; every tool call records the tool there."""

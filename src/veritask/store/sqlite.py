@@ -65,15 +65,31 @@ def connect(path: str, schema: str, what: str) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
     except sqlite3.Error as exc:
-        raise StoreError(f"cannot open {what} {path}: {exc}") from exc
+        raise StoreError(f"cannot open {what} {path}: {exc}{_hint(exc)}") from exc
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.executescript(schema)
     except sqlite3.Error as exc:
         conn.close()
-        raise StoreError(f"cannot open {what} {path}: {exc}") from exc
+        raise StoreError(f"cannot open {what} {path}: {exc}{_hint(exc)}") from exc
     return conn
+
+
+def _hint(exc: sqlite3.Error) -> str:
+    """What to do about the usual reasons a store cannot be opened."""
+    text = str(exc).lower()
+    if "not a database" in text or "malformed" in text:
+        return (
+            " (the file is damaged or is not a veritask store: move it aside, or pass "
+            "--store with another file)"
+        )
+    if "readonly" in text or "unable to open" in text:
+        return (
+            " (the store must be writable: check the permissions of the file and its "
+            "directory, or pass --store with another file)"
+        )
+    return ""
 
 
 class SQLiteRunStore:

@@ -1,0 +1,112 @@
+"""What an answer says it could not establish, in words a reader of the answer uses.
+
+The event log speaks of tasks ("t2 (country_facts) failed: …", "task 't2':
+repeats task 't1'"); an answer's reader never saw the plan, so an abstention
+or a gap names the *thing* that could not be established ("the country facts
+for Narnia") and the reason the source of truth gave. Task ids, references
+and planner diagnostics stay in the log, where `veritask show` lists them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+from veritask.errors import PlanProblem
+from veritask.plan.refs import has_refs
+from veritask.redact import is_secret_name
+from veritask.types import Outcome, OutcomeStatus, Plan, Task
+
+_INTERNAL = re.compile(r"\$\w|\btask '|\bstep \w+\d\b|\bt\d+\b")
+"""Planner diagnostics that speak of the plan's own steps, not of the question."""
+
+_PREFIX = re.compile(r"^(?:plan|task '[^']*'|answer_template):\s*")
+
+
+def subject(task: Task) -> str:
+    """What `task` was to establish: its description, else its tool and plain arguments.
+
+    `country_facts("Narnia")` → "the country facts for Narnia"; arguments that
+    refer to other tasks, or hold credentials, are left out.
+    """
+    if task.description.strip():
+        return task.description.strip()
+    words = task.tool.replace("_", " ").strip()
+    plain = [
+        str(value)
+        for name, value in task.args.items()
+        if isinstance(value, str | int | float)
+        and not isinstance(value, bool)
+        and not is_secret_name(name)
+        and not has_refs(value)
+        and len(str(value)) <= 60
+    ]
+    about = " and ".join(plain)
+    return f"the {words} for {about}" if about else f"the {words}"
+
+
+def missing(task: Task, outcome: Outcome | None) -> str:
+    """One gap: what `task` was to establish and why it was not, without task ids."""
+    what = subject(task)
+    if outcome is None:
+        return f"{what} was not looked up (the run stopped first)"
+    if outcome.status is OutcomeStatus.SKIPPED:
+        return f"{what} was not attempted, because a value it needs was not established"
+    if outcome.status is OutcomeStatus.UNKNOWN:
+        return f"{what}: it is not known whether it completed (the run was interrupted)"
+    reason = outcome.error.message if outcome.error else outcome.status.value
+    return f"could not establish {what}: {reason}"
+
+
+def gaps(plan: Plan, outcomes: Mapping[str, Outcome]) -> list[str]:
+    """A gap per task that did not succeed, in the answer's words."""
+    return [
+        missing(task, outcomes.get(task.id))
+        for task in plan.tasks
+        if task.id not in outcomes or not outcomes[task.id].ok
+    ]
+
+
+def abstention(plan: Plan, outcomes: Mapping[str, Outcome]) -> str:
+    """The text of an answer that states nothing: what could not be established, and why.
+
+    Failed look-ups are named with their reason; tasks skipped only because
+    of them add nothing a reader needs and are left to the gaps.
+    """
+    failed = []
+    for task in plan.tasks:
+        o = outcomes.get(task.id)
+        if o is not None and o.status is OutcomeStatus.FAILED:
+            reason = o.error.message if o.error else "it failed"
+            failed.append(f"{subject(task)} ({reason.rstrip('.')})")
+    if not failed:
+        return "I could not establish an answer: no step of the plan produced a value."
+    return "I could not establish " + "; nor ".join(failed) + ", so I will not guess."
+
+
+def plan_refusal(problems: Iterable[PlanProblem]) -> tuple[str, list[str]]:
+    """(answer text, gaps) for a question no valid plan was found for.
+
+    A problem that speaks of the question ("the question asks for a sum, but
+    the plan never computes it"; "… 'rainfall', which none of the tools
+    provides") is kept; one that speaks of the planner's own steps ("task
+    't2': repeats task 't1'") is summarised, since the reader never saw them.
+    """
+    reasons: list[str] = []
+    internal = 0
+    for problem in problems:
+        text = _PREFIX.sub("", _PREFIX.sub("", problem.message.strip()))
+        if not text or _INTERNAL.search(text):
+            internal += 1
+        elif text not in reasons:
+            reasons.append(text)
+    if internal and not reasons:
+        reasons.append("no plan the tools could carry out was found for it")
+    text = (
+        "I could not find a reliable way to answer this with the tools available, "
+        "so I will not guess: " + "; ".join(reasons) + "."
+    )
+    return text, reasons
+
+
+__all__ = ["abstention", "gaps", "missing", "plan_refusal", "subject"]
