@@ -147,8 +147,12 @@ def agent_result(got: AgentOutcome, query: dict[str, Any], rung: str) -> ToolRes
     return ToolResult(value, evidence, capped(answer, rung))
 
 
-def deep_agent_spec(orch: Orchestrator) -> ToolSpec:
-    """The `deep_agent` tool bound to `orch` (its router and tools), as plans call it."""
+def deep_agent_spec(orch: Orchestrator | None) -> ToolSpec:
+    """The `deep_agent` tool bound to `orch` (its router and tools), as plans call it.
+
+    With `orch=None`, the same tool for a toolkit to offer the planner; an
+    Orchestrator replaces it with its bound one before anything runs it.
+    """
 
     async def deep_agent(
         goal: str,
@@ -165,6 +169,8 @@ def deep_agent_spec(orch: Orchestrator) -> ToolSpec:
             max_tokens: tokens the agent may spend.
             max_seconds: wall time the agent may take.
         """
+        if orch is None:
+            raise ToolError("deep_agent runs inside an Orchestrator (it binds model and tools)")
         got = await run_agent(
             orch, goal, max_steps=max_steps, max_tokens=max_tokens, max_seconds=max_seconds
         )

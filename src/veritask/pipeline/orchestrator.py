@@ -120,6 +120,10 @@ class Orchestrator(Runtime):
                 for spec in toolkit.specs:
                     if spec.name not in known or spec.declared_only:
                         known.add(spec)
+            if "deep_agent" in known:  # a toolkit offers it: bind it to this orchestrator
+                from veritask.pipeline.agent_step import deep_agent_spec
+
+                known.add(deep_agent_spec(self))
             self.registry = known
         self._catalog: Catalog | None = None
         self._relevance: Relevance | None = None
@@ -138,9 +142,10 @@ class Orchestrator(Runtime):
             from veritask.pipeline.agent_step import deep_agent_spec
 
             extended = self.registry.copy()
-            for spec in [*worker_specs(), deep_agent_spec(self)]:
+            for spec in worker_specs():
                 if spec.name not in extended:
                     extended.add(spec)
+            extended.add(deep_agent_spec(self))  # a toolkit's unbound one is replaced
             self._plan_registry = extended
         return self._plan_registry
 
