@@ -136,3 +136,16 @@ def test_span_grammar_admits_word_runs_only() -> None:
     assert lines[0] == "root ::= w0d1 | w1d1 | w2d1"
     assert 'w0d1 ::= "a" (" " w0d2)?' in lines and 'w0d2 ::= "b"' in lines
     assert span_grammar("") is None and span_grammar("word " * 5000) is None
+
+
+async def test_extract_samples_that_copy_more_context_agree_on_the_span_they_share(
+    model: ScriptedModel,
+) -> None:
+    model.add("The meeting moved to Room 4B", "Room 4B", "moved to Room 4B on Friday")
+    args = {"text": TEXT, "what": "the room"}
+    result = await WORKERS["llm.extract"](args, Effort(samples=3), ())
+    assert result.value == "Room 4B"
+    assert result.confidence is not None and result.confidence.score == 1.0
+    model.add("Room 4B", "Friday", "Lunch is at noon")  # nothing shared: no agreement
+    other = await WORKERS["llm.extract"](args, Effort(samples=3), ())
+    assert other.confidence is not None and other.confidence.score == pytest.approx(1 / 3)

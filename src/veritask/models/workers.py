@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from veritask.errors import ToolError
-from veritask.models.base import Choice, Message, system, user
+from veritask.models.base import Choice, Message, assistant, system, user
 from veritask.models.confidence import logprob_confidence, normalize_answer
 from veritask.models.router import Router
 from veritask.tools.registry import ToolResult, ToolSpec, make_spec
@@ -160,8 +160,21 @@ def _label_value(labels: Sequence[str]) -> Callable[[str], str | None]:
     return check
 
 
-def score_samples(samples: Sequence[_Sample]) -> tuple[str | None, Confidence]:
-    """The answer and its confidence: logprob for one sample, agreement for several."""
+def _inside(candidate: str, sample: str) -> bool:
+    """Whether `candidate` is a whole-word part of `sample` (both normalised)."""
+    return bool(re.search(rf"(?<!\w){re.escape(candidate)}(?!\w)", sample))
+
+
+def score_samples(
+    samples: Sequence[_Sample], *, spans: bool = False
+) -> tuple[str | None, Confidence]:
+    """The answer and its confidence: logprob for one sample, agreement for several.
+
+    With `spans`, a sample supports every answer it contains ("The parcel weighs
+    12 kg" supports "12 kg"), and the best supported answer wins, the shorter on
+    a tie: samples of one span that differ only in how much context they copied
+    agree on the span they share.
+    """
     if not samples:
         return None, Confidence(score=0.0, signals={"reason": "no samples"})
     votes = [s.value for s in samples]
@@ -183,6 +196,10 @@ def score_samples(samples: Sequence[_Sample]) -> tuple[str | None, Confidence]:
             signals={"k": len(votes), "agreement": 0.0, "votes": votes, "reason": "none valid"},
         )
     majority, count = Counter(valid).most_common(1)[0]
+    if spans:
+        support = {c: sum(_inside(c, v) for v in valid) for c in set(valid)}
+        majority = max(support, key=lambda c: (support[c], -len(c.split()), c))
+        count = support[majority]
     winners = [s for s in samples if s.value is not None and normalize_answer(s.value) == majority]
     token_scores = [s.logprob.score for s in winners if s.logprob.signals.get("tokens")]
     agreement = count / len(votes)
@@ -232,7 +249,7 @@ def _result(
     model: str,
     fields: Callable[[str], dict[str, Any]] | None = None,
 ) -> ToolResult:
-    value, confidence = score_samples(samples)
+    value, confidence = score_samples(samples, spans=tool == "llm.extract")
     if value is None:
         raise ToolError(
             f"{tool}: the model gave no valid answer in {len(samples)} sample(s) "
@@ -256,6 +273,25 @@ EXTRACT_SYSTEM = (
     "You copy the exact words of a text that answer a request. Reply with the span only, "
     "copied word for word from the text: no explanation, no quotes."
 )
+EXTRACT_EXAMPLES = (
+    ("The river is 42 km long and flows into the lake.", "the length of the river", "42 km"),
+    ("Ada was born in Paris but grew up in Rome.", "where Ada grew up", "Rome"),
+)
+"""Shown as earlier turns: a small model copies the shortest span once it has seen it done,
+and its token probabilities then speak about the answer instead of the format."""
+
+
+def _extract_messages(text: str, what: str) -> list[Message]:
+    out: list[Message] = [system(EXTRACT_SYSTEM)]
+    for ex_text, ex_what, span in EXTRACT_EXAMPLES:
+        out += [user(_extract_prompt(ex_text, ex_what)), assistant(span)]
+    return [*out, user(_extract_prompt(text, what))]
+
+
+def _extract_prompt(text: str, what: str) -> str:
+    return f"Text:\n{text}\n\nCopy from the text: {what}"
+
+
 CLASSIFY_SYSTEM = "You classify a text. Reply with exactly one of the given labels."
 JUDGE_SYSTEM = (
     "You check a claim against evidence. Reply supported if the evidence states the claim, "
@@ -270,7 +306,7 @@ async def run_extract(
     text, what = str(args["text"]), str(args["what"])
     if not text.strip():
         raise ToolError("llm.extract: the text is empty, there is nothing to copy from")
-    messages = [system(EXTRACT_SYSTEM), user(f"Text:\n{text}\n\nCopy from the text: {what}")]
+    messages = _extract_messages(text, what)
     width = max(len(w) for w in text.split())
     max_tokens = min(512, MAX_SPAN_WORDS * (2 + width // 3))
     samples, model = await _samples(
