@@ -227,8 +227,9 @@ def plot(summary: dict[str, dict[str, float]], path: Path) -> None:
         [summary[n]["tokens_per_question"] for n in names],
         [summary[n]["accuracy"] for n in names],
     )
-    for n in names:
-        right.annotate(n, (summary[n]["tokens_per_question"], summary[n]["accuracy"]))
+    for k, n in enumerate(names):  # offset labels: equal points must stay readable
+        point = (summary[n]["tokens_per_question"], summary[n]["accuracy"])
+        right.annotate(n, point, textcoords="offset points", xytext=(-30, 8 - 14 * k))
     right.set_xlabel("tokens per question")
     right.set_ylabel("accuracy")
     right.set_title("accuracy for tokens")
@@ -253,9 +254,17 @@ async def run_all(items: list[Item]) -> list[Row]:
 
 
 def rescored(path: Path) -> list[Row]:
-    """Rows of an earlier run, their correctness judged again by `correct`."""
+    """Rows of an earlier run, their correctness judged again by `correct`.
+
+    An item with a run that got no model output at all (0 tokens: every call failed,
+    e.g. timed out on an overloaded machine) is left out whole, and named.
+    """
     items = {i.id: i for i in suite()}
     rows = [Row(**r) for r in json.loads(path.read_text())["rows"]]
+    broken = sorted({r.item for r in rows if r.tokens == 0})
+    if broken:
+        print(f"left out (a run with no model output): {', '.join(broken)}")
+    rows = [r for r in rows if r.item not in broken]
     for r in rows:
         r.correct = correct(r.value, items[r.item])
     return rows
