@@ -69,6 +69,8 @@ class Policy(_Frozen):
     timeout_s: float | None = Field(default=None, gt=0)
     min_confidence: float | None = Field(default=None, ge=0, le=1)
     on_low_confidence: Literal["escalate", "accept", "fail"] | None = None
+    fallback: Literal["accept", "fail"] | None = None
+    """What `escalate` does when no rung brings the result over `min_confidence`."""
     optional: bool | None = None
 
     def merged_over(self, base: Policy) -> Policy:
@@ -84,6 +86,7 @@ DEFAULT_POLICY = Policy(
     timeout_s=60.0,
     min_confidence=0.5,
     on_low_confidence="escalate",
+    fallback="accept",
     optional=False,
 )
 

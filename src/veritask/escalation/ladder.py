@@ -37,6 +37,8 @@ class Rung(Generic[T]):
     run: Callable[[], Awaitable[Attempt[T]]]
     estimated_tokens: int = 0
     estimated_calls: int = 1
+    unavailable: str = ""
+    """Why this rung cannot be taken at all (no stronger model configured): logged as skipped."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ class Step:
     after: float
     usage: Usage
     reason: str = ""
+    improved: Any = field(default=None, compare=False)
+    """The rung's result when it became the best so far (what a resumed climb restores)."""
 
     def as_event(self, target: str) -> dict[str, Any]:
         return {
@@ -109,7 +113,7 @@ async def climb(
             break
         before = best.confidence
         used_before = meter.used if meter is not None else Usage()
-        reason = _fits(rung, meter)
+        reason = rung.unavailable or _fits(rung, meter)
         if reason:
             step = Step(rung.name, False, before, before, Usage(), reason)
         else:
@@ -117,10 +121,14 @@ async def climb(
                 attempt = await rung.run()
             except BudgetExceeded as exc:
                 attempt, reason = Attempt[T](None, 0.0), f"budget ran out: {exc}"
-            if attempt.result is not None and attempt.confidence > best.confidence:
+            improved = attempt.result is not None and attempt.confidence > best.confidence
+            if improved:
                 best.result, best.confidence = attempt.result, attempt.confidence
             spent = _spent(used_before, meter)
-            step = Step(rung.name, True, before, best.confidence, spent, reason)
+            step = Step(
+                rung.name, True, before, best.confidence, spent, reason,
+                improved=best.result if improved else None,
+            )
         best.steps.append(step)
         if on_step is not None:
             on_step(step)

@@ -75,6 +75,34 @@ def _tool(outcome: Outcome) -> str:
     return outcome.evidence[0].tool if outcome.evidence else ""
 
 
+def refusal(answer: Answer, outcomes: list[Outcome], question: str) -> str:
+    """Why an agent's answer cannot be kept ('' when it can): no answer, nothing looked up,
+    a number or name not in its own (sourced) tool results, or a name it never looked up."""
+    if answer.status is not AnswerStatus.ANSWERED:
+        return "; ".join(answer.gaps) or "the agent gave no answer"
+    if not outcomes:
+        return "the agent looked nothing up, so its answer has no source"
+    grounding = check(answer.text, outcomes, question)
+    if not grounding.ok:
+        return "its answer is not grounded in its tool results: " + "; ".join(
+            grounding.problems()
+        )
+    unseen = unseen_names(question, outcomes)
+    if unseen:
+        return f"it looked up nothing about {', '.join(unseen)}"
+    return ""
+
+
+def capped(answer: Answer, rung: str) -> Confidence:
+    """A grounded agent answer's confidence: the agent's own, at most DEEP_AGENT_CEILING."""
+    score = min(DEEP_AGENT_CEILING, answer.confidence.score)
+    return Confidence(
+        score=score,
+        method=ConfidenceMethod.COMPOSITE,
+        signals={"agent": answer.confidence.score, "grounding": "ok", "rung": rung},
+    )
+
+
 async def deep_agent(question: str, orch: Orchestrator, log: EventLog) -> Attempt[Answer]:
     """Run the bounded agent; return its answer only if it is grounded in its tool results."""
     from veritask.pipeline.modes.single_agent import AgentSettings, run_single_agent
@@ -82,18 +110,10 @@ async def deep_agent(question: str, orch: Orchestrator, log: EventLog) -> Attemp
 
     answer = await run_single_agent(question, orch, log, AgentSettings(max_steps=DEEP_AGENT_STEPS))
     log.flush()
-    if answer.status is not AnswerStatus.ANSWERED:
-        return Attempt(None, 0.0)
     outcomes = sourced(
         [o for o in fold(log.store.events(log.run_id)).outcomes.values() if o.ok], question
     )
-    grounding = check(answer.text, outcomes, question)
-    if not outcomes or not grounding.ok or unseen_names(question, outcomes):
+    if refusal(answer, outcomes, question):
         return Attempt(None, 0.0)
-    score = min(DEEP_AGENT_CEILING, answer.confidence.score)
-    confidence = Confidence(
-        score=score,
-        method=ConfidenceMethod.COMPOSITE,
-        signals={"agent": answer.confidence.score, "grounding": "ok", "rung": "deep_agent"},
-    )
-    return Attempt(answer.model_copy(update={"confidence": confidence}), score)
+    confidence = capped(answer, "deep_agent")
+    return Attempt(answer.model_copy(update={"confidence": confidence}), confidence.score)

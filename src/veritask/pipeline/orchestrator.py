@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from veritask.budget import BudgetMeter
 from veritask.config import Budget, Settings, load_settings
 from veritask.errors import UserError
 from veritask.planner.catalog import Catalog
 from veritask.planner.planner import Planner
 from veritask.planner.relevance import Relevance
 from veritask.runtime.backends import Backend
-from veritask.runtime.eventlog import EventListener
+from veritask.runtime.eventlog import EventListener, EventLog
 from veritask.runtime.executor import Runtime, load_plan, new_run_id, run_sync
 from veritask.runtime.result import RunResult
 from veritask.runtime.scheduler import Assembler, RuntimeOptions
@@ -118,9 +120,51 @@ class Orchestrator(Runtime):
                 for spec in toolkit.specs:
                     if spec.name not in known or spec.declared_only:
                         known.add(spec)
+            if "deep_agent" in known:  # a toolkit offers it: bind it to this orchestrator
+                from veritask.pipeline.agent_step import deep_agent_spec
+
+                known.add(deep_agent_spec(self))
             self.registry = known
         self._catalog: Catalog | None = None
         self._relevance: Relevance | None = None
+        self._plan_registry: ToolRegistry | None = None
+        if self.options.on_low_confidence is None:
+            from veritask.pipeline.task_ladder import TaskLadder
+
+            # The runtime reports unsure tasks; this layer decides to climb.
+            self.options = replace(self.options, on_low_confidence=TaskLadder(self))
+
+    def plan_registry(self) -> ToolRegistry:
+        """The registry plus the model workers (`llm.*`) and `deep_agent`, which plans may
+        call whatever toolkits are active (the planner offers them only through `llm`)."""
+        if self._plan_registry is None:
+            from veritask.models.workers import worker_specs
+            from veritask.pipeline.agent_step import deep_agent_spec
+
+            extended = self.registry.copy()
+            for spec in worker_specs():
+                if spec.name not in extended:
+                    extended.add(spec)
+            extended.add(deep_agent_spec(self))  # a toolkit's unbound one is replaced
+            self._plan_registry = extended
+        return self._plan_registry
+
+    async def drive(
+        self,
+        plan: Plan,
+        log: EventLog,
+        state: RunState,
+        assembler: Assembler | None = None,
+        meter: BudgetMeter | None = None,
+    ) -> RunResult:
+        """Run a plan with this orchestrator's router bound for its model workers."""
+        from veritask.models.workers import bind_router, unbind_router
+
+        token = bind_router(self.router)
+        try:
+            return await super().drive(plan, log, state, assembler, meter)
+        finally:
+            unbind_router(token)
 
     # -- planning ------------------------------------------------------------------
 

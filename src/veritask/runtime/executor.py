@@ -275,11 +275,11 @@ class Runtime:
     ) -> RunResult:
         """Validate `plan` (raising PlanError with every problem) and run it to the end."""
         plan = load_plan(plan)
-        problems = validate_plan(plan, self.registry)
+        problems = validate_plan(plan, self.plan_registry())
         if problems:
             raise PlanError(problems)
         declared = sorted(
-            {t.tool for t in plan.tasks if self.registry.get(t.tool).declared_only}
+            {t.tool for t in plan.tasks if self.plan_registry().get(t.tool).declared_only}
         )
         if declared:
             raise UserError(
@@ -336,14 +336,15 @@ class Runtime:
         if state.finished or state.plan is None:
             return RunResult.from_state(state)
         plan = state.plan
-        problems = [p for p in validate_plan(plan, self.registry) if p.code == "unknown_tool"]
+        found = validate_plan(plan, self.plan_registry())
+        problems = [p for p in found if p.code == "unknown_tool"]
         if problems:
             raise PlanError(problems)
         log = self.event_log(run_id)
         log.emit(EventType.RUN_RESUMED, {"pending": state.pending_task_ids()})
         outcomes = dict(state.outcomes)
         for tid, attempt in state.started.items():
-            if self.registry.get(plan.task(tid).tool).idempotent:
+            if self.plan_registry().get(plan.task(tid).tool).idempotent:
                 continue
             outcome = Outcome(
                 task_id=tid,
@@ -385,6 +386,11 @@ class Runtime:
             self.store, run_id, self.listeners, lease=lease.token if lease is not None else None
         )
 
+    def plan_registry(self) -> ToolRegistry:
+        """The tools a plan may call: `registry`, plus what a subclass adds (the
+        pipeline's Orchestrator adds its model workers and `deep_agent`)."""
+        return self.registry
+
     def assembler_for(self, state: RunState) -> Assembler | None:
         """The assembler a resumed run ends with; a plain plan run has none.
 
@@ -406,7 +412,7 @@ class Runtime:
         run_token = current_run_id.set(log.run_id)  # tool calls' tasks inherit it
         try:
             scheduler = Scheduler(
-                plan, self.registry, log, backend, self.options, state, assembler, meter
+                plan, self.plan_registry(), log, backend, self.options, state, assembler, meter
             )
             final = await scheduler.run()
         finally:

@@ -25,11 +25,14 @@ from veritask.plan.validation import dependencies
 from veritask.runtime.backends.base import OUTCOME_UNKNOWN, Backend
 from veritask.runtime.backends.inline import InlineBackend
 from veritask.runtime.eventlog import EventLog
+from veritask.runtime.low_confidence import LowConfidenceHook, escalate_low, wants_escalation
 from veritask.runtime.outcome_json import dump_outcome, jsonable, storable, unstorable_message
+from veritask.runtime.policies import effective_policy as effective_policy
+from veritask.runtime.policies import plan_policies
 from veritask.runtime.result import plan_value
 from veritask.runtime.state import RunState
 from veritask.runtime.tool_call import AttemptResult, attempt, attempt_inline
-from veritask.tools.registry import ToolRegistry
+from veritask.tools.registry import ToolRegistry, ToolResult
 from veritask.types import (
     DEFAULT_POLICY,
     NO_CONFIDENCE,
@@ -41,7 +44,6 @@ from veritask.types import (
     Plan,
     Policy,
     RunStatus,
-    Task,
     Usage,
     trusted,
 )
@@ -65,35 +67,8 @@ class RuntimeOptions:
     clock: Callable[[], float] = time.monotonic
     sleep: Sleep = asyncio.sleep
     rand: Callable[[], float] = random.random
-
-
-def effective_policy(task: Task, registry: ToolRegistry, run_policy: Policy) -> Policy:
-    """Task policy over tool defaults over run policy over built-in defaults."""
-    policy = run_policy.merged_over(DEFAULT_POLICY)
-    if task.tool in registry:
-        spec = registry.get(task.tool)
-        tool_policy = Policy(
-            timeout_s=spec.timeout_s,
-            max_attempts=None if spec.retries is None else spec.retries + 1,
-        )
-        policy = tool_policy.merged_over(policy)
-    if task.policy is not None:
-        policy = task.policy.merged_over(policy)
-    return policy
-
-
-def _policies(plan: Plan, registry: ToolRegistry, run_policy: Policy) -> dict[str, Policy]:
-    """Effective policy per task, merged once per tool (most tasks set no policy)."""
-    per_tool: dict[str, Policy] = {}
-    out = {}
-    for task in plan.tasks:
-        if task.policy is not None:
-            out[task.id] = effective_policy(task, registry, run_policy)
-            continue
-        if task.tool not in per_tool:
-            per_tool[task.tool] = effective_policy(task, registry, run_policy)
-        out[task.id] = per_tool[task.tool]
-    return out
+    on_low_confidence: LowConfidenceHook | None = None
+    """Where a result under its `escalate` task's threshold goes (the pipeline's ladder)."""
 
 
 @dataclass
@@ -144,7 +119,7 @@ class Scheduler:
             tid: o.value for tid, o in state.outcomes.items() if o.status is OutcomeStatus.SUCCEEDED
         }
         self.tasks = {t.id: t for t in plan.tasks}
-        self.policies = _policies(plan, registry, options.policy)
+        self.policies = plan_policies(plan, registry, options.policy)
         self.deps = {t.id: dependencies(t) for t in plan.tasks}
         self.dependents: dict[str, list[str]] = {t.id: [] for t in plan.tasks}
         for tid, deps in self.deps.items():
@@ -435,6 +410,9 @@ class Scheduler:
         if result.result is not None:
             r = result.result
             score = r.confidence.score if r.confidence is not None else 1.0
+            if wants_escalation(policy, score, self.options.on_low_confidence):
+                self.running[tid] = asyncio.create_task(self._climb(tid, r, number, started))
+                return None  # the task stays running: only its dependents wait
             low = self._low_confidence(policy, score)
             status = OutcomeStatus.SUCCEEDED if low is None else OutcomeStatus.FAILED
             self._put(
@@ -457,6 +435,30 @@ class Scheduler:
         status = OutcomeStatus.UNKNOWN if error.type == OUTCOME_UNKNOWN else OutcomeStatus.FAILED
         self._put(tid, status, number, started, error=error)
         return None
+
+    async def _climb(self, tid: str, r: ToolResult, number: int, started: float) -> None:
+        """Hand a low-confidence result to the hook; record what it concludes."""
+        assert self.options.on_low_confidence is not None
+        try:
+            done = await escalate_low(
+                self.options.on_low_confidence,
+                task=self.tasks[tid],
+                policy=self.policies[tid],
+                result=r,
+                values=self.values,
+                log=self.log,
+                meter=self.meter,
+            )
+        except StoreError as exc:
+            self.queue.put_nowait(_Broken(exc))
+            return
+        except BudgetExceeded as exc:
+            self._stop(exc)
+            done = ErrorInfo(type="BudgetExceeded", message=str(exc))
+        if isinstance(done, ErrorInfo):
+            return self._put(tid, OutcomeStatus.FAILED, number, started, error=done)
+        got = {"value": done.value, "confidence": done.confidence, "evidence": done.evidence}
+        self._put(tid, OutcomeStatus.SUCCEEDED, number, started, **got)
 
     def _try_inline(self, tid: str) -> bool:
         """Run an inline tool's first attempt right here, without a task or a thread.
@@ -484,11 +486,8 @@ class Scheduler:
 
     @staticmethod
     def _low_confidence(policy: Policy, score: float) -> ErrorInfo | None:
-        """An error when the policy says a result this unsure must fail the task.
-
-        `accept` and `escalate` let the result through: its score flows into the
-        answer's confidence, and escalation happens where a model can try again.
-        """
+        """An error when the policy says a result this unsure must fail the task. `accept` (and
+        `escalate` with no hook, see low_confidence.py) lets it through, flagged by its score."""
         threshold = policy.min_confidence or 0.0
         if score >= threshold or policy.on_low_confidence != "fail":
             return None

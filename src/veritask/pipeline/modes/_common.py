@@ -22,7 +22,7 @@ from veritask.models.base import Completion
 from veritask.models.confidence import logprob_confidence
 from veritask.runtime.backends.inline import InlineBackend
 from veritask.runtime.outcome_json import dump_outcome
-from veritask.runtime.scheduler import effective_policy
+from veritask.runtime.policies import effective_policy
 from veritask.runtime.tool_call import attempt
 from veritask.types import (
     Confidence,

@@ -1,0 +1,308 @@
+"""Proportionality of per-task escalation: accuracy for tokens, and no confident mistakes.
+
+    nice -n 10 .venv/bin/python benchmarks/escalation.py \\
+        --json docs/benchmarks/escalation.json --plot docs/benchmarks/escalation.png
+
+The suite is `llm.extract` tasks over short passages, generated here with
+their ground truth: easy ones (one candidate span) and hard ones (a
+distractor of the same kind: the room booked first, the city the team left).
+Each item is one plan with one task, run three ways on the embedded model
+through the real Orchestrator:
+
+- `never`: `on_low_confidence="accept"` — one sample at temperature 0;
+- `always`: `min_confidence=1.0` — every task climbs the ladder, i.e. always
+  the strongest rung this machine has (4 more samples, majority of 5); no
+  stronger model is configured here;
+- `per-task`: `min_confidence=THRESHOLD`, `escalate`, fallback `fail` — only
+  a task whose first sample is unsure climbs.
+
+In every condition the deep-agent rung is kept out by the run's token budget
+(it is skipped with that reason, as the ladder logs), so the three differ only
+in how often they resample. An item counts as answered when its task
+succeeded with confidence >= THRESHOLD (what the answer assembler calls
+`answered`); correct when the span holds the ground truth and none of the
+item's distractors (a whole sentence naming only the answer is correct, one
+naming both rooms is not); confidently wrong when answered and not correct.
+Tokens are the run's input + output tokens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import re
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from veritask import Budget, Orchestrator
+from veritask.models.confidence import normalize_answer
+
+THRESHOLD = 0.8
+BUDGET = Budget(max_tokens=2500)
+"""Room for the resample rung (~300 tokens), not for the deep agent (~4,800)."""
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    difficulty: str
+    text: str
+    what: str
+    truth: str
+    distractors: tuple[str, ...] = ()
+
+
+_EASY: list[tuple[str, str, str, tuple[str, ...]]] = [
+    ("The parcel weighs {a} kg.", "the weight of the parcel", "{a} kg", ()),
+    ("The train to the coast leaves at {t}.", "the departure time", "{t}", ()),
+    ("Her manager is called {n}.", "the manager's name", "{n}", ()),
+    ("The meeting is in Room {r}; bring your laptop.", "the room of the meeting", "Room {r}", ()),
+]
+_HARD: list[tuple[str, str, str, tuple[str, ...]]] = [
+    (
+        "Room {r} was booked first, but the meeting moved to Room {s}. Lunch is in Room {q}.",
+        "the room where the meeting is now",
+        "Room {s}",
+        ("Room {r}", "Room {q}"),
+    ),
+    (
+        "The old office was in {c}; since March the team works from {d}, near the {c} road.",
+        "the city the team works from now",
+        "{d}",
+        ("{c}",),
+    ),
+    (
+        "{n} sent the report to {m}, who forwarded it to {o}.",
+        "who received the report last",
+        "{o}",
+        ("{n}", "{m}"),
+    ),
+    (
+        "The first invoice was {a} euros, but after the discount it came to {b} euros.",
+        "the amount after the discount",
+        "{b} euros",
+        ("{a} euros",),
+    ),
+]
+_FILL = [
+    dict(a="12", b="87", t="9:45", n="Maria Lopez", m="Tom Baker", o="Aiko Sato",
+         r="4B", s="7C", q="2A", c="Leeds", d="Bristol"),
+    dict(a="31", b="240", t="14:10", n="Jonas Weber", m="Ines Costa", o="Ravi Shah",
+         r="12", s="3F", q="9D", c="Porto", d="Braga"),
+    dict(a="5", b="19", t="6:30", n="Lena Fischer", m="Omar Haddad", o="Zoe Martin",
+         r="1A", s="5E", q="8B", c="Lyon", d="Nantes"),
+]  # fmt: skip
+
+
+def suite() -> list[Item]:
+    """Easy and hard items, three fillings each (24 items)."""
+    out = []
+    for difficulty, templates in (("easy", _EASY), ("hard", _HARD)):
+        for i, (text, what, truth, others) in enumerate(templates):
+            for j, fill in enumerate(_FILL):
+                out.append(
+                    Item(
+                        f"{difficulty}-{i}-{j}",
+                        difficulty,
+                        text.format(**fill),
+                        what,
+                        truth.format(**fill),
+                        tuple(o.format(**fill) for o in others),
+                    )
+                )
+    return out
+
+
+POLICIES: dict[str, dict[str, Any]] = {
+    "never": {"min_confidence": THRESHOLD, "on_low_confidence": "accept"},
+    "always": {"min_confidence": 1.0, "on_low_confidence": "escalate", "fallback": "accept"},
+    "per-task": {"min_confidence": THRESHOLD, "on_low_confidence": "escalate", "fallback": "fail"},
+}
+
+
+def _holds(span: str, part: str) -> bool:
+    return bool(re.search(rf"(?<!\w){re.escape(normalize_answer(part))}(?!\w)", span))
+
+
+def correct(value: Any, item: Item) -> bool:
+    """The span holds the truth and none of the item's distractors (the other room, the
+    city the team left): it answers, and unambiguously."""
+    if not isinstance(value, str):
+        return False
+    span = normalize_answer(value)
+    return _holds(span, item.truth) and not any(_holds(span, d) for d in item.distractors)
+
+
+@dataclass
+class Row:
+    item: str
+    difficulty: str
+    condition: str
+    value: Any
+    confidence: float
+    answered: bool
+    correct: bool
+    """The value is right, answered or not (confident-wrong = answered and not correct)."""
+    tokens: int
+    rungs: list[str]
+    seconds: float
+
+
+async def run_one(orch: Orchestrator, item: Item, condition: str) -> Row:
+    plan = {
+        "goal": item.what,
+        "tasks": [
+            {
+                "id": "x",
+                "tool": "llm.extract",
+                "args": {"text": item.text, "what": item.what},
+                "policy": POLICIES[condition],
+            }
+        ],
+    }
+    started = time.perf_counter()
+    result = await orch.aexecute(plan)
+    outcome = result.outcomes["x"]
+    rungs = [
+        str(e.data["rung"])
+        for e in orch.store.events(result.run_id)
+        if e.type == "Escalated" and e.data.get("taken")
+    ]
+    answered = outcome.ok and outcome.confidence.score >= THRESHOLD
+    return Row(
+        item.id,
+        item.difficulty,
+        condition,
+        outcome.value,
+        round(outcome.confidence.score, 4),
+        answered,
+        correct(outcome.value, item),
+        result.usage.input_tokens + result.usage.output_tokens,
+        rungs,
+        round(time.perf_counter() - started, 2),
+    )
+
+
+def summarise(rows: list[Row]) -> dict[str, dict[str, float]]:
+    out = {}
+    for condition in POLICIES:
+        mine = [r for r in rows if r.condition == condition]
+        n = len(mine) or 1
+        answered = [r for r in mine if r.answered]
+        out[condition] = {
+            "items": len(mine),
+            "accuracy": sum(r.correct for r in mine) / n,
+            "accuracy_answered": sum(r.correct for r in answered) / (len(answered) or 1),
+            "confident_wrong": sum(r.answered and not r.correct for r in mine) / n,
+            "coverage": sum(r.answered for r in mine) / n,
+            "tokens_per_question": sum(r.tokens for r in mine) / n,
+            "escalated": sum(bool(r.rungs) for r in mine) / n,
+            "seconds_per_question": sum(r.seconds for r in mine) / n,
+        }
+    return out
+
+
+def plot(summary: dict[str, dict[str, float]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(summary)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    metrics = ("accuracy", "confident_wrong", "coverage")
+    width = 0.25
+    for k, metric in enumerate(metrics):
+        xs = [i + (k - 1) * width for i in range(len(names))]
+        left.bar(xs, [summary[n][metric] for n in names], width, label=metric.replace("_", "-"))
+    left.set_xticks(range(len(names)), names)
+    left.set_ylim(0, 1)
+    left.set_title(f"llm.extract, answered at confidence >= {THRESHOLD}")
+    left.legend(fontsize=8)
+    right.scatter(
+        [summary[n]["tokens_per_question"] for n in names],
+        [summary[n]["accuracy"] for n in names],
+    )
+    for k, n in enumerate(names):  # offset labels: equal points must stay readable
+        point = (summary[n]["tokens_per_question"], summary[n]["accuracy"])
+        right.annotate(n, point, textcoords="offset points", xytext=(-30, 8 - 14 * k))
+    right.set_xlabel("tokens per question")
+    right.set_ylabel("accuracy")
+    right.set_title("accuracy for tokens")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+async def run_all(items: list[Item]) -> list[Row]:
+    orch = Orchestrator("memory://", memory=False, budget=BUDGET)
+    rows: list[Row] = []
+    for item in items:
+        for condition in POLICIES:
+            row = await run_one(orch, item, condition)
+            rows.append(row)
+            print(
+                f"{row.item:10} {condition:9} {str(row.value)[:40]:40} "
+                f"conf {row.confidence:.2f} {'ok ' if row.correct else '-- '}"
+                f"{row.tokens:5} tok {','.join(row.rungs)}",
+                flush=True,
+            )
+    return rows
+
+
+def rescored(path: Path) -> list[Row]:
+    """Rows of an earlier run, their correctness judged again by `correct`.
+
+    An item with a run that got no model output at all (0 tokens: every call failed,
+    e.g. timed out on an overloaded machine) is left out whole, and named.
+    """
+    items = {i.id: i for i in suite()}
+    rows = [Row(**r) for r in json.loads(path.read_text())["rows"]]
+    broken = sorted({r.item for r in rows if r.tokens == 0})
+    if broken:
+        print(f"left out (a run with no model output): {', '.join(broken)}")
+    rows = [r for r in rows if r.item not in broken]
+    for r in rows:
+        r.correct = correct(r.value, items[r.item])
+    return rows
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--limit", type=int, default=0, help="only the first N items")
+    parser.add_argument("--json", type=Path, help="write every row and the summary here")
+    parser.add_argument("--plot", type=Path, help="write the plot here (PNG)")
+    parser.add_argument(
+        "--rescore", type=Path, help="re-score the rows of an earlier --json file, run nothing"
+    )
+    args = parser.parse_args()
+    rows = rescored(args.rescore) if args.rescore else await run_all(suite()[: args.limit or None])
+    summary = summarise(rows)
+    print(f"\n{'condition':10} accuracy  conf-wrong  coverage  tokens/q  escalated")
+    for name, s in summary.items():
+        print(
+            f"{name:10} {s['accuracy']:8.2f}  {s['confident_wrong']:10.2f}  "
+            f"{s['coverage']:8.2f}  {s['tokens_per_question']:8.0f}  {s['escalated']:9.2f}"
+        )
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "threshold": THRESHOLD,
+                    "budget": BUDGET.model_dump(exclude_none=True),
+                    "machine": platform.platform(),
+                    "summary": summary,
+                    "rows": [asdict(r) for r in rows],
+                },
+                indent=1,
+            )
+        )
+    if args.plot:
+        plot(summary, args.plot)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

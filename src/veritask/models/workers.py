@@ -1,0 +1,460 @@
+"""Model workers: a model's answer as a plan task that says how sure it is.
+
+    llm.extract(text, what)       a span copied from `text`
+    llm.classify(text, labels)    one of `labels`
+    llm.judge(claim, evidence)    supported | contradicted | not_enough_info
+
+Why: a tool call scores 1.0, so nothing in a plan could be unsure in a way
+more compute could fix. A worker's output is constrained by a GBNF grammar
+(word runs of the text, or the labels), so it cannot be off-format, and is
+checked again after decoding (a provider that ignores grammars gets no
+benefit of the doubt). Its confidence is recorded with its method:
+
+- one sample: `logprob`, exp(mean token logprob) of the answer's tokens;
+- k samples: `self_consistency`, the share of samples that agree with the
+  majority (an off-format sample counts against it); the majority's mean
+  token probability is kept in `signals`.
+
+Each result carries its `votes`, so the escalation ladder's resample rung
+adds samples to them instead of starting over (`run_worker(..., prior=…)`).
+Calls go through the router by task kind (extract, classify → `extract`,
+judge → `verify`); the model defaults to the embedded one. The router comes
+from `bind_router` (the Orchestrator binds its own for a run) or is built
+from the configuration on first use.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from veritask.errors import ToolError
+from veritask.models.base import Choice, Message, assistant, system, user
+from veritask.models.confidence import logprob_confidence, normalize_answer
+from veritask.models.router import Router
+from veritask.tools.registry import ToolResult, ToolSpec, make_spec
+from veritask.types import Confidence, ConfidenceMethod, Source
+
+VERDICTS = ("supported", "contradicted", "not_enough_info")
+MAX_SPAN_WORDS = 12
+"""Longest word run `llm.extract` may copy."""
+MAX_GRAMMAR_WORDS = 600
+"""Texts longer than this get no span grammar (it would have words × 12 rules); the
+output is still checked to be a span of the text."""
+SAMPLE_TEMPERATURE = 0.7
+"""Temperature of extra samples: at 0 every sample would be the same."""
+WORKER_TIMEOUT_S = 120.0
+
+_router: contextvars.ContextVar[Router | None] = contextvars.ContextVar(
+    "veritask_worker_router", default=None
+)
+_default_router: list[Router] = []
+
+
+def bind_router(router: Router | None) -> contextvars.Token[Router | None]:
+    """Make `router` the one workers in this context call; pass the token to `unbind_router`."""
+    return _router.set(router)
+
+
+def unbind_router(token: contextvars.Token[Router | None]) -> None:
+    _router.reset(token)
+
+
+def current_router() -> Router:
+    """The bound router, or one built from the configuration (the embedded model by default)."""
+    bound = _router.get()
+    if bound is not None:
+        return bound
+    if not _default_router:
+        _default_router.append(Router())
+    return _default_router[0]
+
+
+@dataclass(frozen=True)
+class Effort:
+    """How hard one worker call tries; the escalation ladder raises it.
+
+    `samples`: answers drawn in this call. `models`: the models to ask instead of
+    the kind's route (the stronger-model rung names them); empty = the route.
+    """
+
+    samples: int = 1
+    models: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Sample:
+    """One decoded answer: its value (None when off-format) and its token confidence."""
+
+    value: str | None
+    logprob: Confidence
+
+
+# -- grammars ----------------------------------------------------------------------
+
+
+def _literal(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def span_grammar(text: str, max_words: int = MAX_SPAN_WORDS) -> str | None:
+    """GBNF whose sentences are exactly the runs of 1..max_words consecutive words of `text`.
+
+    None when the text is too long for a grammar of this shape (see MAX_GRAMMAR_WORDS).
+    """
+    words = text.split()
+    if not words or len(words) > MAX_GRAMMAR_WORDS:
+        return None
+    rules: list[str] = []
+    for j in range(len(words)):
+        for d in range(1, max_words + 1):
+            if j + d - 1 >= len(words):
+                break
+            lit = _literal(words[j + d - 1])
+            more = d < max_words and j + d < len(words)
+            rules.append(f"w{j}d{d} ::= {lit}" + (f' (" " w{j}d{d + 1})?' if more else ""))
+    starts = " | ".join(f"w{j}d1" for j in range(len(words)))
+    return "\n".join([f"root ::= {starts}", *rules]) + "\n"
+
+
+def choice_grammar(labels: Sequence[str]) -> str:
+    """GBNF admitting exactly one of `labels`."""
+    return "root ::= " + " | ".join(_literal(label) for label in labels) + "\n"
+
+
+# -- decoding and checking ---------------------------------------------------------
+
+_EDGE = " \t\n.,;:!?\"'()[]{}"
+
+
+def find_span(text: str, answer: str) -> tuple[int, int] | None:
+    """Where `answer` (its words, any whitespace between them) lies in `text`, or None."""
+    words = answer.strip(_EDGE).split()
+    if not words:
+        return None
+    pattern = r"\s+".join(re.escape(w) for w in words)
+    found = re.search(pattern, text) or re.search(pattern, text, re.IGNORECASE)
+    return (found.start(), found.end()) if found else None
+
+
+def _span_value(text: str) -> Callable[[str], str | None]:
+    def check(out: str) -> str | None:
+        at = find_span(text, out)
+        return text[at[0] : at[1]] if at else None
+
+    return check
+
+
+def _label_value(labels: Sequence[str]) -> Callable[[str], str | None]:
+    by_norm = {normalize_answer(label): label for label in labels}
+
+    def check(out: str) -> str | None:
+        return by_norm.get(normalize_answer(out.strip()))
+
+    return check
+
+
+def _inside(candidate: str, sample: str) -> bool:
+    """Whether `candidate` is a whole-word part of `sample` (both normalised)."""
+    return bool(re.search(rf"(?<!\w){re.escape(candidate)}(?!\w)", sample))
+
+
+def score_samples(
+    samples: Sequence[_Sample], *, spans: bool = False
+) -> tuple[str | None, Confidence]:
+    """The answer and its confidence: logprob for one sample, agreement for several.
+
+    With `spans`, a sample supports every answer it contains ("The parcel weighs
+    12 kg" supports "12 kg"), and the best supported answer wins, the shorter on
+    a tie: samples of one span that differ only in how much context they copied
+    agree on the span they share.
+    """
+    if not samples:
+        return None, Confidence(score=0.0, signals={"reason": "no samples"})
+    votes = [s.value for s in samples]
+    if len(samples) == 1:
+        only = samples[0]
+        if only.value is None:
+            return None, Confidence(
+                score=0.0,
+                method=ConfidenceMethod.LOGPROB,
+                signals={"reason": "the output was not a valid answer", "votes": [None]},
+            )
+        kept = {**only.logprob.signals, "votes": votes}
+        return only.value, only.logprob.model_copy(update={"signals": kept})
+    valid = [normalize_answer(v) for v in votes if v is not None]
+    if not valid:
+        return None, Confidence(
+            score=0.0,
+            method=ConfidenceMethod.SELF_CONSISTENCY,
+            signals={"k": len(votes), "agreement": 0.0, "votes": votes, "reason": "none valid"},
+        )
+    majority, count = Counter(valid).most_common(1)[0]
+    if spans:
+        support = {c: sum(_inside(c, v) for v in valid) for c in set(valid)}
+        majority = max(support, key=lambda c: (support[c], -len(c.split()), c))
+        count = support[majority]
+    winners = [s for s in samples if s.value is not None and normalize_answer(s.value) == majority]
+    token_scores = [s.logprob.score for s in winners if s.logprob.signals.get("tokens")]
+    agreement = count / len(votes)
+    signals: dict[str, Any] = {"k": len(votes), "agreement": round(agreement, 6), "votes": votes}
+    if token_scores:
+        signals["majority_token_prob"] = round(sum(token_scores) / len(token_scores), 6)
+    confidence = Confidence(
+        score=agreement, method=ConfidenceMethod.SELF_CONSISTENCY, signals=signals
+    )
+    return winners[0].value, confidence
+
+
+async def _samples(
+    kind: str,
+    messages: Sequence[Message],
+    grammar: str | None,
+    check: Callable[[str], str | None],
+    effort: Effort,
+    max_tokens: int,
+) -> tuple[list[_Sample], str]:
+    if effort.samples < 1:
+        raise ValueError("a worker needs at least one sample")
+    completion = await current_router().acomplete(
+        kind,
+        messages,
+        grammar=grammar,
+        max_tokens=max_tokens,
+        temperature=0.0 if effort.samples == 1 else SAMPLE_TEMPERATURE,
+        n=effort.samples,
+        logprobs=True,
+        timeout_s=WORKER_TIMEOUT_S,
+        models=list(effort.models) or None,
+    )
+    return [_sample(c, check) for c in completion.choices], completion.model
+
+
+def _sample(choice: Choice, check: Callable[[str], str | None]) -> _Sample:
+    value = check(choice.text)
+    span = choice.text.strip() or None
+    return _Sample(value, logprob_confidence(choice, span))
+
+
+def _result(
+    tool: str,
+    query: dict[str, Any],
+    samples: list[_Sample],
+    model: str,
+    fields: Callable[[str], dict[str, Any]] | None = None,
+) -> ToolResult:
+    value, confidence = score_samples(samples, spans=tool == "llm.extract")
+    if value is None:
+        raise ToolError(
+            f"{tool}: the model gave no valid answer in {len(samples)} sample(s) "
+            f"({confidence.signals.get('reason', 'off-format output')})"
+        )
+    confidence = confidence.model_copy(
+        update={"signals": {**confidence.signals, "model": model, "tool": tool}}
+    )
+    source = Source(tool=tool, query=query, source=model, fields=fields(value) if fields else {})
+    return ToolResult(value, [source], confidence)
+
+
+def _prior(votes: Sequence[str | None]) -> list[_Sample]:
+    # Earlier votes keep their answer but not their token scores (those are per call).
+    return [_Sample(v, Confidence(score=0.0)) for v in votes]
+
+
+# -- the workers -------------------------------------------------------------------
+
+EXTRACT_SYSTEM = (
+    "You copy the exact words of a text that answer a request. Reply with the span only, "
+    "copied word for word from the text: no explanation, no quotes."
+)
+EXTRACT_EXAMPLES = (
+    ("The river is 42 km long and flows into the lake.", "the length of the river", "42 km"),
+    ("Ada was born in Paris but grew up in Rome.", "where Ada grew up", "Rome"),
+)
+"""Shown as earlier turns: a small model copies the shortest span once it has seen it done,
+and its token probabilities then speak about the answer instead of the format."""
+
+
+def _extract_messages(text: str, what: str) -> list[Message]:
+    out: list[Message] = [system(EXTRACT_SYSTEM)]
+    for ex_text, ex_what, span in EXTRACT_EXAMPLES:
+        out += [user(_extract_prompt(ex_text, ex_what)), assistant(span)]
+    return [*out, user(_extract_prompt(text, what))]
+
+
+def _extract_prompt(text: str, what: str) -> str:
+    return f"Text:\n{text}\n\nCopy from the text: {what}"
+
+
+CLASSIFY_SYSTEM = "You classify a text. Reply with exactly one of the given labels."
+JUDGE_SYSTEM = (
+    "You check a claim against evidence. Reply supported if the evidence states the claim, "
+    "contradicted if it states otherwise, not_enough_info if it does not say."
+)
+
+
+async def run_extract(
+    args: Mapping[str, Any], effort: Effort = Effort(), prior: Sequence[str | None] = ()
+) -> ToolResult:
+    """`llm.extract` at a given effort, adding to earlier votes (see the module doc)."""
+    text, what = str(args["text"]), str(args["what"])
+    if not text.strip():
+        raise ToolError("llm.extract: the text is empty, there is nothing to copy from")
+    messages = _extract_messages(text, what)
+    width = max(len(w) for w in text.split())
+    max_tokens = min(512, MAX_SPAN_WORDS * (2 + width // 3))
+    samples, model = await _samples(
+        "extract", messages, span_grammar(text), _span_value(text), effort, max_tokens
+    )
+
+    def where(value: str) -> dict[str, Any]:
+        at = find_span(text, value)
+        return {"start": at[0], "end": at[1]} if at else {}
+
+    query = {"what": what, "text": _clip(text)}
+    return _result("llm.extract", query, _prior(prior) + samples, model, where)
+
+
+async def run_classify(
+    args: Mapping[str, Any], effort: Effort = Effort(), prior: Sequence[str | None] = ()
+) -> ToolResult:
+    """`llm.classify` at a given effort, adding to earlier votes."""
+    text, labels = str(args["text"]), _labels(args["labels"])
+    messages = [
+        system(CLASSIFY_SYSTEM),
+        user(f"Text:\n{text}\n\nLabels: {', '.join(labels)}\nLabel:"),
+    ]
+    samples, model = await _samples(
+        "extract", messages, choice_grammar(labels), _label_value(labels), effort, _width(labels)
+    )
+    query = {"text": _clip(text), "labels": labels}
+    return _result("llm.classify", query, _prior(prior) + samples, model)
+
+
+async def run_judge(
+    args: Mapping[str, Any], effort: Effort = Effort(), prior: Sequence[str | None] = ()
+) -> ToolResult:
+    """`llm.judge` at a given effort, adding to earlier votes."""
+    claim = str(args["claim"])
+    evidence = args["evidence"]
+    shown = evidence if isinstance(evidence, str) else json.dumps(evidence, ensure_ascii=False)
+    messages = [
+        system(JUDGE_SYSTEM),
+        user(f"Claim: {claim}\nEvidence: {shown}\nVerdict ({', '.join(VERDICTS)}):"),
+    ]
+    samples, model = await _samples(
+        "verify", messages, choice_grammar(VERDICTS), _label_value(VERDICTS), effort, 12
+    )
+    query = {"claim": claim, "evidence": _clip(shown)}
+    return _result("llm.judge", query, _prior(prior) + samples, model)
+
+
+def _labels(raw: Any) -> list[str]:
+    labels = [str(x).strip() for x in raw] if isinstance(raw, list | tuple) else []
+    if len(labels) < 2 or any(not label for label in labels) or len(set(labels)) < len(labels):
+        raise ToolError(
+            f"llm.classify: labels must be at least two distinct non-empty words, got {raw!r}"
+        )
+    return labels
+
+
+def _width(labels: Sequence[str]) -> int:
+    return max(8, max(math.ceil(len(label) / 2) + 4 for label in labels))
+
+
+def _clip(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+Worker = Callable[[Mapping[str, Any], Effort, Sequence[str | None]], Awaitable[ToolResult]]
+WORKERS: dict[str, Worker] = {
+    "llm.extract": run_extract,
+    "llm.classify": run_classify,
+    "llm.judge": run_judge,
+}
+"""Tool name → the worker at a chosen effort: what the escalation ladder calls."""
+
+
+def accepts(tool: str, args: Mapping[str, Any], value: Any) -> bool:
+    """Whether `value` is an answer `tool` could give for `args`: a span of the text, one of
+    the labels, a verdict. What another rung (an agent) brings must be that too."""
+    if value is None:
+        return False
+    text = str(value)
+    if tool == "llm.extract":
+        return find_span(str(args.get("text", "")), text) is not None
+    if tool == "llm.classify":
+        return text in [str(x) for x in args.get("labels", [])]
+    if tool == "llm.judge":
+        return text in VERDICTS
+    return True
+
+
+def votes_of(confidence: Confidence | None) -> list[str | None]:
+    """The samples a worker result was scored on (what a resample adds to)."""
+    votes = (confidence.signals.get("votes") if confidence is not None else None) or []
+    return [v if isinstance(v, str) else None for v in votes]
+
+
+# -- as tools ----------------------------------------------------------------------
+
+
+async def extract(text: str, what: str) -> ToolResult:
+    """Copy the words of `text` that answer `what`: a span of the text, never new words.
+
+    Args:
+        text: the text to copy from (a passage, a tool's text field).
+        what: what to copy, e.g. "the date of the meeting".
+    """
+    return await run_extract({"text": text, "what": what})
+
+
+async def classify(text: str, labels: list[str]) -> ToolResult:
+    """Classify `text` as exactly one of `labels`.
+
+    Args:
+        text: the text to classify.
+        labels: the allowed labels, e.g. ["complaint", "question", "praise"].
+    """
+    return await run_classify({"text": text, "labels": labels})
+
+
+async def judge(claim: str, evidence: str | dict[str, Any] | list[Any]) -> ToolResult:
+    """Judge whether `evidence` supports `claim`: supported, contradicted or not_enough_info.
+
+    Args:
+        claim: the statement to check.
+        evidence: the text or record to check it against.
+    """
+    return await run_judge({"claim": claim, "evidence": evidence})
+
+
+def worker_specs() -> list[ToolSpec]:
+    """The workers as tools (idempotent: reading a text twice changes nothing)."""
+    return [
+        make_spec(fn, name=name, idempotent=True, timeout_s=2 * WORKER_TIMEOUT_S)
+        for name, fn in (("llm.extract", extract), ("llm.classify", classify), ("llm.judge", judge))
+    ]
+
+
+__all__ = [
+    "VERDICTS",
+    "WORKERS",
+    "Effort",
+    "accepts",
+    "bind_router",
+    "choice_grammar",
+    "current_router",
+    "find_span",
+    "score_samples",
+    "span_grammar",
+    "unbind_router",
+    "votes_of",
+    "worker_specs",
+]

@@ -1,0 +1,151 @@
+"""Model workers: constrained output, logprob confidence, agreement between samples."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from veritask.config import Settings
+from veritask.errors import ToolError
+from veritask.models import Completion, Router, ScriptedModel
+from veritask.models.base import Choice
+from veritask.models.scripted import token_logprobs
+from veritask.models.workers import (
+    VERDICTS,
+    WORKERS,
+    Effort,
+    bind_router,
+    choice_grammar,
+    span_grammar,
+    unbind_router,
+    votes_of,
+)
+from veritask.types import ConfidenceMethod, Usage
+
+TEXT = "The meeting moved to Room 4B on Friday. Lunch is at noon."
+
+
+def routed(
+    model: ScriptedModel, strong: ScriptedModel | None = None
+) -> Iterator[ScriptedModel]:
+    providers = {"weak": model, **({"strong": strong} if strong else {})}
+    router = Router(Settings(model="weak"), providers)
+    token = bind_router(router)
+    try:
+        yield model
+    finally:
+        unbind_router(token)
+
+
+@pytest.fixture
+def model(request: pytest.FixtureRequest) -> Iterator[ScriptedModel]:
+    yield from routed(ScriptedModel(token_prob=0.9))
+
+
+def answer(text: str, probs: list[float]) -> Completion:
+    """A completion whose tokens have the given probabilities (one per word)."""
+    lps = token_logprobs(text, probs)
+    return Completion.from_choices(
+        [Choice(text, None, lps)], usage=Usage(model_calls=1), model="weak", latency_s=0.0
+    )
+
+
+async def test_extract_is_a_span_of_the_text_under_a_span_grammar(model: ScriptedModel) -> None:
+    model.add("Room 4B")
+    result = await WORKERS["llm.extract"]({"text": TEXT, "what": "the room"}, Effort(), ())
+    assert result.value == "Room 4B"
+    call = model.last_call
+    assert call.grammar is not None and '"Room"' in call.grammar and '"4B"' in call.grammar
+    assert call.logprobs and call.temperature == 0.0
+    conf = result.confidence
+    assert conf is not None and conf.method is ConfidenceMethod.LOGPROB
+    assert conf.score == pytest.approx(0.9)
+    assert result.evidence[0].fields == {"start": TEXT.index("Room 4B"), "end": 28}
+
+
+async def test_extract_refuses_words_that_are_not_in_the_text(model: ScriptedModel) -> None:
+    model.add("Room 5C")  # a provider that ignored the grammar: checked again after decoding
+    with pytest.raises(ToolError, match="no valid answer"):
+        await WORKERS["llm.extract"]({"text": TEXT, "what": "the room"}, Effort(), ())
+
+
+async def test_logprob_confidence_is_the_answer_tokens_likelihood(model: ScriptedModel) -> None:
+    model.add(answer("Room 4B", [0.25, 0.64]))
+    result = await WORKERS["llm.extract"]({"text": TEXT, "what": "the room"}, Effort(), ())
+    assert result.confidence is not None
+    assert result.confidence.score == pytest.approx((0.25 * 0.64) ** 0.5)  # geometric mean
+    assert result.confidence.signals["min_prob"] == pytest.approx(0.25)
+
+
+async def test_classify_gives_one_of_the_labels(model: ScriptedModel) -> None:
+    model.add("complaint")
+    labels = ["complaint", "question", "praise"]
+    result = await WORKERS["llm.classify"](
+        {"text": "My order never came.", "labels": labels}, Effort(), ()
+    )
+    assert result.value == "complaint"
+    assert model.last_call.grammar == choice_grammar(labels)
+    model.add("angry")
+    with pytest.raises(ToolError):
+        await WORKERS["llm.classify"]({"text": "x", "labels": labels}, Effort(), ())
+    with pytest.raises(ToolError, match="at least two distinct"):
+        await WORKERS["llm.classify"]({"text": "x", "labels": ["a", "a"]}, Effort(), ())
+
+
+async def test_judge_agreement_between_samples(model: ScriptedModel) -> None:
+    model.add("supported", "supported", "contradicted", "supported")
+    args = {"claim": "Lunch is at noon", "evidence": TEXT}
+    result = await WORKERS["llm.judge"](args, Effort(samples=4), ())
+    assert result.value == "supported"
+    conf = result.confidence
+    assert conf is not None and conf.method is ConfidenceMethod.SELF_CONSISTENCY
+    assert conf.score == pytest.approx(0.75)
+    assert conf.signals["k"] == 4 and conf.signals["majority_token_prob"] == pytest.approx(0.9)
+    call = model.last_call
+    assert call.n == 4 and call.temperature > 0 and call.grammar == choice_grammar(VERDICTS)
+
+
+async def test_resampling_adds_to_earlier_votes_and_off_format_samples_count_against(
+    model: ScriptedModel,
+) -> None:
+    model.add("Room 4B", "Room 9", "Room 4B")  # "Room 9" is no span of the text
+    args = {"text": TEXT, "what": "the room"}
+    result = await WORKERS["llm.extract"](args, Effort(samples=3), ["Friday"])
+    conf = result.confidence
+    assert result.value == "Room 4B" and conf is not None
+    assert votes_of(conf) == ["Friday", "Room 4B", None, "Room 4B"]
+    assert conf.score == pytest.approx(0.5)
+
+
+async def test_effort_names_the_model_to_ask() -> None:
+    weak = ScriptedModel(name="weak")
+    strong = ScriptedModel(["praise"], name="strong", token_prob=0.99)
+    for _ in routed(weak, strong):
+        result = await WORKERS["llm.classify"](
+            {"text": "Great!", "labels": ["complaint", "praise"]}, Effort(models=("strong",)), ()
+        )
+    assert result.value == "praise" and weak.calls == [] and len(strong.calls) == 1
+    assert result.confidence is not None and result.confidence.signals["model"] == "strong"
+
+
+def test_span_grammar_admits_word_runs_only() -> None:
+    grammar = span_grammar("a b c", max_words=2)
+    assert grammar is not None
+    lines = grammar.splitlines()
+    assert lines[0] == "root ::= w0d1 | w1d1 | w2d1"
+    assert 'w0d1 ::= "a" (" " w0d2)?' in lines and 'w0d2 ::= "b"' in lines
+    assert span_grammar("") is None and span_grammar("word " * 5000) is None
+
+
+async def test_extract_samples_that_copy_more_context_agree_on_the_span_they_share(
+    model: ScriptedModel,
+) -> None:
+    model.add("The meeting moved to Room 4B", "Room 4B", "moved to Room 4B on Friday")
+    args = {"text": TEXT, "what": "the room"}
+    result = await WORKERS["llm.extract"](args, Effort(samples=3), ())
+    assert result.value == "Room 4B"
+    assert result.confidence is not None and result.confidence.score == 1.0
+    model.add("Room 4B", "Friday", "Lunch is at noon")  # nothing shared: no agreement
+    other = await WORKERS["llm.extract"](args, Effort(samples=3), ())
+    assert other.confidence is not None and other.confidence.score == pytest.approx(1 / 3)
