@@ -262,7 +262,9 @@ async def test_a_driver_that_lost_its_lease_stops_without_writing_or_calling(
     store = SQLiteRunStore(tmp_path / "runs.db", clock=lambda: time.time() + skew[0])
     gate, calls = asyncio.Event(), list[str]()
     _gated(registry, gate, calls)
-    runtime = Runtime(store=store, registry=registry, lease_ttl_s=0.3)
+    # A TTL long enough that a loaded machine never misses a renewal before the skew
+    # (0.3 s failed at load 15); the skew, not the TTL, ends the lease here.
+    runtime = Runtime(store=store, registry=registry, lease_ttl_s=3.0)
     run = asyncio.create_task(runtime.aexecute(PLAN, run_id="r"))
     await _until(lambda: calls == ["a"])
     before = store.events("r")
