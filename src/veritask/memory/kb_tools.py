@@ -199,7 +199,9 @@ def knowledge_toolkit(
         span = result.span
         p = span.passage
         value = KBAnswerDict(
-            answer=f"“{span.text}” ({citation(p.source, p.heading, span.start, span.end)})",
+            # Shown with its line breaks folded; `quote` keeps the exact characters.
+            answer=f"“{' '.join(span.text.split())}” "
+            f"({citation(p.source, p.heading, span.start, span.end)})",
             quote=span.text,
             source=p.source,
             heading=p.heading,
