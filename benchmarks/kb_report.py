@@ -73,10 +73,34 @@ def _offsets_ok(value: Any) -> bool | None:
     return bool(text[value["start"] : value["end"]] == value["quote"])
 
 
+def chunks_quoting(quote: str, chunks: list[str]) -> list[str]:
+    """The first chunk whose text holds ``quote`` (whitespace-insensitive), as a list."""
+    want = " ".join(quote.split())
+    return [c for c in chunks if want and want in " ".join(c.split())][:1]
+
+
+def kb_texts(kb_dir: Path | None) -> list[str]:
+    """Every chunk text of the `pydoc` KB in ``kb_dir`` (none without one)."""
+    if kb_dir is None:
+        return []
+    import sqlite3
+
+    with sqlite3.connect(kb_dir / "pydoc.db") as conn:
+        return [r[0] for r in conn.execute("SELECT text FROM chunks")]
+
+
 def citations(
-    questions: list[Question], rows: dict[str, dict[str, Any]], store: Any
+    questions: list[Question],
+    rows: dict[str, dict[str, Any]],
+    store: Any,
+    kb_chunks: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Citation precision and its parts for one results file."""
+    """Citation precision and its parts for one results file.
+
+    A line without a run id (from `kb_answer_only.py`) is checked against
+    the KB's chunks (``kb_chunks``): the chunk holding its quote is the cited passage.
+    """
+    kb_chunks = kb_chunks or []
     by_id = {q.id: q for q in questions}
     answered = precise = context = checked = offsets_bad = 0
     imprecise: list[str] = []
@@ -85,8 +109,12 @@ def citations(
             continue
         answered += 1
         q = by_id[qid]
-        state = fold(store.events(row["run_id"]), run_id=row["run_id"])
-        quoted, retrieved, offsets = cited(state, str(row.get("answer") or ""))
+        if row.get("run_id"):
+            state = fold(store.events(row["run_id"]), run_id=row["run_id"])
+            quoted, retrieved, offsets = cited(state, str(row.get("answer") or ""))
+        else:  # kb_answer_only.py: no run; find the quote's chunk in the KB
+            quoted = retrieved = chunks_quoting(str(row.get("answer") or ""), kb_chunks)
+            offsets = None
         gold = q.gold if isinstance(q.gold, str) else None
         if offsets is not None:
             checked += 1
@@ -148,6 +176,7 @@ def table(reports: list[dict[str, Any]]) -> str:
         ("selective accuracy", lambda r: _pct(r["scores"]["selective_accuracy"])),
         ("accuracy (right / all)", lambda r: _pct(r["scores"]["accuracy"])),
         ("citation precision", lambda r: _pct(r["citations"]["citation_precision"])),
+        ("retrieved context held the gold", lambda r: _pct(r["citations"]["context_had_gold"])),
         ("unanswerable abstained", lambda r: _pct(r["scores"]["abstention_unanswerable"])),
         (
             "injection",
@@ -169,7 +198,13 @@ def table(reports: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def report(suite: Path, results: Path, store: Any, only: set[str] | None = None) -> dict[str, Any]:
+def report(
+    suite: Path,
+    results: Path,
+    store: Any,
+    only: set[str] | None = None,
+    kb_chunks: list[str] | None = None,
+) -> dict[str, Any]:
     """Scores, citations and the injection for one results file (``only``: these ids)."""
     questions = [q for q in load_suite(suite) if only is None or q.id in only]
     rows = {k: v for k, v in load_results(results).items() if only is None or k in only}
@@ -179,7 +214,7 @@ def report(suite: Path, results: Path, store: Any, only: set[str] | None = None)
     return {
         "label": results.stem,
         "scores": data,
-        "citations": citations(questions, rows, store),
+        "citations": citations(questions, rows, store, kb_chunks),
         "injection": injection(questions, rows, injection_ids(suite)),
     }
 
@@ -208,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--common", action="store_true", help="Score only the ids every results file has."
     )
+    ap.add_argument("--kb-dir", type=Path, help="The `pydoc` KB, for lines without a run.")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     store = _Stores([open_store(url) for url in args.store])
@@ -215,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.common:
         ids = [set(load_results(p)) for p in args.results]
         only = set.intersection(*ids)
-    reports = [report(args.suite, path, store, only) for path in args.results]
+    chunks = kb_texts(args.kb_dir)
+    reports = [report(args.suite, path, store, only, chunks) for path in args.results]
     print(table(reports))
     for r in reports:
         if r["citations"]["imprecise"]:
