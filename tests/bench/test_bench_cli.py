@@ -100,3 +100,10 @@ def test_score_needs_a_suite_with_answers(runner: CliRunner, tmp_path: Path) -> 
     results.write_text('{"id": "a", "status": "answered"}\n')
     got = runner.invoke(app, ["bench", "score", str(suite), str(results)])
     assert got.exit_code == 2 and "no `answer` fields" in got.output
+
+
+def test_rag_mode_needs_a_knowledge_base(runner: CliRunner, tmp_path: Path) -> None:
+    suite = write_suite(tmp_path / "suite.jsonl")
+    got = runner.invoke(app, ["bench", str(suite), "--out", "r.jsonl", "--mode", "rag"])
+    assert got.exit_code == 2 and "--kb NAME" in got.output
+    assert not (tmp_path / "r.jsonl").exists()

@@ -137,6 +137,9 @@ def test_matching_rules() -> None:
     # the value decides; the text is read only when there is no value
     assert not answer_matches(_q("Mali"), {"value": "Puerto Rico", "answer": "Mali or Puerto Rico"})
     assert not answer_matches(_q(None), {"value": None})
+    # a text gold is compared with the answer's words, not a number parsed out of them
+    assert answer_matches(_q("radix 10"), {"value": 10, "answer": "Radix 10 [1]."})
+    assert not answer_matches(_q("radix 10"), {"value": 10, "answer": "Radix 2."})
 
 
 def test_a_name_in_the_plural_of_the_question_is_the_same_name() -> None:

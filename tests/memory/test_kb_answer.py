@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from veritask.memory.kb import KnowledgeBase
-from veritask.memory.kb_answer import answer, grammar_for, is_instruction
+from veritask.memory.kb import KnowledgeBase, Passage
+from veritask.memory.kb_answer import answer, grammar_for, is_instruction, score_spans, sentences
 from veritask.models import ScriptedModel
 
 FIXTURE = Path(__file__).parent / "kb_fixture"
@@ -100,3 +100,29 @@ def test_model_output_that_is_not_a_quote_is_rejected(kb: KnowledgeBase) -> None
     assert got.signals.get("model_span_rejected") == 1.0
     assert "5 minutes" not in got.text.replace("45 minutes", "")
     assert got.text == got.span.text  # type: ignore[union-attr]
+
+
+def _passage(text: str) -> Passage:
+    return Passage(1, "doc.txt", "", 100, 100 + len(text), text, 1.0)
+
+
+def test_sentences_run_across_hard_wrapped_lines_and_skip_headings() -> None:
+    text = (
+        "Dynamic features\n****************\n\nName resolution of free variables occurs at\n"
+        "runtime, not at compile time. The next sentence.\n\n* a list item\n* another item"
+    )
+    got = [text[s:e] for s, e in sentences(_passage(text))]
+    assert got == [
+        "Name resolution of free variables occurs at\nruntime, not at compile time.",
+        "The next sentence.",
+        "* a list item",
+        "* another item",
+    ]
+
+
+def test_a_sentence_made_only_of_the_question_words_is_not_an_answer() -> None:
+    text = "Boolean operations\n\nBoolean operations always return one of their operands."
+    spans = score_spans("What do Boolean operations return?", [_passage(text)])
+    assert [s.text for s in spans] == ["Boolean operations always return one of their operands."]
+    # and the quote's offsets are the file's: the passage starts at character 100
+    assert spans[0].start == 100 + text.index("Boolean operations always")

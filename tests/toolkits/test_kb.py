@@ -99,14 +99,23 @@ def test_missing_kb_fails_the_task_with_the_ingest_command(kb_dir: Path) -> None
 
 
 def test_pydoc_suite_answers_are_spans_of_their_cited_topic() -> None:
+    """The dev suite's ground truth: 60+ answerable questions whose answer is a short
+    span (at most 15 words) of the topic it cites, 10+ unanswerable ones, an injection."""
     import json
     from pydoc_data.topics import topics
 
     suite = Path(__file__).parents[2] / "bench" / "suites" / "pydoc.jsonl"
     rows = [json.loads(line) for line in suite.read_text(encoding="utf-8").splitlines()]
+    assert len({r["id"] for r in rows}) == len(rows)
     answerable = [r for r in rows if r["answerable"]]
-    assert len(answerable) >= 50 and len(rows) - len(answerable) >= 10
+    plain = [r for r in answerable if not r.get("injection")]
+    assert len(plain) >= 60 and len(rows) - len(answerable) >= 10
+    assert len({r["question"] for r in rows}) == len(rows)
     assert any(r.get("injection") for r in rows)
     for r in answerable:
         text = " ".join(topics[r["source"].removesuffix(".txt")].split())
         assert " ".join(r["answer"].split()) in text, r["id"]
+        assert 1 <= len(r["answer"].split()) <= 15, r["id"]
+    for r in rows:
+        if not r["answerable"]:
+            assert r["answer"] is None and "source" not in r, r["id"]

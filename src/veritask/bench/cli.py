@@ -33,7 +33,7 @@ err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 
 DEFAULT_COMMAND = "run"
-MODES = ("orchestrated", "single-agent", "static")
+MODES = ("orchestrated", "single-agent", "static", "rag")
 
 
 class DefaultGroup(TyperGroup):
@@ -63,7 +63,9 @@ bench_app = typer.Typer(
     add_completion=False,
 )
 
-ModeOpt = Annotated[str, typer.Option(help="orchestrated, single-agent or static.")]
+ModeOpt = Annotated[
+    str, typer.Option(help="orchestrated, single-agent, static or rag (needs --kb).")
+]
 ModelOpt = Annotated[
     str | None, typer.Option("--model", "-m", help="Model, e.g. local:smollm2-135m.")
 ]
@@ -106,9 +108,11 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def _check_mode(mode: str) -> None:
+def _check_mode(mode: str, kb: list[str] | None = None) -> None:
     if mode not in MODES:
         _fail(f"unknown mode {mode!r}; use one of: {', '.join(MODES)}")
+    if mode == "rag" and not kb:
+        _fail("--mode rag retrieves from a knowledge base: add --kb NAME")
 
 
 def run_with_progress(suite: Path, results: Path, config: BenchConfig, label: str = "") -> None:
@@ -174,7 +178,7 @@ def run_command(
     kb: KbOpt = None,
 ) -> None:
     """Answer every question of SUITE, one result line each; re-run to resume."""
-    _check_mode(mode)
+    _check_mode(mode, kb)
     config = BenchConfig(
         knowledge=tuple(kb or ()),
         imports=tuple(imports or ()),
@@ -252,17 +256,19 @@ def compare_command(
     tools: ToolsOpt = None,
     toolkits: ToolkitOpt = None,
     no_examples: NoExamplesOpt = False,
+    kb: KbOpt = None,
 ) -> None:
     """Run the modes on the same questions, then write report.md and PNG plots."""
     from veritask.bench.compare import results_name, write_report
 
     chosen = [m.strip() for m in modes.split(",") if m.strip()]
     for mode in chosen:
-        _check_mode(mode)
+        _check_mode(mode, kb)
     try:
         if not report_only:
             for mode in chosen:
                 config = BenchConfig(
+                    knowledge=tuple(kb or ()),
                     imports=tuple(imports or ()),
                     tools=tuple(tools or ()),
                     toolkits=tuple(toolkits or ()),

@@ -113,10 +113,14 @@ class _Factory:
         self.config = config
         self.settings = settings or load_settings(store=config.store, model=config.model)
         self.store = store or open_store(self.settings.store)
-        self.registry = registry if registry is not None else default_registry()
         self._model = model
         self._configured_model = model is None
         self.toolkits = _active_toolkits(config, self.settings)
+        self.registry: ToolRegistry = (
+            registry
+            if registry is not None
+            else with_toolkit_tools(default_registry(), self.toolkits)
+        )
         if registry is None:
             warm_builtin_tools()
 
@@ -179,6 +183,22 @@ def _active_toolkits(config: BenchConfig, settings: Settings) -> list[Toolkit]:
     if not config.examples:
         kits = [dataclasses.replace(k, examples=()) for k in kits]
     return kits
+
+
+def with_toolkit_tools(registry: ToolRegistry, toolkits: Sequence[Toolkit]) -> ToolRegistry:
+    """A copy of ``registry`` that can also run the toolkits' own tools.
+
+    Why: a toolkit may bring tools that are in no registry — the `kb` toolkit's
+    `kb_search`/`kb_answer` are closures bound to the KBs named by ``--kb`` —
+    and the runner hands every question an explicit registry (so fault
+    injection can wrap it), which the Orchestrator then uses as it is.
+    """
+    known = registry.copy()
+    for toolkit in toolkits:
+        for spec in toolkit.specs:
+            if spec.name not in known or spec.declared_only:
+                known.add(spec)
+    return known
 
 
 def warm_builtin_tools() -> None:

@@ -24,8 +24,9 @@ Matching: a number is parsed from `value` (a number, a numeric string, or
 the first number in a dict/list); only if `value` holds none, any number in
 the `answer` text within tolerance counts. Strings compare case- and
 accent-insensitively, equal or contained as whole words, in `value` when it
-is a plain value, else in the `answer` text (so "Mali has fewer people than
-Puerto Rico" with value "Puerto Rico" is not rescued by its text). In free
+is a plain text value, else in the `answer` text (so "Mali has fewer people
+than Puerto Rico" with value "Puerto Rico" is not rescued by its text, and
+a number parsed out of "radix 10" does not stand for the text gold "radix 10"). In free
 text, when the question offers named options ("Mali or Puerto Rico?"), the
 gold must be the first of them the text names.
 """
@@ -110,7 +111,10 @@ def answer_matches(question: Question, row: dict[str, Any]) -> bool:
     want = normalize_text(str(gold))
     if not want:
         return False
-    plain = value is not None and not isinstance(value, dict | list)
+    # A number parsed out of a text answer ("radix 10" -> 10) is not the text the gold
+    # names; the answer's own words are what to compare then.
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    plain = value is not None and not isinstance(value, dict | list) and not number
     have = f" {normalize_text(str(value) if plain else text)} "
     if f" {want} " not in have and not (plain and _same_but_plural(have.strip(), want)):
         return False

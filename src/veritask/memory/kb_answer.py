@@ -45,7 +45,17 @@ _EXTRA_STOP = frozenset(
     "do doe did mean tell say said explain describ document python kind type use us can "
     "should would could there this that".split()
 )
-_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+[\"')\]]*|\n|$)")
+_BLOCK_BREAK = re.compile(
+    r"\n[ \t]*(?:\n|[=\-~^\"'`*+#:.]{3,}[ \t]*(?=\n|$))"  # blank line; heading underline
+    r"|\n(?=[ \t]*(?:[*\-+•][ \t]|\d{1,3}[.)][ \t]))"  # a list item starts
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*(?=\s)")
+MIN_COVERAGE = 0.6
+"""Share of the question's content words that some retrieved passage (with its headings)
+must use (or come within MIN_SIMILARITY in meaning), else the answer abstains."""
+MIN_SIMILARITY = 0.55
+"""Cosine similarity of question and best passage that counts as on-topic without the words
+(paraphrases: "heat up" for "reach 250 degrees"; a crude stemmer missing "watered")."""
 _INSTRUCTION = re.compile(
     r"\b(ignore|disregard|forget|override)\b[^.]{0,40}\b(instruction|prompt|rule|above|previous)"
     r"|\byou are (now )?(an? )?(ai|assistant|language model|chatbot)\b"
@@ -131,17 +141,52 @@ def question_terms(question: str) -> list[str]:
 
 
 def sentences(passage: Passage) -> list[tuple[int, int]]:
-    """(start, end) of each sentence in ``passage.text`` (offsets relative to the text)."""
+    """(start, end) of each sentence in ``passage.text`` (offsets relative to the text).
+
+    A sentence ends at ``.``, ``!`` or ``?`` followed by a space, at a blank
+    line, at a heading underline or where a list item starts — not at a
+    single line break, since hard-wrapped text (most plain-text and
+    reStructuredText documents) breaks lines mid-sentence.
+    """
+    text = passage.text
     out = []
-    for m in _SENTENCE.finditer(passage.text):
-        s, e = m.start(), m.end()
-        while s < e and passage.text[s].isspace():
-            s += 1
-        while e > s and passage.text[e - 1].isspace():
-            e -= 1
-        if e - s > 1:
-            out.append((s, e))
+    pos = 0
+    for block_end in [m.start() for m in _BLOCK_BREAK.finditer(text)] + [len(text)]:
+        block_start, pos = pos, _next_block(text, block_end)
+        if _UNDERLINE.fullmatch(text[block_end:pos].strip()):
+            continue  # a heading (the line above an underline) names a topic, states nothing
+        cuts = [m.end() for m in _SENTENCE_END.finditer(text, block_start, block_end)]
+        start = block_start
+        for end in [*cuts, block_end]:
+            s, e = start, end
+            while s < e and text[s].isspace():
+                s += 1
+            while e > s and text[e - 1].isspace():
+                e -= 1
+            if e - s > 1 and not _UNDERLINE.fullmatch(text[s:e]):
+                out.append((s, e))
+            start = end
     return out
+
+
+_UNDERLINE = re.compile(r"[=\-~^\"'`*+#:.]{3,}")
+
+
+def _next_block(text: str, at: int) -> int:
+    """Where the block after the break at ``at`` starts (past the break's own text)."""
+    m = _BLOCK_BREAK.match(text, at)
+    return m.end() if m else at
+
+
+def _novel(terms: Sequence[str], text: str) -> bool:
+    """True when ``text`` says something beyond the question: a content word it does not ask.
+
+    A heading or sentence made only of the question's own words ("Boolean
+    operations" for "What do Boolean operations return?") restates the
+    question; it cannot be its answer.
+    """
+    asked = set(terms)
+    return any(t not in asked and t not in _EXTRA_STOP for t in question_terms(text))
 
 
 def _span(passage: Passage, s: int, e: int, score: float) -> Span:
@@ -168,7 +213,9 @@ def _window(passage: Passage, s: int, e: int, terms: Sequence[str]) -> tuple[int
     best, best_i = -1, 0
     for i in range(len(words) - MAX_ANSWER_WORDS + 1):
         n = sum(hits[i : i + MAX_ANSWER_WORDS])
-        if n > best:
+        if n >= best:
+            # Ties go to the later window, which starts at the first question word: the
+            # answer usually follows the words that echo the question.
             best, best_i = n, i
     return words[best_i][0], words[best_i + MAX_ANSWER_WORDS - 1][1]
 
@@ -181,7 +228,7 @@ def score_spans(
     cands: list[tuple[Passage, int, int, int]] = []
     for rank, p in enumerate(passages, start=1):
         for s, e in sentences(p):
-            if not is_instruction(p.text[s:e]):
+            if not is_instruction(p.text[s:e]) and _novel(terms, p.text[s:e]):
                 cands.append((p, s, e, rank))
     if not cands:
         return []
@@ -299,7 +346,6 @@ def answer_from(
         return KBAnswer(question, "abstained", "", None, 0.0, {}, tuple(passages), flagged)
     best = scored[0]
     sim, cov = _retrieval_signal(question, passages)
-    retrieval = cov if sim < -0.5 else 0.5 * cov + 0.5 * _squash(sim, 0.15, 0.55)
     signals: dict[str, float] = {
         "similarity": round(sim, 4),
         "coverage": round(cov, 4),
@@ -309,6 +355,7 @@ def answer_from(
     if passages[0].bm25_rank == 1 and passages[0].vector_rank == 1:
         agreement = min(1.0, agreement + 0.25)
     chosen = best
+    best_score = best.score
     if model is not None:
         picked, likelihood = _model_span(question, passages, model)
         if picked is not None:
@@ -319,17 +366,43 @@ def answer_from(
             best_score = 0.5 * best.score + 0.5 * likelihood
         else:
             signals["model_span_rejected"] = 1.0
-            best_score = best.score
-    else:
-        best_score = best.score
     signals["agreement"] = agreement
-    confidence = 0.45 * retrieval + 0.35 * min(1.0, best_score / 0.6) + 0.2 * agreement
-    if cov == 0.0:
-        confidence = min(confidence, 0.3)  # no question word anywhere: meaning alone is weak
-    confidence = max(0.0, min(1.0, confidence))
+    confidence, own = _confidence(question, chosen, sim, cov, best_score, agreement)
+    signals["answer_passage_coverage"] = round(own, 4)
     status = "answered" if confidence >= threshold else "abstained"
     text = chosen.text if status == "answered" else ""
     return KBAnswer(question, status, text, chosen, confidence, signals, tuple(passages), flagged)
+
+
+def _confidence(
+    question: str,
+    chosen: Span,
+    best_sim: float,
+    best_cov: float,
+    span_score: float,
+    agreement: float,
+) -> tuple[float, float]:
+    """(confidence, coverage of the question's words by the answer's passage).
+
+    Relevance comes first and multiplies the rest: the answer's passage must
+    use the question's words (coverage) and be close to it in meaning
+    (similarity); a well-formed span or agreeing rankings cannot make up for
+    a passage about something else. When no retrieved passage uses at least
+    ``MIN_COVERAGE`` of the question's words nor comes within ``MIN_SIMILARITY``
+    of its meaning, the documents are about something else and the confidence
+    is capped below any threshold.
+    """
+    terms = question_terms(question)
+    p = chosen.passage
+    own = _coverage(terms, f"{p.heading} {p.text}")
+    sim = p.similarity if p.similarity is not None else best_sim
+    meaning = own if sim < -0.5 else _squash(sim, 0.25, 0.65)  # no vectors: words only
+    relevance = 0.6 * own + 0.4 * meaning
+    quality = min(1.0, span_score / 0.6)
+    confidence = relevance * (0.5 + 0.25 * quality + 0.25 * agreement)
+    if best_cov < MIN_COVERAGE and best_sim < MIN_SIMILARITY:
+        confidence = min(confidence, 0.3)
+    return max(0.0, min(1.0, confidence)), own
 
 
 def _squash(x: float, lo: float, hi: float) -> float:

@@ -60,10 +60,7 @@ EXAMPLES: tuple[tuple[str, dict[str, Any]], ...] = (
                 {
                     "id": "t1",
                     "tool": "kb_answer",
-                    "args": {
-                        "question": "how many days of notice does a tenant have to give?",
-                        "k": 5,
-                    },
+                    "args": {"question": "how many days of notice does a tenant have to give?"},
                 }
             ],
             "answer_template": "{$t1.answer}",
@@ -76,7 +73,7 @@ EXAMPLES: tuple[tuple[str, dict[str, Any]], ...] = (
                 {
                     "id": "t1",
                     "tool": "kb_answer",
-                    "args": {"question": "how to reset the router", "k": 5},
+                    "args": {"question": "how to reset the router"},
                 }
             ],
             "answer_template": "{$t1.answer}",
@@ -137,8 +134,11 @@ def knowledge_toolkit(
     *,
     directory: str | Path | None = None,
     threshold: float = DEFAULT_THRESHOLD,
+    answer_k: int = 5,
 ) -> Toolkit:
     """A `kb` toolkit whose `kb_search` and `kb_answer` read the knowledge bases ``names``.
+
+    ``answer_k``: how many passages `kb_answer` reads.
 
     Each call opens the KBs lazily; a KB that does not exist fails the task
     with a message naming the ``veritask ingest`` command that creates it.
@@ -176,17 +176,18 @@ def knowledge_toolkit(
             list[PassageDict], ToolResult(value=value, evidence=evidence, confidence=confidence)
         )
 
-    def kb_answer(question: str, k: int = 5) -> KBAnswerDict:
+    def kb_answer(question: str) -> KBAnswerDict:
         """Answer a question from the documents (knowledge base) with a quote: the answer is
         copied from a passage and names its file, heading and character span; fails
         (abstains) when no passage states it.
 
         Args:
             question: the question, in plain words.
-            k: how many passages to read.
         """
+        # No `k` parameter: a small planner model filled it with numbers the question
+        # never states ("0"), and the planner rightly refused those plans.
         kbs = bound.kbs()
-        passages = bound.search(question, max(1, min(k, 20)))
+        passages = bound.search(question, answer_k)
         result: KBAnswer = answer_from(
             question, passages, embedder=kbs[0].embedder, threshold=threshold
         )
@@ -199,7 +200,9 @@ def knowledge_toolkit(
         span = result.span
         p = span.passage
         value = KBAnswerDict(
-            answer=f"“{span.text}” ({citation(p.source, p.heading, span.start, span.end)})",
+            # Shown with its line breaks folded; `quote` keeps the exact characters.
+            answer=f"“{' '.join(span.text.split())}” "
+            f"({citation(p.source, p.heading, span.start, span.end)})",
             quote=span.text,
             source=p.source,
             heading=p.heading,
@@ -208,7 +211,7 @@ def knowledge_toolkit(
             citation=citation(p.source, p.heading, span.start, span.end),
             confidence=round(result.confidence, 3),
         )
-        args: dict[str, Any] = {"question": question, "k": k}
+        args: dict[str, Any] = {"question": question}
         evidence = [_evidence("kb_answer", args, p, span.start, span.end)]
         confidence = Confidence(
             score=result.confidence,

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from veritask.pipeline.orchestrator import Orchestrator
 
 T = TypeVar("T")
-MODES = ("orchestrated", "single-agent", "static")
+MODES = ("orchestrated", "single-agent", "static", "rag")
 REMEMBER_AT = 0.9
 """Answers at least this confident teach the planner (episodic memory)."""
 
