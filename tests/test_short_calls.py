@@ -153,3 +153,11 @@ def test_async_tools_have_no_record(registry: ToolRegistry) -> None:
         return x
 
     assert record_for(registry.get("fetch")) is None
+
+
+def test_demotions_ask_for_more_proof_up_to_a_ceiling() -> None:
+    r = ShortCalls()
+    for _ in range(20):
+        r.inline = True
+        r.observe(1.0, 0.001)
+    assert not r.inline and r.needed == short_calls.MAX_NEEDED

@@ -23,8 +23,8 @@ worker (the function alone, not the hop). After `PROBE_CALLS` consecutive calls
 each under `short_bound(timeout)` — 1 ms, or 1 % of its timeout if that is
 smaller — the tool runs on the loop like `inline=True`. Every inline call is
 timed too; one call over ten bounds (10 ms) sends the tool back to the thread
-and doubles the streak it needs to come back, so a tool that is only sometimes
-short soon stays threaded for good.
+and doubles the streak it needs to come back (up to `MAX_NEEDED` = 1,024), so a
+tool that is often slow stays threaded.
 
 What the thread protects, and what remains:
 
@@ -61,6 +61,14 @@ from veritask.tools.registry import ToolSpec
 
 PROBE_CALLS = 8
 """Consecutive short threaded calls before a tool may run inline."""
+
+MAX_NEEDED = 1024
+"""The longest streak a demoted tool must show again. On a machine loaded far past
+its cores a 5 µs call can now and then take over 10 ms (a GIL hand-off to a
+preempted thread, a garbage collection): unbounded doubling let such noise keep
+a short tool threaded for good, which the overhead benchmark showed at load 17.
+With the cap, a tool that is slow once in a thousand calls may block the loop
+about once per thousand calls."""
 
 SHORT_S = 0.001
 """A call is short when it takes under this (or 1 % of its timeout, if smaller)."""
@@ -100,8 +108,8 @@ class ShortCalls:
             return
         if self.inline and seconds <= SLOW_FACTOR * bound:
             return
-        if self.inline:
-            self.needed *= 2  # it was wrong about this tool once: ask for more proof
+        if self.inline:  # it was wrong about this tool once: ask for more proof
+            self.needed = min(2 * self.needed, MAX_NEEDED)
         self.inline = False
         self.streak = 0
 
