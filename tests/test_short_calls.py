@@ -161,3 +161,16 @@ def test_demotions_ask_for_more_proof_up_to_a_ceiling() -> None:
         r.inline = True
         r.observe(1.0, 0.001)
     assert not r.inline and r.needed == short_calls.MAX_NEEDED
+
+
+@pytest.mark.skipif(short_calls._RUSAGE_THREAD is None, reason="needs per-thread rusage")
+def test_a_call_delayed_by_the_machine_is_not_counted_but_one_that_waited_is() -> None:
+    r = ShortCalls()
+    r.inline = True
+    now = time.perf_counter()
+    # A second of wall time, but no CPU time and no wait of its own: throttled, stolen.
+    short_calls.stop_clock(r, 0.001, (now - 1.0, time.thread_time(), short_calls._waits()))
+    assert r.inline and r.streak == 0
+    # The same second with one voluntary wait (a sleep, a socket): the tool was slow.
+    short_calls.stop_clock(r, 0.001, (now - 1.0, time.thread_time(), short_calls._waits() - 1))
+    assert not r.inline
