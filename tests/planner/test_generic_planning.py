@@ -122,7 +122,9 @@ async def test_planning_with_the_scripted_model_never_calls_a_tool() -> None:
     model = ScriptedModel([text, text, text])
     planner = Planner(Router(model), CATALOG, relevance=RELEVANCE)
     result = await planner.aplan("Who wrote Dune?")
-    assert result.plan.tasks[0].tool == "book" and result.votes == 3
+    # The first two samples agree and validate: adaptive sampling draws no third.
+    assert result.plan.tasks[0].tool == "book" and result.votes == 2
+    assert len(model.calls) == 2
     prompt = model.calls[0].messages
     assert "Persuasion" in prompt[1]["content"]  # the toolkit's own example is shown
     assert "A book is named by its title." in prompt[0]["content"]

@@ -15,6 +15,18 @@ A cancelled call (e.g. the router's timeout) sets a flag the generation loop
 checks after every token, so the model is free again within one token
 instead of after the full generation; a call still queued is dropped.
 
+Prefix reuse: llama.cpp keeps the evaluated state (KV cache) of the last
+prompt, and `_Engine.prefill` keeps whatever leading tokens the next prompt
+shares with it, so the second and third samples of a question evaluate two
+tokens, not the whole prompt. That is lost as soon as a different prompt runs
+in between (another kind of call, another toolkit's planner, the single-agent
+loop) and the fixed part — the system message with the tool catalogue and
+instructions — must be read again. So the engine also keeps a saved state for
+the last `PREFIX_STATES` system messages it has seen (`Llama.save_state`, one
+copy of the KV cache for those tokens: ~23 KB a token for SmolLM2-135M) and
+restores it when the cache no longer holds that prefix; see
+docs/benchmarks/speed.md for what each step saves.
+
 Token logprobs are read from the logits of each sampled position (a
 log-softmax over the raw logits, i.e. the model's own distribution before
 temperature and grammar). That avoids llama.cpp's ``logits_all`` mode, which
@@ -33,7 +45,8 @@ import os
 import random
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,6 +116,24 @@ class _Sample:
     output_tokens: int
 
 
+PREFIX_STATES = 2
+"""System-message states kept per engine (each a copy of its KV cache: a 1,500-token
+prefix of SmolLM2-135M is ~35 MB), least recently used dropped first."""
+
+MIN_PREFIX = 64
+"""Shorter system messages are cheaper to re-read than to save and restore."""
+
+
+def common_prefix(a: Iterable[Any], b: Iterable[Any]) -> int:
+    """How many leading tokens `a` and `b` share."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
 class _Engine:
     """One loaded GGUF model and the lock that serialises its use."""
 
@@ -146,13 +177,55 @@ class _Engine:
         self.vocab = self.llama._model.vocab
         self.n_ctx = self.llama.n_ctx()
         self.n_vocab = self.llama.n_vocab()
+        self.keep_prefix = True
+        """Save and restore system-message states; False reads them again as before."""
+        self.prefix_states: OrderedDict[tuple[int, ...], Any] = OrderedDict()
+        self._system_tokens: OrderedDict[str, list[int]] = OrderedDict()
+        self.evaluated = 0
+        """Prompt tokens evaluated so far (the measure prefix reuse lowers)."""
 
     def prompt_tokens(self, msgs: list[dict[str, str]]) -> list[int]:
         prompt = self.formatter(messages=cast(Any, msgs)).prompt
         tokens: list[int] = self.llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
         return tokens
 
-    def prefill(self, tokens: list[int]) -> None:
+    def fixed_prefix(self, msgs: list[dict[str, str]], tokens: list[int]) -> int:
+        """How many leading tokens of `tokens` are the system message's (0 if none).
+
+        The system message rendered alone shares exactly its own turn with the
+        full prompt; the two diverge where the full prompt's next turn begins.
+        """
+        if len(msgs) < 2 or msgs[0]["role"] != "system":
+            return 0
+        content = msgs[0]["content"]
+        head = self._system_tokens.get(content)
+        if head is None:
+            head = self.prompt_tokens(msgs[:1])
+            self._system_tokens[content] = head
+            if len(self._system_tokens) > 4 * PREFIX_STATES:
+                self._system_tokens.popitem(last=False)
+        n = common_prefix(head, tokens)
+        return n if n >= MIN_PREFIX else 0
+
+    def _restore_prefix(self, tokens: list[int], prefix: int, common: int) -> int:
+        """Bring the cache to hold `tokens[:prefix]`: restore its saved state, or
+        evaluate it and save the state for next time. Returns the new common length."""
+        llama = self.llama
+        key = tuple(tokens[:prefix])
+        state = self.prefix_states.get(key)
+        if state is not None:
+            llama.load_state(state)
+            self.prefix_states.move_to_end(key)
+            return prefix
+        llama.n_tokens = common
+        llama.eval(tokens[common:prefix])
+        self.evaluated += prefix - common
+        self.prefix_states[key] = llama.save_state()
+        while len(self.prefix_states) > PREFIX_STATES:
+            self.prefix_states.popitem(last=False)
+        return prefix
+
+    def prefill(self, tokens: list[int], prefix: int = 0) -> None:
         """Keep the cached prefix of `tokens`, but never their last two.
 
         llama.cpp computes a batch of one token (matrix-vector) with different
@@ -165,11 +238,10 @@ class _Engine:
         """
         llama = self.llama
         keep = max(0, len(tokens) - 2)
-        common = 0
-        for cached, new in zip(llama._input_ids[:keep], tokens[:keep], strict=False):
-            if cached != new:
-                break
-            common += 1
+        common = common_prefix(llama._input_ids[:keep], tokens[:keep])
+        if self.keep_prefix and common < prefix <= keep:
+            common = self._restore_prefix(tokens, prefix, common)
+        self.evaluated += len(tokens) - common
         llama.n_tokens = common  # generate() drops the KV cache past n_tokens
 
     def is_end(self, token: int) -> bool:
@@ -194,10 +266,11 @@ class _Engine:
         logprobs: bool,
         seed: int,
         cancel: threading.Event,
+        prefix: int = 0,
     ) -> _Sample:
-        """Generate one answer; the caller holds `lock`."""
-        self.llama.set_seed(seed)
-        self.prefill(tokens)
+        """Generate one answer; the caller holds `lock`. `prefix`: see `fixed_prefix`."""
+        self.prefill(tokens, prefix)
+        self.llama.set_seed(seed)  # after prefill: restoring a saved state resets the seed
         pieces: list[bytes] = []
         lps: list[TokenLogprob] = []
         finish = "length"
@@ -390,6 +463,7 @@ class LocalProvider(SyncMixin):
                     f"{engine.n_ctx}; shorten the prompt",
                     provider=self.name,
                 )
+            prefix = engine.fixed_prefix(msgs, tokens)
             out = []
             for seed in seeds:
                 if cancel.is_set():
@@ -403,6 +477,7 @@ class LocalProvider(SyncMixin):
                         logprobs=logprobs,
                         seed=seed,
                         cancel=cancel,
+                        prefix=prefix,
                     )
                 )
             return out

@@ -3,7 +3,10 @@
 Decoding is constrained by a per-question grammar (see `grammar.py`), so
 every sample parses and names only entities from the question. Several
 samples are drawn; those that validate vote, and the most common plan wins.
-Agreement between samples is the plan's confidence. When no sample
+Agreement between samples is the plan's confidence. Sampling is adaptive:
+when the first two samples validate and agree, no more are drawn (see
+`_settled` for why that never changes the chosen plan, and `agreement` for
+what the confidence then means). When no sample
 validates, the problems are fed back for a bounded number of repair rounds;
 after that the planner gives up with every problem named, instead of
 running a plan it knows is wrong.
@@ -83,7 +86,8 @@ Remembered = Callable[[str, int], Sequence[tuple[str, str]]]
 @dataclass
 class PlannerSettings:
     samples: int = 3
-    """Plans drawn per round; the first at temperature 0, the rest at `temperature`."""
+    """Most plans drawn in the first round; the first at temperature 0, the rest at
+    `temperature`. Drawing stops after two when those two validate and agree."""
     temperature: float = 0.7
     repair_rounds: int = 2
     examples: int = 3
@@ -165,10 +169,11 @@ class Planner:
         candidates: list[Candidate] = []
         for round_no in range(s.repair_rounds + 1):
             count = s.samples if round_no == 0 else 1
-            batch = [
-                await self._sample(messages, grammar, question, i, round_no, asked)
-                for i in range(count)
-            ]
+            batch: list[Candidate] = []
+            for i in range(count):
+                batch.append(await self._sample(messages, grammar, question, i, round_no, asked))
+                if _settled(batch, count):
+                    break
             candidates.extend(batch)
             chosen = _vote([c for c in batch if c.valid])
             if chosen is not None:
@@ -253,9 +258,36 @@ def agreement(votes: int, candidates: Sequence[Candidate]) -> float:
     A sample the checks rejected argues for no other answer, so it does not
     dilute the vote; but one valid sample alone is only half-sure (it counts
     against at least two), and two valid samples that disagree are a coin flip.
+
+    Only samples actually drawn count. When sampling stopped early because the
+    first two agreed, that is 2 / 2 = 1.0 — the score three agreeing samples
+    get, and the meaning is unchanged: every valid sample drawn agrees. What
+    is given up is the chance that an undrawn third would have disagreed
+    (2 / 3 ≈ 0.67); that is the bet adaptive sampling makes, and
+    `Planner.aresample` can still draw more samples and vote again over all.
     """
     valid = sum(1 for c in candidates if c.valid)
     return votes / max(valid, 2)
+
+
+def _settled(batch: Sequence[Candidate], planned: int) -> bool:
+    """Whether to stop drawing this round's samples: the first two validate and agree.
+
+    With the default three samples, two agreeing votes already beat anything
+    the third could say (2 against at most 1), so stopping never changes the
+    chosen plan; it saves a full model call on every question the model finds
+    easy. With `samples` above three, three later samples agreeing on another
+    plan could in principle have outvoted the pair; stopping anyway is the
+    setting's meaning here ("up to N samples"), and that residue is why the
+    confidence of an early stop is not higher than that of two agreeing
+    samples. Any disagreement, or a sample that fails a check, draws the rest.
+    """
+    if len(batch) != 2 or planned <= 2:
+        return False
+    first, second = batch
+    if not (first.valid and second.valid) or first.plan is None or second.plan is None:
+        return False
+    return canonical(first.plan) == canonical(second.plan)
 
 
 def _vote(valid: list[Candidate]) -> tuple[Plan, int] | None:

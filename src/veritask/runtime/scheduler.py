@@ -25,13 +25,14 @@ from veritask.plan.validation import dependencies
 from veritask.runtime.backends.base import OUTCOME_UNKNOWN, Backend
 from veritask.runtime.backends.inline import InlineBackend
 from veritask.runtime.eventlog import EventLog
+from veritask.runtime.inline_choice import InlineChoice
 from veritask.runtime.low_confidence import LowConfidenceHook, escalate_low, wants_escalation
 from veritask.runtime.outcome_json import dump_outcome, jsonable, storable, unstorable_message
 from veritask.runtime.policies import effective_policy as effective_policy
 from veritask.runtime.policies import plan_policies
 from veritask.runtime.result import plan_value
 from veritask.runtime.state import RunState
-from veritask.runtime.tool_call import AttemptResult, attempt, attempt_inline
+from veritask.runtime.tool_call import AttemptResult, attempt
 from veritask.tools.registry import ToolRegistry, ToolResult
 from veritask.types import (
     DEFAULT_POLICY,
@@ -106,11 +107,6 @@ class Scheduler:
         self.concurrency = options.concurrency or 8
         self.inline_backend = isinstance(backend, InlineBackend)
         self._direct = False
-        self.inline_tasks = frozenset(
-            t.id
-            for t in plan.tasks
-            if self.inline_backend and t.tool in registry and registry.get(t.tool).inline
-        )
         self.meter = meter or BudgetMeter(
             options.budget or Budget(), clock=options.clock, used=state.usage
         )
@@ -120,6 +116,12 @@ class Scheduler:
         }
         self.tasks = {t.id: t for t in plan.tasks}
         self.policies = plan_policies(plan, registry, options.policy)
+        self.inline_tasks = InlineChoice(
+            {t.id: registry.get(t.tool) for t in plan.tasks if t.tool in registry},
+            {tid: p.timeout_s for tid, p in self.policies.items()},
+            enabled=self.inline_backend,
+            adaptive=getattr(backend, "adaptive", False),
+        )
         self.deps = {t.id: dependencies(t) for t in plan.tasks}
         self.dependents: dict[str, list[str]] = {t.id: [] for t in plan.tasks}
         for tid, deps in self.deps.items():
@@ -263,17 +265,18 @@ class Scheduler:
         if self.stopped is not None:
             self._skip_unstarted()
         self.log.flush()
-        for tid in to_start:
-            if not self._try_inline(tid):
+        for tid, inline in to_start:
+            if not (inline and self._try_inline(tid)):
                 self.running[tid] = asyncio.create_task(self._run_task(tid), name=f"veritask:{tid}")
 
-    def _select_ready(self) -> list[str]:
-        """Ready tasks to start now, each with its TaskStarted emitted.
+    def _select_ready(self) -> list[tuple[str, bool]]:
+        """Ready tasks to start now (and whether on the loop), each TaskStarted emitted.
 
         Inline tools run one at a time on the loop, so they do not take a
-        concurrency slot; up to INLINE_BATCH of them share one commit.
+        concurrency slot; up to INLINE_BATCH of them share one commit. The choice
+        made here holds for the batch even if a tool is demoted meanwhile.
         """
-        to_start: list[str] = []
+        to_start: list[tuple[str, bool]] = []
         threaded = inline = 0
         while self.ready:
             tid = self.ready[0]
@@ -289,7 +292,7 @@ class Scheduler:
             if full or not self._budget_allows_start():
                 break
             self.ready.popleft()
-            to_start.append(tid)
+            to_start.append((tid, is_inline))
             inline += is_inline
             threaded += not is_inline
             self.log.emit(EventType.TASK_STARTED, {"task_id": tid, "attempt": 1})
@@ -466,11 +469,8 @@ class Scheduler:
         True when the attempt settled the task (or handed a retry to a task);
         False when the tool must go through the backend after all.
         """
-        spec = self.registry.get(self.tasks[tid].tool)
-        if not (spec.inline and self.inline_backend):
-            return False
-        started = self.options.clock()
-        result = attempt_inline(spec, self.tasks[tid].args, self.values)
+        spec, started = self.registry.get(self.tasks[tid].tool), self.options.clock()
+        result = self.inline_tasks.attempt(tid, spec, self.tasks[tid].args, self.values)
         if result is None:
             return False
         self._direct = True  # record at once: no task is waiting on the queue for this

@@ -43,7 +43,7 @@ def tool(
     idempotent: bool = False,
     timeout_s: float | None = None,
     retries: int | None = None,
-    inline: bool = False,
+    inline: bool | None = None,
 ) -> Callable[[ToolFn], ToolFn]: ...
 
 
@@ -55,7 +55,7 @@ def tool(
     idempotent: bool = False,
     timeout_s: float | None = None,
     retries: int | None = None,
-    inline: bool = False,
+    inline: bool | None = None,
 ) -> ToolFn | Callable[[ToolFn], ToolFn]:
     """Register a sync or async function as a tool in the default registry.
 
@@ -63,7 +63,10 @@ def tool(
     `timeout_s` and `retries` (extra attempts after the first) are the tool's
     defaults, which a task's own policy overrides. `inline=True` runs a cheap,
     non-blocking sync tool on the event loop instead of a worker thread (faster,
-    but its timeout cannot be enforced).
+    but its timeout cannot be enforced); `inline=False` keeps it in a thread
+    always; the default runs it in a thread until its calls have proved short
+    (a handful, each under 1 ms), then on the loop, and back in a thread after
+    any slow call.
     """
     if fn is not None:
         return _default.tool(fn)

@@ -54,9 +54,11 @@ class ToolSpec:
     timeout_s: float | None = None
     retries: int | None = None
     is_async: bool = False
-    inline: bool = False
-    """Run on the event loop instead of a worker thread: for cheap, non-blocking sync
-    tools (arithmetic, in-memory lookups). Its timeout cannot be enforced."""
+    inline: bool | None = None
+    """True: run on the event loop instead of a worker thread, for cheap, non-blocking
+    sync tools (arithmetic, in-memory lookups); its timeout cannot be enforced.
+    False: always a worker thread. None (the default): a worker thread until the tool
+    has proved short, then the loop (`veritask.runtime.backends.short_calls`)."""
     output_kinds: dict[str, str] = field(default_factory=dict)
     """Output field → `text`, `number`, `bool`, `list` or `other`: what a plan may do with it
     (a number can go into arithmetic, a text into another tool's name argument)."""
@@ -253,7 +255,7 @@ def make_spec(
     idempotent: bool = False,
     timeout_s: float | None = None,
     retries: int | None = None,
-    inline: bool = False,
+    inline: bool | None = None,
 ) -> ToolSpec:
     """Build a ToolSpec from a function's signature, type hints and docstring."""
     tool_name = name or fn.__name__
@@ -321,7 +323,7 @@ class ToolRegistry:
         idempotent: bool = False,
         timeout_s: float | None = None,
         retries: int | None = None,
-        inline: bool = False,
+        inline: bool | None = None,
     ) -> Callable[[ToolFn], ToolFn]: ...
 
     def tool(
@@ -333,7 +335,7 @@ class ToolRegistry:
         idempotent: bool = False,
         timeout_s: float | None = None,
         retries: int | None = None,
-        inline: bool = False,
+        inline: bool | None = None,
     ) -> ToolFn | Callable[[ToolFn], ToolFn]:
         """Register `fn` as a tool; usable bare (`@reg.tool`) or with options."""
 

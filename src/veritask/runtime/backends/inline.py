@@ -1,7 +1,9 @@
 """Inline backend: tools run in this process.
 
 Async tools run on the event loop; sync tools run in a thread pool so that a
-slow one neither blocks other tasks nor escapes its timeout. A timed-out sync
+slow one neither blocks other tasks nor escapes its timeout. A default sync tool
+(`inline=None`) that has proved short runs on the loop instead: see
+`short_calls` for the rule and why; the scheduler makes those calls itself. A timed-out sync
 tool cannot be killed (Python threads cannot be), so its thread finishes in
 the background: use the process backend for tools that may hang for good.
 """
@@ -17,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from veritask.errors import TaskTimeout
+from veritask.runtime.backends.short_calls import record_for, short_bound, timed_call
 from veritask.tools.registry import ToolSpec
 
 
@@ -36,8 +39,10 @@ async def _ready(value: Any) -> Any:
 class InlineBackend:
     """Run tools in-process: coroutines on the loop, functions in threads."""
 
-    def __init__(self, max_threads: int = 16) -> None:
+    def __init__(self, max_threads: int = 16, *, adaptive: bool = True) -> None:
+        """`adaptive=False` keeps every default sync tool in the thread pool."""
         self._max_threads = max_threads
+        self.adaptive = adaptive
         self._executor: ThreadPoolExecutor | None = None
 
     def _pool(self) -> ThreadPoolExecutor:
@@ -58,11 +63,18 @@ class InlineBackend:
         else:
             # Copy the context so model calls inside the tool charge the run's budget meter.
             ctx = contextvars.copy_context()
-            fn = functools.partial(ctx.run, spec.fn, **args)
+            record = record_for(spec) if self.adaptive else None
+            if record is None:
+                fn = functools.partial(ctx.run, spec.fn, **args)
+            else:  # timed in the worker, so the hop itself does not count
+                bound = short_bound(timeout_s)
+                fn = functools.partial(ctx.run, timed_call, record, bound, spec.fn, args)
             aw = asyncio.get_running_loop().run_in_executor(self._pool(), fn)
         try:
             return await asyncio.wait_for(_settle(aw), timeout_s)
         except TimeoutError:
+            if not spec.is_async and (record := record_for(spec)) is not None:
+                record.observe(float("inf"), 0.0)  # demote now, not when the thread ends
             raise TaskTimeout(task_id, timeout_s or 0.0) from None
 
     async def aclose(self) -> None:
