@@ -25,6 +25,8 @@ from veritask.runtime.outcome_json import dump_outcome
 from veritask.runtime.policies import effective_policy
 from veritask.runtime.tool_call import attempt
 from veritask.types import (
+    Answer,
+    AnswerStatus,
     Confidence,
     ConfidenceMethod,
     ErrorInfo,
@@ -216,11 +218,22 @@ def answer_confidence(completion: Completion, span: str | tuple[int, int]) -> Co
     )
 
 
+def model_failed(exc: Exception, gap: str = "the answer call failed") -> Answer:
+    """A baseline whose model call failed has no answer: it fails, naming the error,
+    rather than abstaining as if the question had been considered."""
+    return Answer(
+        text=f"The model failed, so there is no answer: {exc}",
+        status=AnswerStatus.FAILED,
+        gaps=[f"{gap}: {exc}"],
+    )
+
+
 __all__ = [
     "FALLBACK_SCORE",
     "MODEL_KIND",
     "ToolCalls",
     "answer_confidence",
+    "model_failed",
     "note_budget",
     "parse_value",
 ]

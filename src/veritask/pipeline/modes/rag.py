@@ -28,6 +28,7 @@ from veritask.pipeline.modes._common import (
     MODEL_KIND,
     ToolCalls,
     answer_confidence,
+    model_failed,
     note_budget,
     parse_value,
 )
@@ -103,11 +104,7 @@ async def run_rag(
         except BudgetExceeded as exc:
             return _abstain(note_budget(log, exc))
         except ModelError as exc:
-            return Answer(
-                text=f"The model failed, so there is no answer: {exc}",
-                status=AnswerStatus.FAILED,
-                gaps=[f"the answer call failed: {exc}"],
-            )
+            return model_failed(exc)
     finally:
         await calls.aclose()
     text = answer_text(completion.text)

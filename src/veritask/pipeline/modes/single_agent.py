@@ -23,6 +23,7 @@ from veritask.pipeline.modes._common import (
     MODEL_KIND,
     ToolCalls,
     answer_confidence,
+    model_failed,
     note_budget,
     parse_value,
 )
@@ -117,11 +118,8 @@ async def _loop(
     except BudgetExceeded as exc:
         stop = note_budget(log, exc)
     except ModelError as exc:
-        return Answer(
-            text=f"The model failed, so there is no answer: {exc}",
-            status=AnswerStatus.FAILED,
-            gaps=[f"model call {episode.steps} failed: {exc}", *calls.gaps()],
-        )
+        failed = model_failed(exc, f"model call {episode.steps} failed")
+        return failed.model_copy(update={"gaps": [*failed.gaps, *calls.gaps()]})
     return Answer(
         text=f"I could not reach an answer ({stop}), so I will not guess.",
         status=AnswerStatus.ABSTAINED,
