@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from helpers.processes import LEASE_TTL_S, TESTS_DIR, VERITASK, calls_of
+from helpers.processes import LEASE_TTL_S, TESTS_DIR, VERITASK, calls_of, run_log
 from helpers.services import REDIS_URL, fresh_pg_schema, postgres_reason, redis_reason
 from test_scale import BROKER, Worker, _exec, _need
 from veritask.runtime.backends.celery import LEDGER_PREFIX, attempt_key
@@ -79,14 +79,6 @@ def worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
         yield w
     finally:
         w.stop()
-
-
-def _events(url: str, run_id: str) -> list[Event]:
-    store = PostgresRunStore(url)
-    try:
-        return store.events(run_id)
-    finally:
-        store.close()
 
 
 def _settled(log: list[Event]) -> dict[str, EventType]:
@@ -171,13 +163,13 @@ def test_sigkilled_driver_then_resume_from_another_process(
         )
         _wait(
             "paid and echo recorded",
-            lambda: {"paid", "echo"} <= set(_settled(_events(pg_url, run_id))),
+            lambda: {"paid", "echo"} <= set(_settled(run_log(pg_url, run_id))),
             proc,
         )
     finally:
         proc.kill()
         proc.communicate(timeout=10)
-    before = _events(pg_url, run_id)
+    before = run_log(pg_url, run_id)
     assert _settled(before) == {"paid": EventType.TASK_SUCCEEDED, "echo": EventType.TASK_SUCCEEDED}
 
     # The workers outlive the driver: let the held calls finish with nobody listening.
@@ -214,7 +206,7 @@ def test_sigkilled_driver_then_resume_from_another_process(
         ("d-paid", "d-echo", "d-once", "d-idem", "d-after"), 1
     )  # nothing ran twice: not even the idempotent call
 
-    log = _events(pg_url, run_id)
+    log = run_log(pg_url, run_id)
     assert log[: len(before)] == before  # the dead driver's events are kept as they were
     types = [e.type for e in log]
     assert types.count(EventType.RUN_RESUMED) == 1 and types.count(EventType.RUN_FINISHED) == 1
@@ -292,14 +284,14 @@ def test_redis_restarted_mid_run(tmp_path: Path, worker: Worker, pg_url: str) ->
                 lambda: worker.pids("r-once") and worker.pids("r-idem"),
                 proc,
             )
-            before = _events(pg_url, run_id)
+            before = run_log(pg_url, run_id)
             assert _settled(before) == {"paid": EventType.TASK_SUCCEEDED}
             subprocess.run(
                 ["redis-cli", "-p", "6379", "shutdown", "nosave"], timeout=10, capture_output=True
             )
             _wait(
                 "the driver to notice",
-                lambda: "once" in _settled(_events(pg_url, run_id)),
+                lambda: "once" in _settled(run_log(pg_url, run_id)),
                 limit=10,
             )
         finally:
@@ -333,7 +325,7 @@ def test_redis_restarted_mid_run(tmp_path: Path, worker: Worker, pg_url: str) ->
     assert {n: calls[n] for n in calls if n.startswith("r-")} == dict.fromkeys(
         ("r-paid", "r-once", "r-idem", "r-after"), 1
     )
-    log = _events(pg_url, run_id)
+    log = run_log(pg_url, run_id)
     assert log[: len(before)] == before
     types = [e.type for e in log]
     assert types.count(EventType.RUN_FINISHED) == 1 and types[-1] is EventType.RUN_FINISHED

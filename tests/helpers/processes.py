@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from veritask.store import SQLiteRunStore
+from veritask.store import SQLiteRunStore, open_store
 from veritask.types import Event, EventType
 
 TESTS_DIR = Path(__file__).resolve().parents[1]
@@ -93,9 +93,9 @@ def wait_lease_expired(db: Path, run_id: str, timeout_s: float = 30) -> None:
         store.close()
 
 
-def run_log(db: Path, run_id: str) -> list[Event]:
-    """The events of `run_id` in the SQLite store at `db`."""
-    store = SQLiteRunStore(db)
+def run_log(store_at: Path | str, run_id: str) -> list[Event]:
+    """The events of `run_id` in the store at `store_at`: a SQLite file or any store URL."""
+    store = open_store(store_at)
     try:
         return store.events(run_id)
     finally:
