@@ -156,7 +156,7 @@ def build_grammar(question: str, catalog: Catalog, asked: Asked, max_steps: int 
             enum = spec.param_enum(name)
             if enum:
                 rule = f"enum{len(enum_rules) + 1}"
-                named = [v for v in enum if str(v).lower() in question.lower()] or list(enum)
+                named = _named_enum(spec, name, question)
                 rules.append(f'{rule} ::= "\\"" ({_alts(str(v) for v in named)}) "\\""')
                 enum_rules[f"{spec.name}.{name}"] = rule
     final = final_shape(asked, tools)
@@ -189,9 +189,14 @@ def _one_name_values(spec: ToolSpec, spans: list[str], question: str) -> list[st
     (name,) = spec.param_names
     kind = _param_kind(spec, name)
     if kind == "enum":
-        enum = [str(v) for v in spec.param_enum(name) or ()]
-        return [v for v in enum if v.lower() in question.lower()] or enum
+        return _named_enum(spec, name, question)
     return spans if kind == "text" else None
+
+
+def _named_enum(spec: ToolSpec, name: str, question: str) -> list[str]:
+    """The enum values of `name` the question spells, or all of them when it spells none."""
+    enum = [str(v) for v in spec.param_enum(name) or ()]
+    return [v for v in enum if v.lower() in question.lower()] or enum
 
 
 def _distinct_chain(
@@ -268,21 +273,31 @@ class _Chain:
             done.add(self.state(k, seq))
             used = self.used(seq)
             alts = []
+            reached: dict[str, tuple[int, Seq]] = {}
             for spec in self.lookups:
                 nexts = [(f"{spec.name}({json.dumps(v)})", (*seq, v)) for v in
                          self.values[spec.name] if v not in used]
                 for call, after in nexts:
                     alts.append(f'{_lit(call)} "\\n" cont{self.state(k, after)}')
-                    conts[self.state(k, after)] = (k, after)
+                    reached[self.state(k, after)] = (k, after)
                 if k > 1 and self._is_text(spec):
                     ref = f'"\\"$" {_step_digits(k - 1)} "." tfield "\\""'
                     after = (*seq, "")
                     call = f'{_lit(spec.name + "(")} {ref} ")"'
                     alts.append(f'{call} "\\n" cont{self.state(k, after)}')
-                    conts[self.state(k, after)] = (k, after)
-            self.rules.append(f"look{self.state(k, seq)} ::= {' | '.join(alts) or _lit('none()')}")
-            todo += [(ck + 1, cs) for ck, cs in conts.values() if ck + 1 < max_steps]
+                    reached[self.state(k, after)] = (k, after)
+            self.rules.append(f"look{self.state(k, seq)} ::= {' | '.join(alts)}")
+            conts.update(reached)
+            todo += [(k + 1, c) for _, c in reached.values() if self.goes_on(k + 1, c, max_steps)]
         return conts
+
+    def goes_on(self, j: int, seq: Seq, max_steps: int) -> bool:
+        """Whether step j may be another look-up after `seq`: a step is left before the
+        last, and a name is still unused or a look-up by an earlier field is possible."""
+        return j < max_steps and (
+            any(v not in self.used(seq) for v in self.every)
+            or any(self._is_text(spec) for spec in self.lookups)
+        )
 
     def continuations(
         self, conts: dict[str, tuple[int, Seq]], max_steps: int, directed: bool, numbers: bool
@@ -291,10 +306,7 @@ class _Chain:
         out: list[str] = []
         for name, (k, seq) in sorted(conts.items()):
             j = k + 1
-            open_ = any(v not in self.used(seq) for v in self.every) or any(
-                self._is_text(spec) for spec in self.lookups
-            )
-            more = f"look{self.state(j, seq)}" if j < max_steps and open_ else ""
+            more = f"look{self.state(j, seq)}" if self.goes_on(j, seq, max_steps) else ""
             if directed and len(seq) < 2 and more:
                 out.append(f'cont{name} ::= "{j}. " {more}')  # a ratio needs two values
                 continue
@@ -313,11 +325,7 @@ class _Chain:
 def _base_last(k: int, base: int, has_numbers: bool) -> str:
     """Arithmetic at step k reading every earlier step once, step `base` last."""
     others = [i for i in range(1, k) if i != base]
-    orders = []
-    for order in itertools.permutations(others):
-        refs = " op ".join(f'"${i}" ("." nfield)?' for i in (*order, base))
-        orders.append(f"({refs})")
-    core = f"({' | '.join(orders)})"
+    core = _read_in_orders((*order, base) for order in itertools.permutations(others))
     return f"(num op)? {core} (op num)?" if has_numbers and others else core
 
 
@@ -437,18 +445,20 @@ def _every_step_once(k: int, has_numbers: bool = True) -> str:
     steps = list(range(1, k))
     if len(steps) > 4:  # 120+ orders: fall back to any arithmetic with an operator
         return f"term{k} (op term{k})+"
-    orders = []
-    for order in itertools.permutations(steps):
-        refs = ' op '.join(f'"${i}" ("." nfield)?' for i in order)
-        orders.append(f"({refs})")
-    body = " | ".join(orders)
-    core = f"({body})"
+    core = _read_in_orders(itertools.permutations(steps))
     joined = f'"abs(" {core} ")" | {core}'
     if not has_numbers:  # no number in the question: only the looked-up values
         return joined
     if len(steps) == 1:  # one look-up: a number of the question must combine with it
         return f"(num op ({joined})) | (({joined}) op num)"
     return f"(num op)? ({joined}) (op num)?"
+
+
+def _read_in_orders(orders: Iterable[Iterable[int]]) -> str:
+    """Arithmetic reading the given steps in one of the given orders, an operator
+    between each two ("$2.x / $1.x")."""
+    reads = (" op ".join(f'"${i}" ("." nfield)?' for i in order) for order in orders)
+    return "(" + " | ".join(f"({r})" for r in reads) + ")"
 
 
 def _catalog_words(catalog: Catalog) -> set[str]:
