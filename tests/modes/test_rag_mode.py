@@ -3,28 +3,22 @@
 from __future__ import annotations
 
 import math
-import shutil
 from pathlib import Path
 
 import pytest
 
+from helpers.kb import ingest_manual
 from modes._helpers import make_scripted
 from veritask.errors import UserError
-from veritask.memory.kb import KnowledgeBase
 from veritask.pipeline.modes.rag import answer_text, cited_passages
 from veritask.types import AnswerStatus, OutcomeStatus
 
-FIXTURE = Path(__file__).parents[1] / "memory" / "kb_fixture"
 QUESTION = "How long does the deck oven need to heat up?"
 
 
 @pytest.fixture
 def kb_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    shutil.copytree(FIXTURE, tmp_path / "docs")
-    monkeypatch.setenv("VERITASK_KB_DIR", str(tmp_path / "kb"))
-    with KnowledgeBase("manual", directory=tmp_path / "kb") as kb:
-        kb.ingest([tmp_path / "docs"])
-    return tmp_path / "kb"
+    return ingest_manual(tmp_path, monkeypatch)
 
 
 def test_retrieves_with_kb_search_and_answers_from_the_prompt(kb_dir: Path) -> None:

@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
+from helpers.kb import ingest_manual
 from veritask import Orchestrator
-from veritask.memory.kb import KnowledgeBase
 from veritask.models import ScriptedModel
 from veritask.tools.toolkit import find_toolkit
-
-FIXTURE = Path(__file__).parents[1] / "memory" / "kb_fixture"
 
 
 @pytest.fixture
 def kb_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    shutil.copytree(FIXTURE, tmp_path / "docs")
-    monkeypatch.setenv("VERITASK_KB_DIR", str(tmp_path / "kb"))
-    with KnowledgeBase("manual", directory=tmp_path / "kb") as kb:
-        kb.ingest([tmp_path / "docs"])
-    return tmp_path / "kb"
+    return ingest_manual(tmp_path, monkeypatch)
 
 
 def _plan(question: str) -> dict[str, object]:
