@@ -246,7 +246,8 @@ def direction_problems(question: str, plan: Plan) -> list[str]:
 
 def _compared_against(question: str, plan: Plan) -> str | None:
     """The look-up step whose name the question puts after than/to/as, if exactly one."""
-    found = [t.id for t in plan.tasks if _entity(t) and compared_names(question, [_entity(t)])]
+    names = {t.id: _entity(t) for t in plan.tasks}
+    found = [tid for tid, name in names.items() if name and compared_names(question, [name])]
     return found[0] if len(found) == 1 else None
 
 

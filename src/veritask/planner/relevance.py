@@ -310,10 +310,9 @@ def _unquoted(text: str) -> str:
 def _strength(target: Target, q_stems: set[str], q_text: str, weak: frozenset[str]) -> float:
     """Words of the target the question spells: the best phrase (multi-word ones
     counting each word, "per square kilometre" beats "square"; function words half),
-    plus one for each
-    further content word another of its phrases spells ("How long is the line in
-    kilometres": "long" and "kilometres" both name the length, while a journey
-    time's "how long" names one). 0 when it names the target nowhere."""
+    plus one for each further content word another of its phrases spells ("How long
+    is the line in kilometres": "long" and "kilometres" both name the length, while a
+    journey time's "how long" names one). 0 when it names the target nowhere."""
     best = 0.0
     best_stems: set[str] = set()
     spelled: set[str] = set()
