@@ -121,3 +121,66 @@ def test_a_choice_that_names_none_of_the_candidates_is_not_answered() -> None:
     assert any("none of the things" in g for g in stray.gaps)
     named = assemble_from_template(plan, outcome("Ladder"))
     assert named.status is AnswerStatus.ANSWERED
+
+
+def _greenhouse_plan(template: str):  # type: ignore[no-untyped-def]
+    """Two bed look-ups and a ratio, as a planner writes them, with `template`."""
+    from veritask.types import Plan, Task
+
+    return Plan(
+        goal="How many times more water does the Fern bed get than the Cactus bed?",
+        tasks=[
+            Task(id="t1", tool="bed", args={"name": "Fern"}),
+            Task(id="t2", tool="bed", args={"name": "Cactus"}),
+            Task(id="t3", tool="calc", args={"expression": "$t1.water_litres / $t2.water_litres"}),
+        ],
+        answer_template=template,
+    )
+
+
+def _greenhouse_outcomes():  # type: ignore[no-untyped-def]
+    from veritask.types import Confidence, ConfidenceMethod, Outcome, OutcomeStatus
+
+    sure = Confidence(score=1.0, method=ConfidenceMethod.TOOL)
+    values = {
+        "t1": {"name": "Fern", "water_litres": 12.0},
+        "t2": {"name": "Cactus", "water_litres": 0.5},
+        "t3": 24.0,
+    }
+    return {
+        tid: Outcome(task_id=tid, status=OutcomeStatus.SUCCEEDED, value=v, confidence=sure)
+        for tid, v in values.items()
+    }
+
+
+def test_wording_no_task_established_becomes_a_neutral_sentence() -> None:
+    from veritask.assembler.template import assemble_from_template
+
+    plan = _greenhouse_plan("The Fern bed is the most popular bed, {$t3} times wetter.")
+    answer = assemble_from_template(plan, _greenhouse_outcomes())
+    assert answer.status is AnswerStatus.ANSWERED
+    assert answer.text == "water litres of Fern / water litres of Cactus: 24."
+    assert answer.confidence.signals["grounding"] == "repaired"
+    assert answer.value == 24.0
+
+
+def test_wording_from_the_question_is_kept() -> None:
+    from veritask.assembler.template import assemble_from_template
+
+    plan = _greenhouse_plan("The Fern bed gets {$t3} times more water than the Cactus bed.")
+    answer = assemble_from_template(plan, _greenhouse_outcomes())
+    assert answer.text == "The Fern bed gets 24 times more water than the Cactus bed."
+    assert answer.confidence.signals["grounding"] == "ok"
+
+
+def test_the_neutral_sentence_says_an_absolute_difference_in_words() -> None:
+    from veritask.assembler.template import assemble_from_template
+
+    plan = _greenhouse_plan("The beds are a special {$t3} litres apart.")
+    plan.tasks[2].args["expression"] = "abs($t1.water_litres - $t2.water_litres)"
+    outcomes = _greenhouse_outcomes()
+    outcomes["t3"] = outcomes["t3"].model_copy(update={"value": 11.5})
+    answer = assemble_from_template(plan, outcomes)
+    assert answer.text == (
+        "difference between water litres of Fern and water litres of Cactus: 11.5."
+    )

@@ -65,3 +65,38 @@ def test_a_listed_pair_of_names_is_checked_name_by_name() -> None:
     places = outcome(1.0, a="Sri Lanka", b="Chad")
     assert check("Chad and Sri Lanka are 1 km apart.", [places]).ok
     assert check("Chad and Niger are 1 km apart.", [places]).names == ["Niger"]
+
+
+def test_words_no_task_established_fail_the_wording_check() -> None:
+    question = "In what year did Kestrel Fields open?"
+    record = outcome({"name": "Kestrel Fields", "opened": 2009, "zone": 4})
+    made_up = check("2009 is a special kind of town.", [record], question, words=True)
+    assert made_up.words == ["special", "kind", "town"]
+    assert "special" in made_up.problems()[0]
+    assert check("Kestrel Fields opened in 2009.", [record], question, words=True).ok
+
+
+def test_negations_and_contrasts_need_a_source() -> None:
+    record = outcome({"name": "Hollin Gate", "daily_passengers": 6150})
+    question = "Which is quieter, Hollin Gate or Juniper Row?"
+    said = check("Hollin Gate is quieter, but it is not a station.", [record], question, words=True)
+    assert said.words == ["but", "not", "station"]
+    assert check("Hollin Gate is quieter.", [record], question, words=True).ok
+
+
+def test_words_are_matched_by_stem_and_field_names_count() -> None:
+    record = outcome({"name": "Ravensholm", "daily_passengers": 11480})
+    question = "How busy is Ravensholm?"
+    assert check(
+        "Ravensholm sees 11480 passengers daily.", [record], question, words=True
+    ).words == ["sees"]
+    assert check(
+        "The daily passenger count of Ravensholm is 11480.",
+        [record],
+        question + " count",
+        words=True,
+    ).ok
+
+
+def test_free_text_is_not_word_checked_unless_asked() -> None:
+    assert check("France, a lovely country, has 66987244 people.", [FRANCE]).ok

@@ -9,6 +9,14 @@ outcome (numbers after rounding to the precision shown, names after case
 and accent folding). Names that appear in the question are allowed — the
 answer may repeat what was asked about — numbers are not: a number in the
 question is a claim to verify, not evidence.
+
+Words are checked too. A small planner writes fluent nonsense around correct
+values ("2009 is a special kind of town", "the Padlocks are larger than the
+Wrenches, but …"), and each such word is a claim no task established. Every
+lower-case word must be an English function word or appear (by stem) in the
+question, the tools' own descriptions or the outcomes; anything else fails
+the check, and the assembler falls back to a neutral sentence built from the
+plan alone.
 """
 
 from __future__ import annotations
@@ -17,9 +25,11 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from veritask.embedding import default_embedder, embed
+from veritask.embedding.lexical import stem
 from veritask.types import Outcome
 
 _NUMBER = re.compile(r"(?<![\w.])[-−]?\d[\d,]*(?:\.\d+)?(?![\w])")
@@ -31,20 +41,44 @@ _HARMLESS = frozenset(
 )
 
 
+_WORD = re.compile(r"(?<![\w'’])[a-z]+(?:['’][a-z]+)?(?![\w'’])")
+FUNCTION_WORDS = frozenset(
+    """
+    a an the this that these those it its it's they them their there here
+    is are was were be been being has have had do does did will would can could may
+    of in on at to from by for with per than as into over under between about after
+    before since until within and or nor each every both either all any some many much
+    more most less fewer least few other same such one only also what which who whom
+    whose where when how total together altogether combined sum result value answer
+    difference
+    take takes took make makes made
+    """.split()
+)
+"""Words an answer may use without a source: articles, pronouns, auxiliaries,
+prepositions and the words of arithmetic. Negations ("not", "no", "never"),
+contrasts ("but") and every content word must come from the question, the
+tools' descriptions or the results."""
+
+
 @dataclass(frozen=True)
 class Grounding:
     """What the check found: the tokens it could not trace to any outcome."""
 
     numbers: list[str]
     names: list[str]
+    words: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.numbers and not self.names
+        return not self.numbers and not self.names and not self.words
 
     def problems(self) -> list[str]:
         out = [f"the number {n} is not in any task's result" for n in self.numbers]
         out += [f"the name {n!r} is not in any task's result" for n in self.names]
+        out += [
+            f"the word {w!r} is neither in the question nor in any task's result"
+            for w in self.words
+        ]
         return out
 
 
@@ -126,9 +160,13 @@ def _mentioned(name: str, text: str) -> bool:
     return re.search(r"(?<!\w)" + re.escape(name) + r"(?!\w)", text) is not None
 
 
-def check(text: str, outcomes: Iterable[Outcome], question: str = "") -> Grounding:
+def check(
+    text: str, outcomes: Iterable[Outcome], question: str = "", *, words: bool = False
+) -> Grounding:
     """Trace every number and name in `text` to the outcomes (names also to `question`,
-    which may carry other allowed text; numbers never come from it)."""
+    which may carry other allowed text; numbers never come from it). With `words`, every
+    lower-case word too: for a sentence written around slots, whose words are all the
+    planner's, not for free text that quotes its sources (a deep agent's)."""
     known_numbers, known_text = facts(outcomes)
     allowed_text = known_text + " \n " + fold(question)
     bad_numbers = [
@@ -140,4 +178,44 @@ def check(text: str, outcomes: Iterable[Outcome], question: str = "") -> Groundi
         for part in _listed(n)
         if not _mentioned(fold(part), allowed_text)
     ]
-    return Grounding(bad_numbers, bad_names)
+    loose = _unsupported_words(text, allowed_text) if words else []
+    return Grounding(bad_numbers, bad_names, loose)
+
+
+def _unsupported_words(text: str, allowed_text: str) -> list[str]:
+    """Lower-case words of `text` that are no function word and whose stem the allowed
+    text never uses ("special", "but", "not" in an answer to a look-up)."""
+    spaced = re.sub(r"[_.]", " ", allowed_text)  # "daily_passengers", "llm.extract"
+    plain_words = set(_WORD.findall(spaced))
+    known = {stem(w) for w in plain_words} | plain_words
+    out: list[str] = []
+    for word in _WORD.findall(text):
+        plain = word.replace("’", "'")
+        if plain in FUNCTION_WORDS or plain in known or stem(plain) in known:
+            continue
+        if plain not in out:
+            out.append(plain)
+    return _far_in_meaning(out, plain_words) if out else out
+
+
+WORD_MIN_SIMILARITY = 0.75
+"""A word at least this close in meaning to an allowed word passes: an inflection the
+stemmer misses ("written" for the question's "wrote", 0.89) or the catalog's own
+synonym ("cost" for "price", 0.73, stays out); "special" or "town" beside a station's
+fields (0.2–0.45) do not."""
+
+
+def _far_in_meaning(words: list[str], known: set[str]) -> list[str]:
+    """The words no allowed word comes close to by meaning (all of them without an
+    embedder: then only spelling counts)."""
+    if default_embedder() is None:
+        return words
+    allowed = sorted(w for w in known if len(w) > 2)
+    if not allowed:
+        return words
+    similarity = embed(words) @ embed(allowed).T
+    return [
+        w
+        for w, row in zip(words, similarity, strict=True)
+        if float(row.max()) < WORD_MIN_SIMILARITY
+    ]

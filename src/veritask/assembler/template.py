@@ -89,13 +89,16 @@ def assemble_from_template(
     text = fill_template(template, shown, missing=GAP)
     supporting = [outcomes[t] for t in support if t in outcomes and outcomes[t].ok]
     allowed = f"{plan.goal}\n{context}" if context else plan.goal
-    grounding = check(text, supporting, allowed)
+    grounding = check(text, supporting, allowed, words=True)
     repaired = False
     if not grounding.ok and not missing:
         # One repair: drop the planner's wording, keep only the values the slots hold.
-        text = _neutral_text(refs, shown)
         repaired = True
-        grounding = check(text, supporting, allowed)
+        for described in (True, False):
+            text = _neutral_text(plan, refs, shown, described=described)
+            grounding = check(text, supporting, allowed, words=True)
+            if grounding.ok:
+                break
     scores = [outcomes[t].confidence.score if t in outcomes else 0.0 for t in support]
     weakest = min(scores) if scores else 0.0
     score = max(0.0, min(1.0, weakest * plan_confidence)) if not missing else 0.0
@@ -160,14 +163,19 @@ def _stray_choice(plan: Plan, refs: list[Any], value: Any) -> str:
     return f"the answer {value!r} is none of the things the question asks to choose between"
 
 
-def _neutral_text(refs: list[Any], shown: Mapping[str, Any]) -> str:
-    """'population: 125681593' per slot: nothing but the values and what they are."""
+def _neutral_text(
+    plan: Plan, refs: list[Any], shown: Mapping[str, Any], *, described: bool = True
+) -> str:
+    """'population of Japan: 125681593' per slot: the values and what the plan says
+    they are, nothing else. Not `described`: the field names alone ('population:
+    125681593'), for when even the plan's own arguments cannot be traced."""
     parts = []
-    for ref in refs:
+    for ref in dict.fromkeys(refs):
         try:
             value = lookup(ref, shown)
         except RefError:
             continue
         label = (ref.path[-1] if ref.path else "result").replace("_", " ")
-        parts.append(f"{label}: {format_value(value)}")
+        what = wording.describe(ref, plan) if described else label
+        parts.append(f"{what}: {format_value(value)}")
     return "; ".join(parts) + "."

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 from veritask.errors import PlanProblem
-from veritask.plan.refs import has_refs
+from veritask.plan.refs import REF_PATTERN, Ref, has_refs
 from veritask.redact import is_secret_name
 from veritask.types import Outcome, OutcomeStatus, Plan, Task
 
@@ -32,7 +32,61 @@ def subject(task: Task) -> str:
     if task.description.strip():
         return task.description.strip()
     words = task.tool.replace("_", " ").strip()
-    plain = [
+    about = _plain_args(task)
+    return f"the {words} for {about}" if about else f"the {words}"
+
+
+COMPARING_TOOLS = {"larger": "the larger", "smaller": "the smaller"}
+
+
+def describe(ref: Ref, plan: Plan, depth: int = 0) -> str:
+    """What the value `ref` reads is, in the plan's own terms: "zone of Saltmarsh",
+    "daily passengers of Pennycross / daily passengers of Quillon".
+
+    The neutral answer sentence is built from this alone when the planner's wording
+    says more than its tasks established, so it names only fields, arguments and the
+    arithmetic the plan wrote — nothing a reader could take for an extra claim.
+    """
+    task = next((t for t in plan.tasks if t.id == ref.task_id), None)
+    if task is None or depth > 4:
+        return str(ref)
+    inner = [
+        describe(Ref(m.group(1), tuple(p for p in m.group(2).split(".") if p)), plan, depth + 1)
+        for value in task.args.values()
+        if isinstance(value, str)
+        for m in REF_PATTERN.finditer(value)
+    ]
+    if task.tool == "calc":
+        expression = str(task.args.get("expression", ""))
+        parts = iter(inner)
+        said = REF_PATTERN.sub(lambda _m: next(parts, "?"), expression)
+        unsigned = re.fullmatch(r"abs\(([^()]*?) - ([^()]*)\)", said)
+        if unsigned:  # "abs(a - b)" is how far apart a and b are, whichever is larger
+            return f"difference between {unsigned.group(1)} and {unsigned.group(2)}"
+        return said
+    if task.tool in COMPARING_TOOLS:
+        sides = [_side(task, side, plan, depth) for side in ("first", "second")]
+        return f"{COMPARING_TOOLS[task.tool]} of {sides[0]} and {sides[1]}"
+    label = (ref.path[-1] if ref.path else task.tool.split(".")[-1]).replace("_", " ")
+    about = " and ".join(inner) if inner else _plain_args(task)
+    return f"{label} of {about}" if about else label
+
+
+def _side(task: Task, side: str, plan: Plan, depth: int) -> str:
+    """One side of a comparison: what its value is ("daily passengers of Quillon"), or
+    the name it was given when the value is a bare number."""
+    value = task.args.get(f"{side}_value")
+    m = REF_PATTERN.search(value) if isinstance(value, str) else None
+    if m:
+        return describe(
+            Ref(m.group(1), tuple(p for p in m.group(2).split(".") if p)), plan, depth + 1
+        )
+    return str(task.args.get(side, side))
+
+
+def _plain_args(task: Task) -> str:
+    """The task's literal arguments a reader may see ("Saltmarsh and Thornbury")."""
+    return " and ".join(
         str(value)
         for name, value in task.args.items()
         if isinstance(value, str | int | float)
@@ -40,9 +94,7 @@ def subject(task: Task) -> str:
         and not is_secret_name(name)
         and not has_refs(value)
         and len(str(value)) <= 60
-    ]
-    about = " and ".join(plain)
-    return f"the {words} for {about}" if about else f"the {words}"
+    )
 
 
 def missing(task: Task, outcome: Outcome | None) -> str:
@@ -109,4 +161,4 @@ def plan_refusal(problems: Iterable[PlanProblem]) -> tuple[str, list[str]]:
     return text, reasons
 
 
-__all__ = ["abstention", "gaps", "missing", "plan_refusal", "subject"]
+__all__ = ["abstention", "describe", "gaps", "missing", "plan_refusal", "subject"]

@@ -280,9 +280,11 @@ class Orchestrator(Runtime):
         )
 
     def tool_descriptions(self) -> str:
-        """The active tools' own descriptions: names in them (units, sources) may appear
-        in an answer without being a claim."""
-        return "\n".join(spec.description for spec in self.catalog.registry)
+        """The active tools' own words — descriptions, field names, the toolkits'
+        vocabulary: names (units, sources) and words in them may appear in an answer
+        without being a claim."""
+        described = [spec.description for spec in self.catalog.registry]
+        return "\n".join(described + [t.document for t in self.catalog.targets()])
 
 
 __all__ = ["Orchestrator", "PlanMemoryLike", "load_plan", "new_run_id"]
