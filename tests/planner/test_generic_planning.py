@@ -319,9 +319,7 @@ def test_a_look_up_before_a_computation_is_never_written_twice() -> None:
     first = rules["look1s"]
     assert '"book(\\"Dune\\")"' in first and '"book(\\"Emma\\")"' in first
     after_dune = next(
-        rules[r.split()[-1].replace("cont1", "look2")]
-        for r in first.split(" | ")
-        if "Dune" in r
+        rules[r.split()[-1].replace("cont1", "look2")] for r in first.split(" | ") if "Dune" in r
     )
     assert "Dune" not in after_dune and "Emma" in after_dune
 

@@ -100,7 +100,7 @@ def test_answer_text_writes_no_digits_of_its_own() -> None:
 
 
 def test_closest_examples_by_meaning() -> None:
-    (_, (question, _)), = closest(
+    ((_, (question, _)),) = closest(
         "What is the combined population of Peru and Chile?", toolkit_pairs(CATALOG), 1
     )
     assert "total population" in question

@@ -12,6 +12,7 @@ import re
 from veritask.embedding.lexical import stem
 from veritask.plan.refs import find_refs, template_refs
 from veritask.planner.question_text import (
+    asks_unsigned_difference,
     compared_names,
     name_runs,
     question_numbers,
@@ -81,6 +82,14 @@ def _fields_not_asked(features: PlanFeatures, asked: Asked, relevance: Relevance
     out = []
     for key in dict.fromkeys(features.slot_keys):
         if key in asked.targets and asked.slots and key not in asked.slots and "." in key:
+            field = key.split(".")[-1]
+            owners = sorted(k.split(".")[0] for k in asked.slots if k.split(".")[-1] == field)
+            if owners:  # the same field of another tool: the tool is what is wrong
+                out.append(
+                    f"the answer states {field!r} of {key.split('.')[0]}, but the question "
+                    f"asks for the {field!r} of {' or '.join(owners)}; look it up there"
+                )
+                continue
             best = ", ".join(sorted(k.split(".")[-1] for k in asked.slots))
             out.append(
                 f"the answer states {key.split('.')[-1]!r}, but the question asks most "
@@ -200,7 +209,7 @@ def argument_problems(question: str, plan: Plan, registry: ToolRegistry) -> list
 def _unnamed_tools(plan: Plan, asked: Asked, registry: ToolRegistry) -> list[str]:
     """A tool the question names by its own words must be the one used, not another
     tool that shares its fields."""
-    if not asked.tools or asked.owner is not None:
+    if not asked.tools or (asked.owner is not None and asked.owner not in asked.tools):
         return []  # a field only one tool returns decides the tool (see grammar.chosen_tools)
     covered = {f for t in asked.tools if t in registry for f in registry.get(t).output_fields or ()}
     out = []
@@ -218,7 +227,7 @@ def direction_problems(question: str, plan: Plan) -> list[str]:
     the thing named after "than", "to" or "as". Reversed, it is a confident wrong number."""
     base = _compared_against(question, plan)
     if base is None:
-        return []
+        return _signed_differences(plan, asks_unsigned_difference(question))
     by_step = {t.id: t for t in plan.tasks}
     out = []
     for task in plan.tasks:
@@ -244,11 +253,39 @@ def direction_problems(question: str, plan: Plan) -> list[str]:
     return out
 
 
+def _signed_differences(plan: Plan, unsigned_question: bool) -> list[str]:
+    """With nothing after "than" ("How many years apart did A and B open?"), a
+    difference of two looked-up values has no side to subtract: `$2.x - $1.x` is -7 or
+    7 by the order of the look-ups. Only `abs(…)` answers such a question. The same
+    holds when the subtracted steps each look up several names ("the journey from A to
+    T than from A to G"): no one name tells which step is the "than" side."""
+    by_step = {t.id: t for t in plan.tasks}
+    out = []
+    for task in plan.tasks:
+        expression = task.args.get("expression")
+        if task.tool != "calc" or not isinstance(expression, str) or "abs(" in expression:
+            continue
+        steps = {r.task_id for r in find_refs(expression)}
+        paired = any(_literal_names(by_step.get(s)) > 1 for s in steps)
+        if "-" in expression and len(steps) >= 2 and (unsigned_question or paired):
+            out.append(
+                f"step {task.id} subtracts in the order of the look-ups, but the question "
+                "names no side to subtract; write abs(…) around the difference"
+            )
+    return out
+
+
 def _compared_against(question: str, plan: Plan) -> str | None:
     """The look-up step whose name the question puts after than/to/as, if exactly one."""
     names = {t.id: _entity(t) for t in plan.tasks}
     found = [tid for tid, name in names.items() if name and compared_names(question, [name])]
     return found[0] if len(found) == 1 else None
+
+
+def _literal_names(task: object) -> int:
+    """How many names a step looks up as written in the question (not references)."""
+    args = getattr(task, "args", {}) or {}
+    return len([v for v in args.values() if isinstance(v, str) and "$" not in v])
 
 
 def _entity(task: object) -> str:
@@ -310,9 +347,7 @@ def _counts_not_multiplied(question: str, plan: Plan) -> list[str]:
         if isinstance(v, str) and "$" not in v
     }
     sentence = question_sentence(question)
-    expressions = [
-        str(v) for task in plan.tasks if task.tool == "calc" for v in task.args.values()
-    ]
+    expressions = [str(v) for task in plan.tasks if task.tool == "calc" for v in task.args.values()]
     out = []
     for number in question_numbers(question):
         after = re.search(rf"(?<![\w.]){re.escape(number)}\s+(.+)", sentence)
@@ -326,7 +361,7 @@ def _counts_not_multiplied(question: str, plan: Plan) -> list[str]:
         if expressions and not any(re.search(beside_times, e) for e in expressions):
             out.append(
                 f"the question counts {number} of a looked-up thing; multiply its value "
-                f"by {number} (e.g. calc(\"{number} * $1.field\"))"
+                f'by {number} (e.g. calc("{number} * $1.field"))'
             )
     return out
 

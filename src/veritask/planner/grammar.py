@@ -14,11 +14,17 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from veritask.planner.catalog import Catalog
-from veritask.planner.question_text import compared_names, question_numbers, question_spans
+from veritask.planner.question_text import (
+    asks_unsigned_difference,
+    compared_names,
+    question_numbers,
+    question_spans,
+)
 from veritask.planner.relevance import COMPUTE_TOOLS, Asked
 from veritask.tools.registry import ToolSpec
 
@@ -55,9 +61,20 @@ def _param_kind(spec: ToolSpec, name: str) -> str:
     return "number" if kind == "number" else "text"
 
 
-def _call_rule(spec: ToolSpec, k: int, enum_rules: dict[str, str], expr: str = "expr") -> str:
+def _call_rule(
+    spec: ToolSpec,
+    k: int,
+    enum_rules: dict[str, str],
+    expr: str = "expr",
+    chain: dict[str, str] | None = None,
+) -> str:
     """One tool call at step k: positional args, trailing optional args may be left out.
-    `expr` names the arithmetic rule (`exprop` demands at least one operator)."""
+    `expr` names the arithmetic rule (`exprop` demands at least one operator); `chain`
+    the rule of the fields a look-up's text argument may read (see `_chain_fields`)."""
+    text_arg = f"sarg{k}"
+    if chain is not None and spec.name in chain:
+        # A tool no earlier field can feed takes the question's own spans only (sarg1).
+        text_arg = f"sarg{k}{chain[spec.name]}" if k > 1 and chain[spec.name] else "sarg1"
     parts: list[tuple[str, bool]] = []
     required = set(spec.required_params)
     for i, name in enumerate(spec.param_names):
@@ -65,7 +82,7 @@ def _call_rule(spec: ToolSpec, k: int, enum_rules: dict[str, str], expr: str = "
         if kind == "enum":
             arg = enum_rules[f"{spec.name}.{name}"]
         else:
-            arg = {"expr": f'"\\"" {expr}{k} "\\""', "number": f"narg{k}"}.get(kind, f"sarg{k}")
+            arg = {"expr": f'"\\"" {expr}{k} "\\""', "number": f"narg{k}"}.get(kind, text_arg)
         sep = '", " ' if i else ""
         parts.append((sep + arg, name in required))
     body = ""
@@ -148,8 +165,7 @@ def build_grammar(question: str, catalog: Catalog, asked: Asked, max_steps: int 
         # Letters (Latin, accented too), spaces and light punctuation only: no digits of
         # its own ("= 40000", "⅛ km") — a number in an answer is a step's value or one
         # the question gave.
-        f"text ::= {_TEXT_CHARS}{{0,80}}"
-        + (f" (num {_TEXT_CHARS}{{0,40}})?" if numbers else ""),
+        f"text ::= {_TEXT_CHARS}{{0,80}}" + (f" (num {_TEXT_CHARS}{{0,40}})?" if numbers else ""),
     ]
     for spec in tools:
         for name in spec.param_names:
@@ -161,6 +177,12 @@ def build_grammar(question: str, catalog: Catalog, asked: Asked, max_steps: int 
                 enum_rules[f"{spec.name}.{name}"] = rule
     final = final_shape(asked, tools)
     lookups = [t for t in tools if t.name not in COMPUTE_TOOLS]
+    chain: dict[str, str] = {}
+    for i, spec in enumerate(lookups):
+        fields = _chain_field_names(spec, lookups, {s.name for s in catalog.registry})
+        chain[spec.name] = f"cf{i + 1}" if fields else ""
+        if fields:
+            rules.append(f"cf{i + 1} ::= {_choice(fields)}")
     finals = [t for t in tools if t.name in final] if final else []
     # No more steps than the question names things, plus one (the computation, or a
     # look-up by an earlier step's field): a small model otherwise repeats
@@ -168,29 +190,61 @@ def build_grammar(question: str, catalog: Catalog, asked: Asked, max_steps: int 
     # look-ups nothing reads. "Fenwick Cross and Lantern Hill" is offered whole as well
     # as in its parts, but names two things: count only spans that hold no other span.
     names = [s for s in spans if not any(o != s and o in s for o in spans)]
+    # "How many years apart …": a difference no side of which the question names is
+    # absolute, whichever look-up came first (the checks require the same).
+    # So is one between look-ups of several names each ("the journey A to T than A to
+    # G"): which step is the "than" side cannot be told from one name, and a reversed
+    # difference is a confident wrong sign.
+    paired = any(len(t.required_params) > 1 for t in lookups)
+    unsigned = "-" in asked.required and (
+        asks_unsigned_difference(question)
+        or (paired and not asked.times and "/" not in asked.required)
+    )
     max_steps = max(2, min(max_steps, len(names) + 1))
     for k in range(1, max_steps + 1):
-        rules += _step_rules(k, max_steps, tools, lookups, finals, enum_rules, bool(numbers))
+        rules += _step_rules(
+            k, max_steps, tools, lookups, finals, enum_rules, bool(numbers), chain, unsigned
+        )
     if finals:
         directed = bool({"/", "-"} & asked.required) or asked.times
-        chain = _distinct_chain(
-            max_steps, lookups, spans, question, directed and "calc" in final, bool(numbers)
+        distinct = _distinct_chain(
+            max_steps, lookups, spans, question, directed and "calc" in final, bool(numbers), chain
         )
-        if chain:
+        if distinct:
             replaced = ("step1 ::=", "look", "cont")
-            rules = [r for r in rules if not r.startswith(replaced)] + chain
-    return "\n".join(rules) + "\n"
+            rules = [r for r in rules if not r.startswith(replaced)] + distinct
+    text = "\n".join(rules) + "\n"
+    if lookups and not any(t.output_fields for t in lookups):
+        # Every look-up returns a bare value (a travel time): `$1` is the value, and a
+        # field after it (".value", ".minutes") is one no step returns.
+        for optional in (' ("." nfield)?', ' ("." field)?', ' "." nfield'):
+            text = text.replace(optional, "")
+        text = re.sub(r' \| "\$" (?:"\d"|\[1-\d\]) "\." (?:tfield|cf\d+)', "", text)
+    return text
 
 
-def _one_name_values(spec: ToolSpec, spans: list[str], question: str) -> list[str] | None:
-    """The names a one-parameter look-up may be called with, or None for other tools."""
-    if len(spec.param_names) != 1:
+MAX_PAIRED_NAMES = 5
+"""A look-up of several names (a journey from A to B) is offered every ordering of up
+to this many of the question's names; with more, the plain rules stand."""
+
+
+def _call_values(spec: ToolSpec, spans: list[str], question: str) -> list[Call] | None:
+    """The names a look-up may be called with, one tuple per call, or None when its
+    required parameters are not all names (a number, an expression)."""
+    params = spec.required_params
+    if len(params) != len(spec.param_names) or not params:
         return None
-    (name,) = spec.param_names
-    kind = _param_kind(spec, name)
-    if kind == "enum":
-        return _named_enum(spec, name, question)
-    return spans if kind == "text" else None
+    if len(params) == 1:
+        kind = _param_kind(spec, params[0])
+        if kind == "enum":
+            return [(v,) for v in _named_enum(spec, params[0], question)]
+        return [(v,) for v in spans] if kind == "text" else None
+    if any(_param_kind(spec, p) != "text" for p in params):
+        return None
+    names = [s for s in spans if not any(o != s and o in s for o in spans)]
+    if len(names) > MAX_PAIRED_NAMES:
+        return None
+    return list(itertools.permutations(names, len(params)))
 
 
 def _named_enum(spec: ToolSpec, name: str, question: str) -> list[str]:
@@ -206,37 +260,46 @@ def _distinct_chain(
     question: str,
     directed: bool = False,
     has_numbers: bool = True,
+    chain_fields: dict[str, str] | None = None,
 ) -> list[str]:
     """Look-ups before a final computation, each of a name not looked up yet.
 
     A small model that has written `line("Meadow")` writes it again ("the sum of the
     Meadow and Crown lines" becomes Meadow + Meadow + Meadow). When every look-up tool
-    takes one name, the grammar remembers which names are used (a state per set of
-    names, a handful for a question's two or three) and offers only the others; a
-    look-up by an earlier step's text field (a chain) is always open. Empty when some
-    tool takes several arguments: then the plain rules stand.
+    takes names only, the grammar remembers which names are used (a state per set of
+    names, a handful for a question's two or three) and offers only calls that look up
+    a name not used yet — for a tool of two names ("from A to B"), at least one new
+    one, so "A to T, then A to G" can be written but "A to T" twice cannot; a look-up
+    by an earlier step's text field (a chain) is always open. Empty when some tool
+    takes a number or an expression: then the plain rules stand.
 
     `directed` (a ratio or difference "… than X"): the states remember the order of the
     names too, so the final calc can put the step that looked up X after the operator —
     "how many times busier is A than X" is `$A / $X`, never the reverse.
     """
-    values: dict[str, list[str]] = {}
+    values: dict[str, list[Call]] = {}
     for spec in lookups:
-        found = _one_name_values(spec, spans, question)
+        found = _call_values(spec, spans, question)
         if found is None:
             return []
         values[spec.name] = found
-    every = list(dict.fromkeys(v for vs in values.values() for v in vs))
+    every = list(dict.fromkeys(v for calls in values.values() for c in calls for v in c))
     if not every or len(every) > 8:
         return []
-    bases = compared_names(question, every) if directed else []
+    single = all(len(c) == 1 for calls in values.values() for c in calls)
+    bases = compared_names(question, every) if directed and single else []
     chain = _Chain(lookups, values, every, bases[0] if len(bases) == 1 else None)
+    chain.chain_fields = chain_fields or {}
     conts = chain.looks(max_steps)
     return chain.rules + chain.continuations(conts, max_steps, directed, has_numbers)
 
 
+Call = tuple[str, ...]
+"""The names one look-up is called with, in parameter order."""
 Seq = tuple[str, ...]
-"""The names looked up so far, step by step ("" for a look-up by an earlier field)."""
+"""The names looked up so far, step by step ("" for a look-up by an earlier field; the
+names of a call of several joined by `_SEP`)."""
+_SEP = "\x1f"
 
 
 @dataclass
@@ -244,21 +307,25 @@ class _Chain:
     """The states of `_distinct_chain` and the rules it writes."""
 
     lookups: list[ToolSpec]
-    values: dict[str, list[str]]
+    values: dict[str, list[Call]]
     every: list[str]
     base: str | None
     rules: list[str] = field(default_factory=list)
+    chain_fields: dict[str, str] = field(default_factory=dict)
+    """Per look-up tool, the rule of the fields its argument may read ("": none; see
+    `_chain_field_names`); a tool missing here reads any text field."""
 
     def used(self, seq: Seq) -> frozenset[str]:
         """Names no longer offered: those looked up, and any name overlapping one."""
-        return frozenset(w for v in seq if v for w in self.every if w in v or v in w)
+        looked = [part for v in seq if v for part in v.split(_SEP)]
+        return frozenset(w for v in looked for w in self.every if w in v or v in w)
 
     def state(self, k: int, seq: Seq) -> str:
         marks = seq if self.base else tuple(sorted(self.used(seq)))
         return f"{k}s" + "".join("r" if not v else str(self.every.index(v)) for v in marks)
 
     def _is_text(self, spec: ToolSpec) -> bool:
-        return _param_kind(spec, spec.param_names[0]) == "text"
+        return len(spec.param_names) == 1 and _param_kind(spec, spec.param_names[0]) == "text"
 
     def looks(self, max_steps: int) -> dict[str, tuple[int, Seq]]:
         """Write the look-up rules of every reachable state; the states they lead to."""
@@ -275,13 +342,17 @@ class _Chain:
             alts = []
             reached: dict[str, tuple[int, Seq]] = {}
             for spec in self.lookups:
-                nexts = [(f"{spec.name}({json.dumps(v)})", (*seq, v)) for v in
-                         self.values[spec.name] if v not in used]
+                nexts = [
+                    (f"{spec.name}({', '.join(json.dumps(v) for v in c)})", (*seq, _SEP.join(c)))
+                    for c in self.values[spec.name]
+                    if any(v not in used for v in c)
+                ]
                 for call, after in nexts:
                     alts.append(f'{_lit(call)} "\\n" cont{self.state(k, after)}')
                     reached[self.state(k, after)] = (k, after)
-                if k > 1 and self._is_text(spec):
-                    ref = f'"\\"$" {_step_digits(k - 1)} "." tfield "\\""'
+                if k > 1 and self._chains_into(spec):
+                    fields = self.chain_fields.get(spec.name, "tfield")
+                    ref = f'"\\"$" {_step_digits(k - 1)} "." {fields} "\\""'
                     after = (*seq, "")
                     call = f'{_lit(spec.name + "(")} {ref} ")"'
                     alts.append(f'{call} "\\n" cont{self.state(k, after)}')
@@ -296,8 +367,12 @@ class _Chain:
         last, and a name is still unused or a look-up by an earlier field is possible."""
         return j < max_steps and (
             any(v not in self.used(seq) for v in self.every)
-            or any(self._is_text(spec) for spec in self.lookups)
+            or any(self._chains_into(spec) for spec in self.lookups)
         )
+
+    def _chains_into(self, spec: ToolSpec) -> bool:
+        """Whether `spec` may be called with an earlier step's field."""
+        return self._is_text(spec) and bool(self.chain_fields.get(spec.name, "tfield"))
 
     def continuations(
         self, conts: dict[str, tuple[int, Seq]], max_steps: int, directed: bool, numbers: bool
@@ -359,18 +434,22 @@ def _step_rules(
     finals: list[ToolSpec],
     enum_rules: dict[str, str],
     has_numbers: bool = True,
+    chain: dict[str, str] | None = None,
+    unsigned: bool = False,
 ) -> list[str]:
     """Rules of step k. With a required final shape, lookups lead on and a final
     computing step (from step 2 on) ends the plan with its one answer slot."""
     rules = []
     last = k == max_steps
     if finals:
-        look = " | ".join(_call_rule(s, k, enum_rules) for s in lookups) or '"none()"'
+        look = " | ".join(_call_rule(s, k, enum_rules, chain=chain) for s in lookups)
+        look = look or '"none()"'
         rules.append(f"look{k} ::= {look}")
         # The final calculation uses every look-up once: "$1.x / $1.x" (a value with
         # itself) or a step nothing reads cannot be written.
         fin = " | ".join(
-            _compare_rule(s, k) if s.name in ("larger", "smaller") and k > 2
+            _compare_rule(s, k)
+            if s.name in ("larger", "smaller") and k > 2
             else _call_rule(s, k, enum_rules, "exprall")
             for s in finals
         )
@@ -386,7 +465,8 @@ def _step_rules(
         nxt = f' | "{k + 1}. " call{k + 1} "\\n" more{k + 1}' if not last else ""
         if k == 1:
             rules.append('step1 ::= "1. " call1 "\\n" more1')
-        calls = " | ".join(_call_rule(spec, k, enum_rules) for spec in tools) or '"none()"'
+        calls = " | ".join(_call_rule(spec, k, enum_rules, chain=chain) for spec in tools)
+        calls = calls or '"none()"'
         rules.append(f"more{k} ::= answer{k}{nxt}")
         rules.append(f"call{k} ::= {calls}")
         # A slot names a field unless some offered tool returns a bare value (a calc,
@@ -405,12 +485,24 @@ def _step_rules(
         ref = f'"$" {_step_digits(k - 1)}'
         rules.append(f'ref{k} ::= {ref} ("." nfield)?')
         rules.append(f'sarg{k} ::= "\\"" (ent | {ref} "." tfield) "\\""')
+        for fields in sorted({f for f in (chain or {}).values() if f}):
+            rules.append(f'sarg{k}{fields} ::= "\\"" (ent | {ref} "." {fields}) "\\""')
         rules.append(f'narg{k} ::= "\\"" (num | {ref} "." nfield) "\\""')
         rules.append(f'term{k} ::= ref{k} | num | "(" expr{k} ")" | "abs(" expr{k} ")"')
         rules.append(f"expr{k} ::= term{k} (op term{k})*")
         rules.append(f"exprop{k} ::= term{k} (op term{k})+")
-        rules.append(f"exprall{k} ::= {_every_step_once(k, has_numbers)}")
+        rules.append(f"exprall{k} ::= {_every_step_once(k, has_numbers, unsigned)}")
     return rules
+
+
+def _chain_field_names(spec: ToolSpec, lookups: list[ToolSpec], planned: set[str]) -> set[str]:
+    """Text fields an earlier step may hand to `spec` as its argument ("the colour of
+    the line Tallis Park is on": station → `line($1.line)`). Not a label field — the
+    name a thing was looked up by looks up the same thing again — and not a field that
+    is the name of another tool: a station's `line` is an argument for `line`, never
+    for `station` ("passengers of Ravensholm in 7 days" is not `station($1.line)`)."""
+    texts = {f for s in lookups for f, kind in (s.output_kinds or {}).items() if kind == "text"}
+    return {f for f in texts - _label_fields(lookups) if f not in planned or f == spec.name}
 
 
 def _label_fields(tools: list[ToolSpec]) -> set[str]:
@@ -439,14 +531,15 @@ def _compare_rule(spec: ToolSpec, k: int) -> str:
     return f'{_lit(spec.name + "(")} ({" | ".join(pairs)}) ")"'
 
 
-def _every_step_once(k: int, has_numbers: bool = True) -> str:
+def _every_step_once(k: int, has_numbers: bool = True, unsigned: bool = False) -> str:
     """Arithmetic at step k that reads each earlier step exactly once, in any order,
-    with the question's numbers around it ("3 * $1.price", "abs($1.a - $2.a)")."""
+    with the question's numbers around it ("3 * $1.price", "abs($1.a - $2.a)");
+    `unsigned`: only the absolute value of it."""
     steps = list(range(1, k))
     if len(steps) > 4:  # 120+ orders: fall back to any arithmetic with an operator
         return f"term{k} (op term{k})+"
     core = _read_in_orders(itertools.permutations(steps))
-    joined = f'"abs(" {core} ")" | {core}'
+    joined = f'"abs(" {core} ")"' if unsigned and k > 2 else f'"abs(" {core} ")" | {core}'
     if not has_numbers:  # no number in the question: only the looked-up values
         return joined
     if len(steps) == 1:  # one look-up: a number of the question must combine with it

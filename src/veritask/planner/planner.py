@@ -201,9 +201,7 @@ class Planner:
         if chosen is None:
             return previous
         plan, votes = chosen
-        return PlanningResult(
-            plan, agreement(votes, pool), votes, [*previous.candidates, *fresh]
-        )
+        return PlanningResult(plan, agreement(votes, pool), votes, [*previous.candidates, *fresh])
 
     async def _sample(
         self,

@@ -199,7 +199,6 @@ def words_of(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-
 def question_sentence(question: str) -> str:
     """The sentence that asks: the last one ending in '?', else the whole text.
 
@@ -231,3 +230,17 @@ def compared_names(question: str, names: Iterable[str]) -> list[str]:
     sentence = " ".join(question_sentence(question).lower().split())
     lead = rf"\b(?:{'|'.join(BASE_WORDS)})\s+(?:(?:the|a|an|that|of|those)\s+){{0,3}}"
     return [n for n in names if re.search(lead + re.escape(n.lower()) + r"s?\b", sentence)]
+
+
+UNSIGNED_CUES = frozenset({"apart", "difference", "differ", "differs", "gap"})
+"""Words asking how far apart two values are, with no side to subtract from."""
+
+
+def asks_unsigned_difference(question: str) -> bool:
+    """ "How many years apart did A and B open?", "the difference in price between A
+    and B": a difference whose sign nothing in the question decides — unless it also
+    says what to subtract ("the difference … than B")."""
+    sentence = question_sentence(question).lower()
+    if not UNSIGNED_CUES & set(words_of(sentence)):
+        return False
+    return re.search(rf"\b(?:{'|'.join(BASE_WORDS)})\b", sentence) is None

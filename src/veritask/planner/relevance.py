@@ -29,6 +29,7 @@ from veritask.planner.question_text import (
     without_names,
     words_of,
 )
+from veritask.tools.registry import ToolSpec
 from veritask.types import Plan, Task
 
 COMPUTE_TOOLS = frozenset({"calc", "larger", "smaller"})
@@ -105,13 +106,20 @@ class Asked:
     """"how many times": the answer is a ratio."""
     count: bool
     """"how many / how much": the answer is a number."""
+    whole_owner: str | None = None
+    """A tool whose whole value is what is asked ("how many minutes from A to B") when
+    the question names no field of any other tool: it alone is offered then."""
 
     @property
     def owner(self) -> str | None:
         """The one tool that returns every field an answer may state, when there is one
         and nothing is compared: that tool alone looks the answer up."""
+        if self.compares:
+            return None
         owners = {k.split(".")[0] for k in self.slots if "." in k}
-        return next(iter(owners)) if len(owners) == 1 and not self.compares else None
+        if len(owners) == 1 and (self.whole_owner is None or self.whole_owner in owners):
+            return next(iter(owners))
+        return self.whole_owner if not owners else None
 
 
 class Relevance:
@@ -217,6 +225,8 @@ class Relevance:
             if by_meaning and by_meaning[0][1] >= ASKED_MIN_SCORE:
                 named.add(by_meaning[0][0].key)
                 slots = set(named)
+        named_tools = self.named_tools(question)
+        slots = self._break_tie(question, slots, named_tools)
         sentence = question_sentence(question)
         words = words_of(sentence)
         ops = {o for op in OPERATIONS if set(words) & set(op.cues) for o in op.operators}
@@ -240,7 +250,8 @@ class Relevance:
         if "per" in words:
             ops.add("/")
         return Asked(
-            tools=frozenset(self.named_tools(question)),
+            whole_owner=self._whole_owner(question, slots),
+            tools=frozenset(named_tools),
             targets=frozenset(named),
             slots=frozenset(slots),
             ranked=tuple((t.key, s) for t, s, _ in rows),
@@ -251,6 +262,44 @@ class Relevance:
             times=_asks_times(words),
             count=_asks_count(words),
         )
+
+    def _break_tie(self, question: str, slots: set[str], named_tools: list[str]) -> set[str]:
+        """Equally named fields of several tools ("opened" of a station and of a line):
+        keep those of a tool the question names by its vocabulary ("the Harbour line"),
+        else those of tools its names can be looked up with — a tool whose parameter is
+        a fixed choice the question spells none of cannot look up "Wexley"."""
+        owners = {k.split(".")[0] for k in slots}
+        if len(owners) < 2:
+            return slots
+        named = {k for k in slots if k.split(".")[0] in named_tools}
+        if named:
+            return named
+        registry = self.catalog.registry
+        callable_ = {
+            k
+            for k in slots
+            if k.split(".")[0] not in registry
+            or not _needs_unspelled_choice(registry.get(k.split(".")[0]), question)
+        }
+        return callable_ or slots
+
+    def _whole_owner(self, question: str, slots: set[str]) -> str | None:
+        """The tool whose whole value is asked, when it is the only slot and no word of
+        the question is a field name of another tool ("the capitals of …" needs a
+        country look-up before a distance)."""
+        if len(slots) != 1 or "." in next(iter(slots)):
+            return None
+        (tool,) = slots
+        q_stems = set(_stems(question_sentence(question)))
+        for spec in self.catalog.planned_tools():
+            if spec.name == tool:
+                continue
+            for name in spec.output_fields or ():
+                if name in ("name", "id"):
+                    continue
+                if {stem(w) for w in words_of(name.replace("_", " "))} <= q_stems:
+                    return None
+        return tool
 
     def uncovered(self, question: str, names: frozenset[str]) -> list[str]:
         """Content words of the question no tool speaks to, names excepted."""
@@ -277,11 +326,7 @@ class Relevance:
         sentence = question_sentence(question)
         # An acronym on its own ("GDP") is more often a concept than a name.
         name_words = {
-            w.lower()
-            for s in spans
-            if s[:1].isupper()
-            for w in s.split()
-            if not _acronym(w)
+            w.lower() for s in spans if s[:1].isupper() for w in s.split() if not _acronym(w)
         }
         content = [
             w
@@ -296,6 +341,17 @@ class Relevance:
             return []
         listed = ", ".join(repr(w) for w in dict.fromkeys(content))
         return [f"the question asks about {listed}, which none of the tools provides"]
+
+
+def _needs_unspelled_choice(spec: ToolSpec, question: str) -> bool:
+    """Whether a required parameter of `spec` is a fixed choice (enum) the question
+    spells none of the values of."""
+    folded = question.lower()
+    for name in spec.required_params:
+        enum = spec.param_enum(name)
+        if enum and not any(str(v).lower() in folded for v in enum):
+            return True
+    return False
 
 
 def _acronym(span: str) -> bool:
@@ -326,8 +382,10 @@ def _strength(target: Target, q_stems: set[str], q_text: str, weak: frozenset[st
             # A function word sharpens a phrase ("whose capital" beats "capital") but
             # counts half: "how long" is one concept, not two.
             hit = sum(0.5 if s in _GENERIC_STEMS else 1.0 for s in stems)
-        elif len(stems) == 2 and all(s in q_stems and s not in weak for s in stems):
-            hit = 2.0  # "price usd": both words present anywhere
+        elif len(stems) == 2 and all(
+            s in q_stems and s not in weak and s not in _GENERIC_STEMS for s in stems
+        ):
+            hit = 2.0  # "price usd": both words present anywhere; "how … long" is one
         else:
             hit = 0.0
         if hit:
