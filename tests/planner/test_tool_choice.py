@@ -14,7 +14,7 @@ from typing import Literal, TypedDict
 
 from veritask import Toolkit, tool
 from veritask.planner.catalog import Catalog
-from veritask.planner.checks import direction_problems
+from veritask.planner.checks import comparison_labels, direction_problems
 from veritask.planner.grammar import build_grammar, chosen_tools
 from veritask.planner.relevance import Relevance
 from veritask.planner.steps import parse_steps
@@ -221,3 +221,20 @@ def test_a_difference_between_two_journeys_is_absolute() -> None:
     grammar = build_grammar(question, CATALOG, RELEVANCE.asked(question))
     final = next(line for line in grammar.splitlines() if line.startswith("exprall3 ::="))
     assert final.split(" ::= ")[1].startswith('"abs(')
+
+
+def test_bare_values_are_compared_under_the_names_their_steps_looked_up() -> None:
+    question = "Which is a longer crossing from Gull Point, Oyster Bay or Tern Rock?"
+    assert offered(question) == ["crossing_minutes", "larger"]
+    grammar = build_grammar(question, CATALOG, RELEVANCE.asked(question))
+    assert 'larger(" ("\\"" ent "\\", \\"$1\\", \\"" ent "\\", \\"$2\\""' in grammar
+    steps = (
+        '1. crossing_minutes("Gull Point", "Oyster Bay")\n'
+        '2. crossing_minutes("Gull Point", "Tern Rock")\n'
+    )
+    right = _plan(steps + '3. larger("Oyster Bay", "$1", "Tern Rock", "$2")\nAnswer: {$3}\n')
+    assert comparison_labels(right) == []
+    swapped = _plan(steps + '3. larger("Tern Rock", "$1", "Oyster Bay", "$2")\nAnswer: {$3}\n')
+    assert len(comparison_labels(swapped)) == 2
+    shared = _plan(steps + '3. larger("Gull Point", "$1", "Tern Rock", "$2")\nAnswer: {$3}\n')
+    assert any("'Gull Point'" in p for p in comparison_labels(shared))

@@ -47,6 +47,7 @@ def relevance_problems(
     problems += unused_numbers(question, plan)
     problems += self_operations(plan)
     problems += direction_problems(question, plan)
+    problems += comparison_labels(plan)
     problems += _unnamed_tools(plan, asked, registry)
     names = _names_used(question, features.entity_words)
     uncovered = relevance.uncovered(question, names)
@@ -253,6 +254,42 @@ def direction_problems(question: str, plan: Plan) -> list[str]:
     return out
 
 
+def comparison_labels(plan: Plan) -> list[str]:
+    """larger/smaller names its winner by the label beside each value. A label written
+    from the question ("Thornbury", "$1") must be a name that value's own step looked up
+    and the other did not — else the answer names the wrong thing, confidently."""
+    by_step = {t.id: t for t in plan.tasks}
+    out = []
+    for task in plan.tasks:
+        if task.tool not in ("larger", "smaller"):
+            continue
+        sides = [(task.args.get(s), task.args.get(f"{s}_value")) for s in ("first", "second")]
+        steps = [_single_ref(value) for _, value in sides]
+        for (label, _), mine, other in zip(sides, steps, reversed(steps), strict=True):
+            if not isinstance(label, str) or "$" in label or mine is None:
+                continue
+            own = _literal_args(by_step.get(mine))
+            theirs = _literal_args(by_step.get(other)) if other else set()
+            if label not in own or label in theirs:
+                looked = ", ".join(sorted(own)) or "nothing by name"
+                out.append(
+                    f"step {task.id} names {label!r} for the value of step {mine}, which "
+                    f"looked up {looked}; name each value by the name only its step looked up"
+                )
+    return out
+
+
+def _single_ref(value: object) -> str | None:
+    refs = list(find_refs(value)) if isinstance(value, str) else []
+    return refs[0].task_id if len(refs) == 1 else None
+
+
+def _literal_args(task: object) -> set[str]:
+    """The names a step looks up as written in the question (not references)."""
+    args = getattr(task, "args", {}) or {}
+    return {v for v in args.values() if isinstance(v, str) and "$" not in v}
+
+
 def _signed_differences(plan: Plan, unsigned_question: bool) -> list[str]:
     """With nothing after "than" ("How many years apart did A and B open?"), a
     difference of two looked-up values has no side to subtract: `$2.x - $1.x` is -7 or
@@ -266,7 +303,7 @@ def _signed_differences(plan: Plan, unsigned_question: bool) -> list[str]:
         if task.tool != "calc" or not isinstance(expression, str) or "abs(" in expression:
             continue
         steps = {r.task_id for r in find_refs(expression)}
-        paired = any(_literal_names(by_step.get(s)) > 1 for s in steps)
+        paired = any(len(_literal_args(by_step.get(s))) > 1 for s in steps)
         if "-" in expression and len(steps) >= 2 and (unsigned_question or paired):
             out.append(
                 f"step {task.id} subtracts in the order of the look-ups, but the question "
@@ -280,12 +317,6 @@ def _compared_against(question: str, plan: Plan) -> str | None:
     names = {t.id: _entity(t) for t in plan.tasks}
     found = [tid for tid, name in names.items() if name and compared_names(question, [name])]
     return found[0] if len(found) == 1 else None
-
-
-def _literal_names(task: object) -> int:
-    """How many names a step looks up as written in the question (not references)."""
-    args = getattr(task, "args", {}) or {}
-    return len([v for v in args.values() if isinstance(v, str) and "$" not in v])
 
 
 def _entity(task: object) -> str:

@@ -448,7 +448,7 @@ def _step_rules(
         # The final calculation uses every look-up once: "$1.x / $1.x" (a value with
         # itself) or a step nothing reads cannot be written.
         fin = " | ".join(
-            _compare_rule(s, k)
+            _compare_rule(s, k, bare=not any(t.output_fields for t in lookups))
             if s.name in ("larger", "smaller") and k > 2
             else _call_rule(s, k, enum_rules, "exprall")
             for s in finals
@@ -519,11 +519,16 @@ def _label_fields(tools: list[ToolSpec]) -> set[str]:
     return out
 
 
-def _compare_rule(spec: ToolSpec, k: int) -> str:
+def _compare_rule(spec: ToolSpec, k: int, bare: bool = False) -> str:
     """larger/smaller at step k over two different earlier steps, each named by its own
-    text field and measured by its own number: never the same thing on both sides."""
+    text field and measured by its own number: never the same thing on both sides.
+    `bare` look-ups (a travel time) have no name field: each side is then named by a
+    name of the question, and the checks hold it to the name its step looked up."""
     pairs = []
     for a, b in itertools.permutations(range(1, k), 2):
+        if bare:
+            pairs.append(f'"\\"" ent "\\", \\"${a}\\", \\"" ent "\\", \\"${b}\\""')
+            continue
         pairs.append(
             f'"\\"$" "{a}" "." lfield "\\", \\"$" "{a}" "." nfield "\\", '
             f'\\"$" "{b}" "." lfield "\\", \\"$" "{b}" "." nfield "\\""'

@@ -115,7 +115,7 @@ class Asked:
         """The one tool that returns every field an answer may state, when there is one
         and nothing is compared: that tool alone looks the answer up."""
         if self.compares:
-            return None
+            return self.whole_owner  # bare values compared by the names looked up
         owners = {k.split(".")[0] for k in self.slots if "." in k}
         if len(owners) == 1 and (self.whole_owner is None or self.whole_owner in owners):
             return next(iter(owners))
