@@ -159,7 +159,7 @@ def test_wording_no_task_established_becomes_a_neutral_sentence() -> None:
     plan = _greenhouse_plan("The Fern bed is the most popular bed, {$t3} times wetter.")
     answer = assemble_from_template(plan, _greenhouse_outcomes())
     assert answer.status is AnswerStatus.ANSWERED
-    assert answer.text == "water litres of Fern / water litres of Cactus: 24."
+    assert answer.text == "water litres (Fern) / water litres (Cactus): 24."
     assert answer.confidence.signals["grounding"] == "repaired"
     assert answer.value == 24.0
 
@@ -182,5 +182,5 @@ def test_the_neutral_sentence_says_an_absolute_difference_in_words() -> None:
     outcomes["t3"] = outcomes["t3"].model_copy(update={"value": 11.5})
     answer = assemble_from_template(plan, outcomes)
     assert answer.text == (
-        "difference between water litres of Fern and water litres of Cactus: 11.5."
+        "difference between water litres (Fern) and water litres (Cactus): 11.5."
     )

@@ -10,16 +10,19 @@ from veritask.planner.planner import Planner, PlannerSettings, agreement
 
 # The same plan in other words: the vote compares canonical plans, not text.
 SUM_REWORDED = SUM.replace("have {$3} inhabitants together", "together have {$3} people")
-# Another valid plan for the same question: the two countries looked up in the other order.
+# The same plan with the two countries looked up in the other order: it means the same.
 SUM_SWAPPED = (
     '1. country_facts("Spain")\n2. country_facts("France")\n'
     '3. calc("$1.population + $2.population")\n'
     "Answer: Spain and France have {$3} inhabitants together.\n"
 )
+# A valid plan written differently enough to count as another plan (abs around a sum).
+SUM_OTHER = SUM.replace('"$1.population + $2.population"', '"abs($1.population + $2.population)"')
 
 
-async def test_two_agreeing_samples_are_exactly_two_model_calls() -> None:
-    model = ScriptedModel([SUM, SUM_REWORDED], default=RATIO)
+@pytest.mark.parametrize("second", [SUM_REWORDED, SUM_SWAPPED])
+async def test_two_agreeing_samples_are_exactly_two_model_calls(second: str) -> None:
+    model = ScriptedModel([SUM, second], default=RATIO)
     result = await Planner(_Router(model), raising_registry()).aplan(QUESTION)
     assert len(model.calls) == 2
     assert result.votes == 2 and len(result.candidates) == 2
@@ -31,7 +34,7 @@ async def test_two_agreeing_samples_are_exactly_two_model_calls() -> None:
     [
         (RATIO, SUM, 2),  # the second fails the relevance check: a third sample decides
         (BROKEN, SUM, 2),  # the second does not validate
-        (SUM_SWAPPED, SUM, 2),  # two valid plans that differ
+        (SUM_OTHER, SUM, 2),  # two valid plans that differ
     ],
 )
 async def test_disagreement_draws_a_third_sample(second: str, third: str, votes: int) -> None:
@@ -44,14 +47,14 @@ async def test_disagreement_draws_a_third_sample(second: str, third: str, votes:
 
 
 async def test_three_samples_that_split_keep_the_vote_share_as_confidence() -> None:
-    model = ScriptedModel([SUM, SUM_SWAPPED, SUM])
+    model = ScriptedModel([SUM, SUM_OTHER, SUM])
     result = await Planner(_Router(model), raising_registry()).aplan(QUESTION)
     assert [t.args for t in result.plan.tasks[:2]] == [{"country": "France"}, {"country": "Spain"}]
     assert result.confidence == pytest.approx(2 / 3)
 
 
 async def test_two_samples_setting_draws_two_even_when_they_disagree() -> None:
-    model = ScriptedModel([SUM, SUM_SWAPPED], default=SUM)
+    model = ScriptedModel([SUM, SUM_OTHER], default=SUM)
     settings = PlannerSettings(samples=2)
     result = await Planner(_Router(model), raising_registry(), settings=settings).aplan(QUESTION)
     assert len(model.calls) == 2

@@ -224,10 +224,10 @@ def test_a_difference_between_two_journeys_is_absolute() -> None:
 
 
 def test_bare_values_are_compared_under_the_names_their_steps_looked_up() -> None:
-    question = "Which is a longer crossing from Gull Point, Oyster Bay or Tern Rock?"
+    question = "Which is farther from Gull Point by sail, Oyster Bay or Tern Rock?"
     assert offered(question) == ["crossing_minutes", "larger"]
     grammar = build_grammar(question, CATALOG, RELEVANCE.asked(question))
-    assert 'larger(" ("\\"" ent "\\", \\"$1\\", \\"" ent "\\", \\"$2\\""' in grammar
+    assert 'larger(" ("\\"" lab "\\", \\"$1\\", \\"" lab "\\", \\"$2\\""' in grammar
     steps = (
         '1. crossing_minutes("Gull Point", "Oyster Bay")\n'
         '2. crossing_minutes("Gull Point", "Tern Rock")\n'
@@ -238,3 +238,39 @@ def test_bare_values_are_compared_under_the_names_their_steps_looked_up() -> Non
     assert len(comparison_labels(swapped)) == 2
     shared = _plan(steps + '3. larger("Gull Point", "$1", "Tern Rock", "$2")\nAnswer: {$3}\n')
     assert any("'Gull Point'" in p for p in comparison_labels(shared))
+
+
+def test_a_times_question_offers_division_only() -> None:
+    asked = RELEVANCE.asked("How many times longer is the North route than the South route?")
+    assert asked.times and asked.operators >= {"/"} and "-" not in asked.operators
+
+
+def test_bare_values_are_labelled_by_the_names_offered_as_the_choice() -> None:
+    question = "Which is farther from Gull Point by sail, Oyster Bay or Tern Rock?"
+    grammar = build_grammar(question, CATALOG, RELEVANCE.asked(question))
+    assert 'lab ::= "Oyster Bay" | "Tern Rock"' in grammar
+
+
+def test_samples_that_mean_the_same_plan_vote_together() -> None:
+    from veritask.planner.steps import canonical
+
+    def key(steps: str) -> str:
+        return canonical(_plan(steps + "Answer: {$3}\n"))
+
+    gull_first = '1. port("Gull Point")\n2. port("Oyster Bay")\n'
+    oyster_first = '1. port("Oyster Bay")\n2. port("Gull Point")\n'
+    apart = 'calc("abs($2.opened - $1.opened)")\n'
+    assert key(gull_first + "3. " + apart) == key(oyster_first + "3. " + apart)
+    total = 'calc("$1.berths + $2.berths")\n'
+    assert key(gull_first + "3. " + total) == key(oyster_first + "3. " + total)
+    signed = 'calc("$2.opened - $1.opened")\n'
+    assert key(gull_first + "3. " + signed) != key(oyster_first + "3. " + signed)
+
+
+def test_a_word_counted_by_a_number_is_no_name_beside_real_names() -> None:
+    from veritask.planner.question_text import question_spans
+
+    spans = question_spans("How many berths does Gull Point offer over 30 days in a 7-day week?")
+    assert "Gull Point" in spans
+    assert not {"days", "week", "7-day week"} & set(spans)
+    assert "sprockets" in question_spans("what do 5 sprockets cost?")

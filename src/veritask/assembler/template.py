@@ -166,7 +166,7 @@ def _stray_choice(plan: Plan, refs: list[Any], value: Any) -> str:
 def _neutral_text(
     plan: Plan, refs: list[Any], shown: Mapping[str, Any], *, described: bool = True
 ) -> str:
-    """'population of Japan: 125681593' per slot: the values and what the plan says
+    """'population (Japan): 125681593' per slot: the values and what the plan says
     they are, nothing else. Not `described`: the field names alone ('population:
     125681593'), for when even the plan's own arguments cannot be traced."""
     parts = []

@@ -40,8 +40,8 @@ COMPARING_TOOLS = {"larger": "the larger", "smaller": "the smaller"}
 
 
 def describe(ref: Ref, plan: Plan, depth: int = 0) -> str:
-    """What the value `ref` reads is, in the plan's own terms: "zone of Saltmarsh",
-    "daily passengers of Pennycross / daily passengers of Quillon".
+    """What the value `ref` reads is, in the plan's own terms: "zone (Saltmarsh)",
+    "daily passengers (Pennycross) / daily passengers (Quillon)".
 
     The neutral answer sentence is built from this alone when the planner's wording
     says more than its tasks established, so it names only fields, arguments and the
@@ -60,16 +60,16 @@ def describe(ref: Ref, plan: Plan, depth: int = 0) -> str:
         expression = str(task.args.get("expression", ""))
         parts = iter(inner)
         said = REF_PATTERN.sub(lambda _m: next(parts, "?"), expression)
-        unsigned = re.fullmatch(r"abs\(([^()]*?) - ([^()]*)\)", said)
-        if unsigned:  # "abs(a - b)" is how far apart a and b are, whichever is larger
-            return f"difference between {unsigned.group(1)} and {unsigned.group(2)}"
+        unsigned = re.fullmatch(r"\s*abs\(\s*\$[\w.]+\s*-\s*\$[\w.]+\s*\)\s*", expression)
+        if unsigned and len(inner) == 2:  # how far apart a and b are, whichever is larger
+            return f"difference between {inner[0]} and {inner[1]}"
         return said
     if task.tool in COMPARING_TOOLS:
         sides = [_side(task, side, plan, depth) for side in ("first", "second")]
         return f"{COMPARING_TOOLS[task.tool]} of {sides[0]} and {sides[1]}"
     label = (ref.path[-1] if ref.path else task.tool.split(".")[-1]).replace("_", " ")
     about = " and ".join(inner) if inner else _plain_args(task)
-    return f"{label} of {about}" if about else label
+    return f"{label} ({about})" if about else label
 
 
 def _side(task: Task, side: str, plan: Plan, depth: int) -> str:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from veritask.planner.catalog import Catalog
 from veritask.planner.question_text import (
     asks_unsigned_difference,
+    choice_names,
     compared_names,
     question_numbers,
     question_spans,
@@ -155,6 +156,8 @@ def build_grammar(question: str, catalog: Catalog, asked: Asked, max_steps: int 
     rules = [
         "root ::= step1",
         f"ent ::= {_alts(spans)}",
+        # A bare value compared is labelled by one of the names offered as the choice.
+        f"lab ::= {_alts(choice_names(question, spans) or spans)}",
         f"field ::= {_choice(slot_fields)}",
         f"tfield ::= {_choice(text_fields or slot_fields)}",
         f"lfield ::= {_choice(_label_fields(tools) or text_fields or slot_fields)}",
@@ -527,7 +530,7 @@ def _compare_rule(spec: ToolSpec, k: int, bare: bool = False) -> str:
     pairs = []
     for a, b in itertools.permutations(range(1, k), 2):
         if bare:
-            pairs.append(f'"\\"" ent "\\", \\"${a}\\", \\"" ent "\\", \\"${b}\\""')
+            pairs.append(f'"\\"" lab "\\", \\"${a}\\", \\"" lab "\\", \\"${b}\\""')
             continue
         pairs.append(
             f'"\\"$" "{a}" "." lfield "\\", \\"$" "{a}" "." nfield "\\", '

@@ -143,10 +143,22 @@ def question_spans(
         )
 
     if lower_case:
+        if spans:
+            # Beside capitalised names, a lower-case word after a number counts it
+            # ("in 365 days", "a 7-day week"): a unit, not a name to look up. Alone, it
+            # may be the name ("what do 5 sprockets cost?").
+            words = [
+                "" if _has_digit(w) or (i and _has_digit(words[i - 1])) else w
+                for i, w in enumerate(words)
+            ]
         spans += _short_spans(words, free)
     if not spans:  # nothing name-like at all: any short span of non-question words
         spans = _short_spans(words, lambda w: w.lower() not in QUESTION_WORDS)
     return list(dict.fromkeys(s for s in spans if s))
+
+
+def _has_digit(word: str) -> bool:
+    return any(ch.isdigit() for ch in word)
 
 
 def _name_spans(question: str) -> list[str]:
@@ -244,3 +256,24 @@ def asks_unsigned_difference(question: str) -> bool:
     if not UNSIGNED_CUES & set(words_of(sentence)):
         return False
     return re.search(rf"\b(?:{'|'.join(BASE_WORDS)})\b", sentence) is None
+
+
+def choice_names(question: str, names: Iterable[str]) -> list[str]:
+    """The names the question offers as a choice ("…, Thornbury or Saltmarsh?"), in the
+    order given; empty when it offers none. "Farther from Fenwick Cross" names a place
+    the choice is measured from, not one of the choices."""
+    sentence = " ".join(question_sentence(question).split())
+    found: list[str] = []
+    listed = [n for n in names if n]
+    for a in listed:
+        for b in listed:
+            if (
+                a != b
+                and a not in b
+                and b not in a
+                and re.search(
+                    rf"\b{re.escape(a)}\s*,?\s+or\s+(?:the\s+)?{re.escape(b)}\b", sentence
+                )
+            ):
+                found += [n for n in (a, b) if n not in found]
+    return found

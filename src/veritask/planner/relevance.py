@@ -230,8 +230,10 @@ class Relevance:
         sentence = question_sentence(question)
         words = words_of(sentence)
         ops = {o for op in OPERATIONS if set(words) & set(op.cues) for o in op.operators}
-        if _asks_how_much_more(words):
-            ops.add("-")  # "How many more X than Y", "how much heavier is A than B"
+        # "How many more X than Y", "how much heavier is A than B"; but "how many times
+        # busier … than" is a ratio, never a difference.
+        if _asks_how_much_more(words) and not _asks_times(words):
+            ops.add("-")
         if _asks_times(words):
             ops.add("/")
         required = frozenset(ops)

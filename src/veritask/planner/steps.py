@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from veritask.tools.registry import ToolRegistry
@@ -115,9 +116,47 @@ def render_steps(plan: Plan, registry: ToolRegistry) -> str:
 
 
 def canonical(plan: Plan) -> str:
-    """A key under which equivalent plans compare equal (used to vote between samples)."""
-    steps = [
-        (t.tool, sorted((k, str(v).replace(" ", "")) for k, v in t.args.items()))
-        for t in plan.tasks
-    ]
-    return json.dumps(steps, sort_keys=True)
+    """A key under which equivalent plans compare equal (used to vote between samples).
+
+    Plans that look the same things up in another order, or write `abs($2 - $1)` for
+    `abs($1 - $2)` and `$2 + $1` for `$1 + $2`, compute the same answer: each step is
+    keyed by what it reads (references replaced by the steps they name), commutative
+    arithmetic of plain references is sorted, and the steps form a set. Samples that
+    agree on the meaning then vote together instead of splitting the vote."""
+    by_id = {t.id: t for t in plan.tasks}
+    memo: dict[str, str] = {}
+
+    def resolved(tid: str, depth: int = 0) -> str:
+        if tid in memo or tid not in by_id or depth > len(by_id):
+            return memo.get(tid, tid)
+        task = by_id[tid]
+        args = {k: _commuted(_inline(str(v), resolved, depth)) for k, v in task.args.items()}
+        memo[tid] = task.tool + json.dumps(sorted(args.items()))
+        return memo[tid]
+
+    return json.dumps(sorted(resolved(t.id) for t in plan.tasks))
+
+
+_REF = re.compile(r"\$([A-Za-z_][\w-]*)((?:\.[A-Za-z_]\w*)*)")
+_PLAIN_TERM = r"<[^<>]*(?:<[^<>]*>[^<>]*)*>(?:\.\w+)*"
+
+
+def _inline(text: str, resolved: Callable[[str, int], str], depth: int) -> str:
+    """`text` with each reference replaced by the key of the step it names."""
+    return _REF.sub(lambda m: f"<{resolved(m.group(1), depth + 1)}>{m.group(2)}", text).replace(
+        " ", ""
+    )
+
+
+def _commuted(text: str) -> str:
+    """`abs(a-b)` and `b-a` inside abs, `b+a`, `b*a` in a sorted order (terms that are
+    references only; anything more complex is left as written)."""
+    m = re.fullmatch(rf"abs\(({_PLAIN_TERM})-({_PLAIN_TERM})\)", text)
+    if m:
+        a, b = sorted((m.group(1), m.group(2)))
+        return f"abs({a}-{b})"
+    for op in "+*":
+        terms = re.split(rf"(?<=[>\w])\{op}(?=<)", text)
+        if len(terms) > 1 and all(re.fullmatch(_PLAIN_TERM, t) for t in terms):
+            return op.join(sorted(terms))
+    return text
