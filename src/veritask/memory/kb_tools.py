@@ -135,10 +135,14 @@ def knowledge_toolkit(
     directory: str | Path | None = None,
     threshold: float = DEFAULT_THRESHOLD,
     answer_k: int = 5,
+    reader_model: Any = None,
 ) -> Toolkit:
     """A `kb` toolkit whose `kb_search` and `kb_answer` read the knowledge bases ``names``.
 
-    ``answer_k``: how many passages `kb_answer` reads.
+    ``answer_k``: how many passages `kb_answer` reads. ``reader_model``: a
+    `veritask.models` provider that votes among the reader's best sentences
+    (`kb_reader.model_choice`); None reads by scoring alone, which on the
+    embedded 135M model is the better choice (docs/benchmarks/kb.md).
 
     Each call opens the KBs lazily; a KB that does not exist fails the task
     with a message naming the ``veritask ingest`` command that creates it.
@@ -189,7 +193,7 @@ def knowledge_toolkit(
         kbs = bound.kbs()
         passages = bound.search(question, answer_k)
         result: KBAnswer = answer_from(
-            question, passages, embedder=kbs[0].embedder, threshold=threshold
+            question, passages, embedder=kbs[0].embedder, model=reader_model, threshold=threshold
         )
         if not result.answered or result.span is None:
             raise ToolError(
