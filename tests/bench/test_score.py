@@ -134,6 +134,11 @@ def test_matching_rules() -> None:
     assert not answer_matches(
         _q("Mali", question=which), {"answer": "Puerto Rico has more inhabitants than Mali."}
     )
+    # ...but a name in a question that offers no choice is its subject, not a rival
+    built = "What is a Python program constructed from?"
+    assert answer_matches(
+        _q("code blocks", question=built), {"answer": "A Python program is built from code blocks."}
+    )
     # the value decides; the text is read only when there is no value
     assert not answer_matches(_q("Mali"), {"value": "Puerto Rico", "answer": "Mali or Puerto Rico"})
     assert not answer_matches(_q(None), {"value": None})

@@ -49,7 +49,8 @@ MIN_SIMILARITY = 0.55
 """Cosine similarity of question and best passage that counts as on-topic without the words
 (paraphrases: "heat up" for "reach 250 degrees"; a crude stemmer missing "watered")."""
 DECISIVE_MARGIN = 0.15
-"""Reader margin (chosen minus rival score) at which the choice counts as fully decisive."""
+"""Reader margin (chosen minus rival score, at its worst over re-weightings of the
+evidence) at which the choice counts as fully decisive."""
 
 
 @dataclass(frozen=True)
@@ -202,7 +203,7 @@ def _confidence(
     sim = p.similarity if p.similarity is not None else best_sim
     meaning = own if sim < -0.5 else _squash(sim, 0.25, 0.65)  # no vectors: words only
     relevance = 0.6 * own + 0.4 * meaning
-    decisive = reading.stability * _squash(reading.margin, 0.0, DECISIVE_MARGIN)
+    decisive = _squash(reading.worst_margin, 0.0, DECISIVE_MARGIN)
     if reading.model_agrees is False:
         decisive *= 0.5
     confidence = relevance * (0.3 + 0.7 * decisive)

@@ -13,15 +13,17 @@ same signals. The reader separates the two:
   word only the answering sentence shares counts a lot), closeness in
   meaning, the kind of answer asked for (a quantity for "how many", a
   condition or a time for "when", a reason for "why") and the passage's rank;
-- **how sure the choice is**: the margin over the best *rival* sentence and
-  the share of re-weightings of that evidence (each signal dropped or
-  doubled in turn) that still choose it. A close or unstable call gives a
-  low confidence, so `kb_answer` abstains instead of quoting a guess.
+- **how sure the choice is**: the margin over the best *rival* sentence,
+  taken at its worst over re-weightings of that evidence (each signal's
+  weight halved or doubled in turn): a choice that one reasonable weighing would
+  overturn has no margin. A close or unstable call gives a low confidence,
+  so `kb_answer` abstains instead of quoting a guess.
 
 When the two best sentences are neighbours in one passage and close in
 score, the quote spans both (it stays a contiguous span of the source)
 rather than betting on one.
-A sentence that ends with a colon is read with what it introduces.
+A sentence that ends with a colon, or breaks off before an indented block
+(a code sample), is read with what it introduces.
 
 A model may add one more vote: it chooses among the best few candidates
 under a grammar that admits only their numbers, so it cannot write anything
@@ -114,6 +116,12 @@ class Candidate:
             and other.start < self.end
         )
 
+    def same(self, other: Candidate) -> bool:
+        """The same quote: overlapping, or the same words in another passage (a document
+        stored twice, a sentence repeated) — a copy is agreement, not a rival."""
+        mine, theirs = " ".join(self.text.split()), " ".join(other.text.split())
+        return self.overlaps(other) or mine in theirs or theirs in mine
+
 
 @dataclass(frozen=True)
 class Reading:
@@ -125,8 +133,11 @@ class Reading:
     ranked: tuple[Candidate, ...] = ()
     margin: float = 0.0
     """Chosen score minus rival score (the whole chosen score when there is no rival)."""
+    worst_margin: float = 0.0
+    """The smallest margin of the chosen span over any other candidate, under the weights
+    and under every re-weighting; negative when some re-weighting would choose another."""
     stability: float = 0.0
-    """Share of re-weightings of the evidence whose best candidate lies in the chosen span."""
+    """Share of re-weightings of the evidence under which the chosen span still leads."""
     model_agrees: bool | None = None
     """None when no model voted."""
     signals: dict[str, float] = field(default_factory=dict)
@@ -156,7 +167,7 @@ def candidates(
             text = p.text[s:e]
             if is_instruction(text) or not novel(terms, text):
                 continue
-            if text.endswith(":") and i + 1 < len(sents):
+            if i + 1 < len(sents) and _leads_into(p.text, text, sents[i + 1][0]):
                 nxt = sents[i + 1]
                 if not is_instruction(p.text[nxt[0] : nxt[1]]):
                     e = nxt[1]  # an introduction is read with what it introduces
@@ -180,6 +191,17 @@ def candidates(
         }
         out.append(Candidate(p, s, e, rank, features))
     return out
+
+
+def _leads_into(text: str, sentence: str, next_start: int) -> bool:
+    """Does ``sentence`` introduce what follows it — a colon, or a sentence left unfinished
+    before an indented block (a code sample, a quoted rule) that completes it?"""
+    if sentence.endswith(":"):
+        return True
+    if sentence[-1] in ".!?)\"'”’":
+        return False
+    line_start = text.rfind("\n", 0, next_start) + 1
+    return next_start - line_start >= 2
 
 
 def _idf_weights(terms: Sequence[str], texts: Sequence[str]) -> dict[str, float]:
@@ -217,14 +239,23 @@ def rank(cands: Sequence[Candidate], weights: Mapping[str, float] = WEIGHTS) -> 
 
 
 def _reweightings(weights: Mapping[str, float]) -> list[dict[str, float]]:
-    """The evidence weighed differently: each signal dropped, then each of the two main
-    ones doubled — the choices a reasonable reader might have made instead."""
+    """The evidence weighed differently: each signal's weight halved, then doubled — the
+    choices a reasonable reader might have made instead. Each set sums to 1, so margins
+    under different weightings are comparable."""
     out = []
     for f in weights:
-        out.append({g: (0.0 if g == f else w) for g, w in weights.items()})
-    for f in ("idf", "sim"):
-        out.append({g: (2 * w if g == f else w) for g, w in weights.items()})
-    return out
+        for factor in (0.5, 2.0):
+            out.append({g: (factor * w if g == f else w) for g, w in weights.items()})
+    return [{g: w / sum(ws.values()) for g, w in ws.items()} for ws in out]
+
+
+def _margin(cands: Sequence[Candidate], chosen: Candidate, weights: Mapping[str, float]) -> float:
+    """How far ``chosen`` (or a copy of it) leads the best other candidate under ``weights``;
+    negative when another candidate would be chosen instead."""
+    ranked = rank(cands, weights)
+    mine = max((c.score for c in ranked if c.same(chosen)), default=0.0)
+    other = next((c.score for c in ranked if not c.same(chosen)), 0.0)
+    return mine - other
 
 
 def _join(a: Candidate, b: Candidate) -> Candidate | None:
@@ -242,7 +273,7 @@ def _join(a: Candidate, b: Candidate) -> Candidate | None:
 
 
 def _rival(ranked: Sequence[Candidate], chosen: Candidate) -> Candidate | None:
-    return next((c for c in ranked if not c.overlaps(chosen)), None)
+    return next((c for c in ranked if not c.same(chosen)), None)
 
 
 def read(
@@ -270,22 +301,24 @@ def read(
         if joined is not None:
             chosen, rival = joined, _rival(ranked, joined)
     margin = chosen.score - (rival.score if rival else 0.0)
-    tops = [rank(cands, w)[0] for w in _reweightings(weights)]
-    stability = sum(1 for t in tops if t.overlaps(chosen)) / len(tops)
+    margins = [_margin(cands, chosen, w) for w in _reweightings(weights)]
+    stability = sum(1 for m in margins if m > 0) / len(margins)
+    worst = min([margin, *margins])
     signals = {
         "candidates": float(len(cands)),
         "reader_score": round(chosen.score, 4),
         "margin": round(margin, 4),
+        "worst_margin": round(worst, 4),
         "stability": round(stability, 4),
     }
     agrees: bool | None = None
     if model is not None:
         picked, prob = model_choice(question, ranked[:MODEL_CHOICES], model)
         if picked is not None:
-            agrees = picked.overlaps(chosen)
+            agrees = picked.same(chosen)
             signals["model_choice_prob"] = round(prob, 4)
         signals["model_agrees"] = 1.0 if agrees else 0.0
-    return Reading(chosen, rival, tuple(ranked), margin, stability, agrees, signals)
+    return Reading(chosen, rival, tuple(ranked), margin, worst, stability, agrees, signals)
 
 
 def model_choice(

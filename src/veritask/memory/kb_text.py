@@ -18,7 +18,7 @@ from veritask.memory.kb import Passage
 MAX_ANSWER_WORDS = 40
 """A sentence longer than this is cut to its densest window of question words."""
 EXTRA_STOP = frozenset(
-    "do doe did mean tell say said explain describ document python kind type use us can "
+    "do doe did mean tell say said explain describ document kind type use us can "
     "should would could there this that".split()
 )
 """Question scaffolding that names no content ("What does X *do*?", "*Tell* me …")."""
