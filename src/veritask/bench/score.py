@@ -129,7 +129,9 @@ def _same_but_plural(have: str, want: str) -> bool:
     return have in (f"{want}s", f"{want}es") or want in (f"{have}s", f"{have}es")
 
 
-_OFFERS_CHOICE = re.compile(r"\bor\b|\bwhich of\b", re.IGNORECASE)
+_OFFERS_CHOICE = re.compile(r"[A-Z][\w'-]*,?\s+or\s+[A-Z]|\b[Ww]hich of\b")
+"""A question that offers named options: "…, Puerto Rico or Mali?" (not the operator in
+"What do the Boolean operations or and and return?")."""
 _NAME = re.compile(r"\b[A-Z][\w'-]*(?:\s+(?:and\s+|of\s+|the\s+)?[A-Z][\w'-]*)*")
 
 

@@ -48,6 +48,12 @@ must use (or come within MIN_SIMILARITY in meaning), else the answer abstains.""
 MIN_SIMILARITY = 0.55
 """Cosine similarity of question and best passage that counts as on-topic without the words
 (paraphrases: "heat up" for "reach 250 degrees"; a crude stemmer missing "watered")."""
+MIN_QUOTE_SIMILARITY = 0.45
+"""Cosine similarity of question and quoted sentence below which the quote is off-topic
+(all-MiniLM-L6-v2: a sentence that answers a question scores above ~0.5)."""
+MIN_QUOTE_FOCUS = 0.55
+"""Share of the question's rarity-weighted words (`kb_reader` feature ``idf``) a quote
+must hold; below it the quote misses what the question asks."""
 DECISIVE_MARGIN = 0.15
 """Reader margin (chosen minus rival score, at its worst over re-weightings of the
 evidence) at which the choice counts as fully decisive."""
@@ -175,7 +181,9 @@ def answer_from(
         "coverage": round(cov, 4),
         **reading.signals,
     }
-    confidence, own, decisive = _confidence(question, span, sim, cov, reading)
+    confidence, own, decisive = _confidence(
+        question, span, sim, cov, reading, vectors=embedder is not None
+    )
     signals["answer_passage_coverage"] = round(own, 4)
     signals["decisiveness"] = round(decisive, 4)
     status = "answered" if confidence >= threshold else "abstained"
@@ -184,7 +192,13 @@ def answer_from(
 
 
 def _confidence(
-    question: str, chosen: Span, best_sim: float, best_cov: float, reading: Reading
+    question: str,
+    chosen: Span,
+    best_sim: float,
+    best_cov: float,
+    reading: Reading,
+    *,
+    vectors: bool,
 ) -> tuple[float, float, float]:
     """(confidence, coverage of the question's words by the answer's passage, decisiveness).
 
@@ -193,9 +207,14 @@ def _confidence(
     (similarity). When no retrieved passage uses at least ``MIN_COVERAGE`` of
     the question's words nor comes within ``MIN_SIMILARITY`` of its meaning,
     the documents are about something else and the confidence is capped
-    below any threshold. Decisiveness then scales it: a chosen sentence that
-    barely beats its rival, or that another weighing of the evidence (or the
-    model) would not choose, is a guess among sentences, not an answer.
+    below any threshold; so it is when the quote itself is further than
+    ``MIN_QUOTE_SIMILARITY`` from the question in meaning (it shares the
+    question's words but talks about something else), and when it holds less
+    than ``MIN_QUOTE_FOCUS`` of the question's words weighted by rarity (it
+    restates the common ones and misses the one that asks). Decisiveness
+    then scales it: a chosen sentence that barely beats its rival, or that
+    another weighing of the evidence (or the model) would not choose, is a
+    guess among sentences, not an answer.
     """
     terms = question_terms(question)
     p = chosen.passage
@@ -209,6 +228,10 @@ def _confidence(
     confidence = relevance * (0.3 + 0.7 * decisive)
     if best_cov < MIN_COVERAGE and best_sim < MIN_SIMILARITY:
         confidence = min(confidence, 0.3)
+    if vectors and reading.signals.get("reader_sim", 1.0) < MIN_QUOTE_SIMILARITY:
+        confidence = min(confidence, 0.3)  # the quote shares words, not meaning
+    if reading.signals.get("reader_idf", 1.0) < MIN_QUOTE_FOCUS:
+        confidence = min(confidence, 0.3)  # the quote lacks the question's distinctive words
     return max(0.0, min(1.0, confidence)), own, decisive
 
 

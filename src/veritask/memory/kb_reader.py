@@ -23,7 +23,8 @@ When the two best sentences are neighbours in one passage and close in
 score, the quote spans both (it stays a contiguous span of the source)
 rather than betting on one.
 A sentence that ends with a colon, or breaks off before an indented block
-(a code sample), is read with what it introduces.
+(a code sample), is read with what it introduces; one that only points at
+what follows ("the following table…") is no answer by itself.
 
 A model may add one more vote: it chooses among the best few candidates
 under a grammar that admits only their numbers, so it cannot write anything
@@ -71,6 +72,9 @@ _ASKS = {
     "time": re.compile(r"^\W*(when|until when)\b|\bwhat time\b|\bwhich (day|month|year)\b", re.I),
     "reason": re.compile(r"^\W*why\b|\bwhat (is|are) the reasons?\b", re.IGNORECASE),
 }
+_POINTS_ON = re.compile(
+    r"\b(the following|as follows|listed below|shown below|see below)\b", re.IGNORECASE
+)
 _NUMBER = (
     r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
     r"forty|fifty|hundred|thousand|million|once|twice|half|dozen|single|double)\b"
@@ -167,16 +171,23 @@ def candidates(
             text = p.text[s:e]
             if is_instruction(text) or not novel(terms, text):
                 continue
-            if i + 1 < len(sents) and _leads_into(p.text, text, sents[i + 1][0]):
-                nxt = sents[i + 1]
-                if not is_instruction(p.text[nxt[0] : nxt[1]]):
-                    e = nxt[1]  # an introduction is read with what it introduces
+            nxt = sents[i + 1] if i + 1 < len(sents) else None
+            if (
+                nxt
+                and _leads_into(p.text, text, nxt[0])
+                and not is_instruction(p.text[slice(*nxt)])
+            ):
+                e = nxt[1]  # an introduction is read with what it introduces
+            elif _POINTS_ON.search(text):
+                continue  # "the following table…" states nothing of its own
+
             s, e = window(p.text, s, e, terms, MAX_ANSWER_WORDS)
             spans.append((p, s, e, rank))
     if not spans:
         return []
     texts = [p.text[s:e] for p, s, e, _ in spans]
-    idf = _idf_weights(terms, texts)
+    every = [p.text[s:e] for p in passages for s, e in sentences(p)]
+    idf = _idf_weights(terms, [t for t in every if not is_instruction(t)])
     sims = _similarities(question, texts, embedder)
     kind = asked_kind(question)
     out = []
@@ -205,9 +216,15 @@ def _leads_into(text: str, sentence: str, next_start: int) -> bool:
 
 
 def _idf_weights(terms: Sequence[str], texts: Sequence[str]) -> dict[str, float]:
-    """Each question term's share of the question's weight, by its rarity among ``texts``.
+    """Each question term's share of the question's weight, by its rarity among ``texts``
+    (every sentence of the retrieved passages but instructions, quotable or not).
 
-    Terms in no candidate get no weight: they cannot tell candidates apart.
+    Counting sentences that cannot be quoted matters: a quote that lacks a
+    distinctive word of the question which the passages do use elsewhere
+    ("lowest" in "which operator has the lowest precedence?", used only by a
+    sentence that points at a table) holds less of the question's weight. A
+    term in no sentence gets no weight: the documents word it differently
+    ("heat up" for "reach 250 degrees"), which meaning, not words, must judge.
     """
     sets = [set(tokens(t)) for t in texts]
     n = len(sets)
@@ -307,6 +324,7 @@ def read(
     signals = {
         "candidates": float(len(cands)),
         "reader_score": round(chosen.score, 4),
+        **{f"reader_{f}": round(v, 4) for f, v in chosen.features.items()},
         "margin": round(margin, 4),
         "worst_margin": round(worst, 4),
         "stability": round(stability, 4),

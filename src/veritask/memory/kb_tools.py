@@ -141,8 +141,8 @@ def knowledge_toolkit(
 
     ``answer_k``: how many passages `kb_answer` reads. ``reader_model``: a
     `veritask.models` provider that votes among the reader's best sentences
-    (`kb_reader.model_choice`); None reads by scoring alone, which on the
-    embedded 135M model is the better choice (docs/benchmarks/kb.md).
+    (`kb_reader.model_choice`); None (the default) reads by scoring alone, the
+    configuration measured in docs/benchmarks/kb.md.
 
     Each call opens the KBs lazily; a KB that does not exist fails the task
     with a message naming the ``veritask ingest`` command that creates it.
