@@ -6,6 +6,7 @@ from __future__ import annotations
 from veritask.memory.kb import Passage
 from veritask.memory.kb_answer import answer_from
 from veritask.memory.kb_reader import asked_kind, candidates, model_choice, rank, read
+from veritask.memory.kb_text import asked_question
 from veritask.models import ScriptedModel
 
 STARTER = (
@@ -83,3 +84,12 @@ def test_model_choice_can_only_select_a_candidate() -> None:
     assert model.last_call.grammar == 'root ::= "1" | "2" | "3"\n'
     refused, _ = model_choice("q", options[:3], ScriptedModel(["7"]))
     assert refused is None
+
+
+def test_a_topic_cut_from_the_goal_is_read_as_the_goal() -> None:
+    goal = "What does the pass statement do when it is executed?"
+    assert asked_question("pass statement", goal) == goal
+    assert asked_question("what does pass do?", goal) == "what does pass do?"  # a question
+    assert asked_question("How is it executed", goal) == "How is it executed"  # asks
+    assert asked_question("deck oven", goal) == "deck oven"  # not a part of the goal
+    assert asked_question("pass statement", "") == "pass statement"  # no goal known

@@ -119,6 +119,33 @@ def window(text: str, s: int, e: int, terms: Sequence[str], limit: int) -> tuple
     return words[best_i][0], words[best_i + limit - 1][1]
 
 
+_ASKING = frozenset(
+    "what which who whom whose when where why how is are was were do does did can could "
+    "should would will may must has have".split()
+)
+
+
+def asked_question(arg: str, goal: str) -> str:
+    """The question a reader should read: ``arg``, or ``goal`` when ``arg`` is only a topic
+    cut from it.
+
+    Why: a small planner writes ``kb_answer("pass statement")`` for "What does the
+    pass statement do when it is executed?". A topic names what to search but asks
+    nothing, so no sentence can be chosen as *the answer* to it. When ``arg`` is not
+    a question (no question mark, no asking word first) and every content word of it
+    is in ``goal``, the goal is what was asked. A question the plan wrote itself (a
+    part of a compound goal) is kept as written.
+    """
+    text = arg.strip()
+    if not goal.strip() or not text or text.endswith("?"):
+        return arg
+    first = text.split()[0].lower().strip("\"'(")
+    words = set(question_terms(text))
+    if first in _ASKING or not words or not words <= set(question_terms(goal)):
+        return arg
+    return goal
+
+
 def word_count(text: str) -> int:
     """Whitespace-separated words in ``text``."""
     return len(text.split())
@@ -127,6 +154,7 @@ def word_count(text: str) -> int:
 __all__ = [
     "EXTRA_STOP",
     "MAX_ANSWER_WORDS",
+    "asked_question",
     "coverage",
     "is_instruction",
     "novel",

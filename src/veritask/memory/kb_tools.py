@@ -18,6 +18,8 @@ from typing import Any, TypedDict, cast
 from veritask.errors import ToolError, VeritaskError
 from veritask.memory.kb import KnowledgeBase, Passage
 from veritask.memory.kb_answer import DEFAULT_THRESHOLD, KBAnswer, answer_from
+from veritask.memory.kb_text import asked_question
+from veritask.runtime.backends.base import current_goal
 from veritask.tools.registry import ToolResult, make_spec
 from veritask.tools.toolkit import Toolkit
 from veritask.types import Confidence, ConfidenceMethod, Source
@@ -191,6 +193,8 @@ def knowledge_toolkit(
         # No `k` parameter: a small planner model filled it with numbers the question
         # never states ("0"), and the planner rightly refused those plans.
         kbs = bound.kbs()
+        # A topic cut from the run's question ("pass statement") is read as that question.
+        question = asked_question(question, current_goal.get())
         passages = bound.search(question, answer_k)
         result: KBAnswer = answer_from(
             question, passages, embedder=kbs[0].embedder, model=reader_model, threshold=threshold
