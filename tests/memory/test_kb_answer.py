@@ -76,8 +76,13 @@ def test_instruction_in_a_document_is_data_not_an_answer(kb: KnowledgeBase) -> N
 def test_scripted_model_votes_among_the_readers_candidates_under_a_grammar(
     kb: KnowledgeBase,
 ) -> None:
-    model = ScriptedModel(["1"], token_prob=0.9)
-    got = answer(kb, "How long does the deck oven need to heat up?", model=model)
+    question = "How long does the deck oven need to heat up?"
+    probe = ScriptedModel(["1"])
+    answer(kb, question, model=probe)  # which number the reader's choice is shown under
+    listed = probe.calls[0].messages[1]["content"].splitlines()
+    number = next(line.split(".")[0] for line in listed if "45 minutes" in line)
+    model = ScriptedModel([number], token_prob=0.9)
+    got = answer(kb, question, model=model)
     assert got.answered and "45 minutes" in got.text
     call = model.calls[0]
     assert call.grammar is not None and call.grammar.startswith('root ::= "1"')
@@ -91,9 +96,16 @@ def test_scripted_model_votes_among_the_readers_candidates_under_a_grammar(
 def test_a_model_that_votes_for_another_sentence_lowers_the_confidence(
     kb: KnowledgeBase,
 ) -> None:
-    alone = answer(kb, "How long does the deck oven need to heat up?")
-    model = ScriptedModel(["2"], token_prob=0.9)
-    got = answer(kb, "How long does the deck oven need to heat up?", model=model)
+    question = "How long does the deck oven need to heat up?"
+    alone = answer(kb, question)
+    probe = ScriptedModel(["1"])
+    answer(kb, question, model=probe)
+    listed = probe.calls[0].messages[1]["content"].splitlines()
+    other = next(
+        line.split(".")[0] for line in listed if line[:1].isdigit() and "45 min" not in line
+    )
+    model = ScriptedModel([other], token_prob=0.9)
+    got = answer(kb, question, model=model)
     assert got.signals["model_agrees"] == 0.0
     assert got.confidence < alone.confidence
     assert "5 minutes to heat" not in got.text  # whatever the vote, text is never the model's

@@ -331,7 +331,10 @@ def read(
     }
     agrees: bool | None = None
     if model is not None:
-        picked, prob = model_choice(question, ranked[:MODEL_CHOICES], model)
+        # In document order, not score order: a small model that always answers "1"
+        # (SmolLM2-135M did, 15 times of 15) must not look like one that agrees.
+        shown = sorted(ranked[:MODEL_CHOICES], key=lambda c: (c.rank, c.start))
+        picked, prob = model_choice(question, shown, model)
         if picked is not None:
             agrees = picked.same(chosen)
             signals["model_choice_prob"] = round(prob, 4)
