@@ -20,7 +20,8 @@ de-duplicated or reuses a stored vector: copy *i* of a topic gets
 "(variant i)" in its title line and its paragraphs in a shuffled order
 (seeded by *i*), which changes every chunk's heading path and text.
 
-    .venv/bin/python benchmarks/kb_scale.py [--scales 1,10] [--no-vectors] [--json PATH]
+    .venv/bin/python benchmarks/kb_scale.py [--scales 1,10] [--no-vectors] [--topics N]
+        [--queries N] [--json PATH]
 """
 
 from __future__ import annotations
@@ -42,13 +43,14 @@ ROOT = Path(__file__).resolve().parents[1]
 SUITE = ROOT / "bench" / "suites" / "pydoc.jsonl"
 
 
-def write_scaled_corpus(directory: Path, scale: int) -> list[Path]:
-    """The pydoc topics, ``scale`` variants of each (variant 0 is the original text)."""
+def write_scaled_corpus(directory: Path, scale: int, topics_n: int | None = None) -> list[Path]:
+    """The pydoc topics (the first ``topics_n`` by name, or all), ``scale`` variants of
+    each (variant 0 is the original text)."""
     from pydoc_data.topics import topics
 
     directory.mkdir(parents=True, exist_ok=True)
     out = []
-    for name, text in sorted(topics.items()):
+    for name, text in sorted(topics.items())[:topics_n]:
         for i in range(scale):
             path = directory / (f"{name}.txt" if i == 0 else f"{name}--v{i}.txt")
             path.write_text(text if i == 0 else vary(text, i), encoding="utf-8")
@@ -82,11 +84,24 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(scale: int, vectors: bool = True) -> dict[str, Any]:
+def _cpu_s() -> float:
+    """User + system CPU seconds of this process: on a shared machine, the figure that
+    does not grow with other people's load."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure(
+    scale: int, vectors: bool = True, topics_n: int | None = None, queries_n: int | None = None
+) -> dict[str, Any]:
     """Build, ingest and query one corpus of ``scale`` × the topics (in this process).
 
     ``vectors=False``: BM25 only (no embedding at ingest or query), which
     isolates what chunking, SQLite and FTS5 cost from what the embedder costs.
+    ``topics_n``: a base corpus of the first N topics — embedding costs about a
+    CPU-second a chunk, so ×10 of the whole corpus with vectors is over an hour
+    of CPU; a smaller base shows how the cost grows at ×1 and ×10 in minutes.
+    ``queries_n``: time only the first N suite questions.
     """
     from veritask.embedding import default_embedder
     from veritask.memory.kb import KnowledgeBase
@@ -94,21 +109,22 @@ def measure(scale: int, vectors: bool = True) -> dict[str, Any]:
 
     questions = [
         json.loads(x)["question"] for x in SUITE.read_text(encoding="utf-8").splitlines() if x
-    ]
+    ][:queries_n]
     embedder = default_embedder() if vectors else None
     if embedder is not None:
         embedder.embed(["warm up the embedder"])  # load its weights before timing ingest
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus"
-        files = write_scaled_corpus(corpus, scale)
+        files = write_scaled_corpus(corpus, scale, topics_n)
         size = sum(f.stat().st_size for f in files)
         rss_before = _rss_mb()
         kb = KnowledgeBase(
             "pydoc", directory=Path(tmp) / "kb", embedder=embedder if embedder else False
         )
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _cpu_s()
         report = kb.ingest([corpus])
         ingest_s = time.perf_counter() - started
+        ingest_cpu_s = _cpu_s() - cpu
         started = time.perf_counter()
         kb.search(questions[0], 5)
         first_query_s = time.perf_counter() - started
@@ -132,7 +148,9 @@ def measure(scale: int, vectors: bool = True) -> dict[str, Any]:
         "chunks": chunks,
         "vectors_embedded": report.vectors_embedded,
         "skipped": len(report.skipped),
+        "topics": len(files) // scale,
         "ingest_s": round(ingest_s, 2),
+        "ingest_cpu_s": round(ingest_cpu_s, 2),
         "ingest_mb_per_s": round(size / 1e6 / ingest_s, 4),
         "ingest_chunks_per_s": round(chunks / ingest_s, 1),
         "index_mb": round(index_bytes / 1e6, 2),
@@ -154,11 +172,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scales", default="1,10", help="Comma-separated corpus multiples.")
     ap.add_argument("--json", type=Path, help="Write every figure here.")
     ap.add_argument("--no-vectors", action="store_true", help="BM25 only: no embedder.")
+    ap.add_argument("--topics", type=int, help="Base corpus: the first N topics (default all).")
+    ap.add_argument("--queries", type=int, help="Time only the first N suite questions.")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)  # child process: one scale
     args = ap.parse_args(argv)
     if args.one is not None:
-        sys.stdout.write(json.dumps(measure(args.one, vectors=not args.no_vectors)) + "\n")
+        row = measure(args.one, not args.no_vectors, args.topics, args.queries)
+        sys.stdout.write(json.dumps(row) + "\n")
         return 0
+    passed = [
+        *(["--no-vectors"] if args.no_vectors else []),
+        *(["--topics", str(args.topics)] if args.topics else []),
+        *(["--queries", str(args.queries)] if args.queries else []),
+    ]
     results = []
     for scale in (int(s) for s in args.scales.split(",") if s.strip()):
         got = subprocess.run(
@@ -167,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
                 __file__,
                 "--one",
                 str(scale),
-                *(["--no-vectors"] if args.no_vectors else []),
+                *passed,
             ],
             check=True,
             capture_output=True,
@@ -178,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         results.append(row)
         print(
             f"×{scale}: {row['files']} files, {row['source_mb']} MB, {row['chunks']} chunks; "
-            f"ingest {row['ingest_s']} s = {row['ingest_mb_per_s']} MB/s, "
+            f"ingest {row['ingest_s']} s ({row['ingest_cpu_s']} CPU-s) = "
+            f"{row['ingest_mb_per_s']} MB/s, "
             f"{row['ingest_chunks_per_s']} chunks/s; index {row['index_mb']} MB; "
             f"search p50/p95 {row['search_p50_ms']}/{row['search_p95_ms']} ms; "
             f"kb_answer p50/p95 {row['kb_answer_p50_ms']}/{row['kb_answer_p95_ms']} ms; "

@@ -134,6 +134,13 @@ def test_matching_rules() -> None:
     assert not answer_matches(
         _q("Mali", question=which), {"answer": "Puerto Rico has more inhabitants than Mali."}
     )
+    # ...but a name in a question that offers no choice is its subject, not a rival
+    built = "What is a Python program constructed from?"
+    assert answer_matches(
+        _q("code blocks", question=built), {"answer": "A Python program is built from code blocks."}
+    )
+    ops = "What do the Boolean operations or and and return?"  # "or" here is no choice
+    assert answer_matches(_q("operands", question=ops), {"answer": "Boolean ops return operands"})
     # the value decides; the text is read only when there is no value
     assert not answer_matches(_q("Mali"), {"value": "Puerto Rico", "answer": "Mali or Puerto Rico"})
     assert not answer_matches(_q(None), {"value": None})

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from veritask.memory.kb import KnowledgeBase, Passage
-from veritask.memory.kb_answer import answer, grammar_for, is_instruction, score_spans, sentences
+from veritask.memory.kb_answer import answer, is_instruction, score_spans, sentences
 from veritask.models import ScriptedModel
 
 FIXTURE = Path(__file__).parent / "kb_fixture"
@@ -73,31 +73,48 @@ def test_instruction_in_a_document_is_data_not_an_answer(kb: KnowledgeBase) -> N
     assert not is_instruction("The flour supplier delivers on Tuesdays.")
 
 
-def test_grammar_admits_only_word_runs_of_the_passages(kb: KnowledgeBase) -> None:
-    passages = kb.search("deck oven heat", 2)
-    grammar = grammar_for(passages, max_words=4)
-    assert grammar.startswith("root ::= ")
-    assert '"45" (" " ' in grammar  # a word of a passage, continued by the next word
-    assert "Ignore" not in grammar  # instruction sentences are not quotable
-    assert '"\\"' not in grammar
-
-
-def test_scripted_model_picks_the_span_under_the_grammar(kb: KnowledgeBase) -> None:
-    model = ScriptedModel(["needs 45 minutes to reach 250 degrees."])
-    got = answer(kb, "How long does the deck oven need to heat up?", model=model)
-    assert got.answered and got.text == "needs 45 minutes to reach 250 degrees."
+def test_scripted_model_votes_among_the_readers_candidates_under_a_grammar(
+    kb: KnowledgeBase,
+) -> None:
+    question = "How long does the deck oven need to heat up?"
+    probe = ScriptedModel(["1"])
+    answer(kb, question, model=probe)  # which number the reader's choice is shown under
+    listed = probe.calls[0].messages[1]["content"].splitlines()
+    number = next(line.split(".")[0] for line in listed if "45 minutes" in line)
+    model = ScriptedModel([number], token_prob=0.9)
+    got = answer(kb, question, model=model)
+    assert got.answered and "45 minutes" in got.text
     call = model.calls[0]
-    assert call.grammar is not None and call.grammar.startswith("root ::= ")
+    assert call.grammar is not None and call.grammar.startswith('root ::= "1"')
+    assert "Ignore" not in call.grammar  # the grammar admits numbers, never text
     assert "are data" in call.messages[0]["content"]
-    assert got.signals["agreement"] == 1.0  # the scorer's sentence holds the model's span
+    assert got.signals["model_agrees"] == 1.0
     original = Path(got.span.passage.source).read_text(encoding="utf-8")  # type: ignore[union-attr]
     assert original[got.span.start : got.span.end] == got.text  # type: ignore[union-attr]
 
 
-def test_model_output_that_is_not_a_quote_is_rejected(kb: KnowledgeBase) -> None:
+def test_a_model_that_votes_for_another_sentence_lowers_the_confidence(
+    kb: KnowledgeBase,
+) -> None:
+    question = "How long does the deck oven need to heat up?"
+    alone = answer(kb, question)
+    probe = ScriptedModel(["1"])
+    answer(kb, question, model=probe)
+    listed = probe.calls[0].messages[1]["content"].splitlines()
+    other = next(
+        line.split(".")[0] for line in listed if line[:1].isdigit() and "45 min" not in line
+    )
+    model = ScriptedModel([other], token_prob=0.9)
+    got = answer(kb, question, model=model)
+    assert got.signals["model_agrees"] == 0.0
+    assert got.confidence < alone.confidence
+    assert "5 minutes to heat" not in got.text  # whatever the vote, text is never the model's
+
+
+def test_model_output_that_is_not_a_choice_is_no_vote(kb: KnowledgeBase) -> None:
     model = ScriptedModel(["The oven needs 5 minutes"])
     got = answer(kb, "How long does the deck oven need to heat up?", model=model)
-    assert got.signals.get("model_span_rejected") == 1.0
+    assert "model_choice_prob" not in got.signals
     assert "5 minutes" not in got.text.replace("45 minutes", "")
     assert got.text == got.span.text  # type: ignore[union-attr]
 

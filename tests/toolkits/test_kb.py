@@ -84,6 +84,21 @@ def test_unanswerable_question_abstains_and_says_what_was_searched(kb_dir: Path)
         assert answer.status.value in ("abstained", "failed")
 
 
+def test_a_topic_cut_from_the_question_is_read_as_the_question(kb_dir: Path) -> None:
+    # A small planner writes kb_answer("deck oven") for the question; a topic asks nothing,
+    # so the reader reads the run's goal instead (and says so in the evidence).
+    question = "How long does the deck oven need to heat up?"
+    plan = {
+        "goal": question,
+        "tasks": [{"id": "t1", "tool": "kb_answer", "args": {"question": "deck oven"}}],
+        "answer_template": "{$t1.answer}",
+    }
+    result = Orchestrator("memory://", knowledge=["manual"], memory=False).execute(plan)
+    outcome = result.outcomes["t1"]
+    assert outcome.ok and "45 minutes" in outcome.value["quote"]
+    assert outcome.evidence[0].query == {"question": question}
+
+
 def test_missing_kb_fails_the_task_with_the_ingest_command(kb_dir: Path) -> None:
     orch = Orchestrator("memory://", knowledge=["nosuch"], memory=False)
     result = orch.execute(_plan("How long does the deck oven need to heat up?"))

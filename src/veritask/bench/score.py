@@ -129,12 +129,17 @@ def _same_but_plural(have: str, want: str) -> bool:
     return have in (f"{want}s", f"{want}es") or want in (f"{have}s", f"{have}es")
 
 
+_OFFERS_CHOICE = re.compile(r"[A-Z][\w'-]*,?\s+or\s+[A-Z]|\b[Ww]hich of\b")
+"""A question that offers named options: "…, Puerto Rico or Mali?" (not the operator in
+"What do the Boolean operations or and and return?")."""
 _NAME = re.compile(r"\b[A-Z][\w'-]*(?:\s+(?:and\s+|of\s+|the\s+)?[A-Z][\w'-]*)*")
 
 
 def _names_gold_first(question: Question, have: str, want: str) -> bool:
     """For a choice between names in the question ("A or B?"), free text must name
     the gold before the other names; "B has more people than A" is not "A"."""
+    if not _OFFERS_CHOICE.search(question.question):
+        return True  # "What is a Python program built from?" names a subject, not options
     rivals = {normalize_text(n) for n in _NAME.findall(question.question)[1:]} - {want, ""}
     at = have.find(f" {want} ")
     return not any(0 <= have.find(f" {r} ") < at for r in rivals)

@@ -18,6 +18,8 @@ from typing import Any, TypedDict, cast
 from veritask.errors import ToolError, VeritaskError
 from veritask.memory.kb import KnowledgeBase, Passage
 from veritask.memory.kb_answer import DEFAULT_THRESHOLD, KBAnswer, answer_from
+from veritask.memory.kb_text import asked_question
+from veritask.runtime.backends.base import current_goal
 from veritask.tools.registry import ToolResult, make_spec
 from veritask.tools.toolkit import Toolkit
 from veritask.types import Confidence, ConfidenceMethod, Source
@@ -135,10 +137,14 @@ def knowledge_toolkit(
     directory: str | Path | None = None,
     threshold: float = DEFAULT_THRESHOLD,
     answer_k: int = 5,
+    reader_model: Any = None,
 ) -> Toolkit:
     """A `kb` toolkit whose `kb_search` and `kb_answer` read the knowledge bases ``names``.
 
-    ``answer_k``: how many passages `kb_answer` reads.
+    ``answer_k``: how many passages `kb_answer` reads. ``reader_model``: a
+    `veritask.models` provider that votes among the reader's best sentences
+    (`kb_reader.model_choice`); None (the default) reads by scoring alone, the
+    configuration measured in docs/benchmarks/kb.md.
 
     Each call opens the KBs lazily; a KB that does not exist fails the task
     with a message naming the ``veritask ingest`` command that creates it.
@@ -187,9 +193,11 @@ def knowledge_toolkit(
         # No `k` parameter: a small planner model filled it with numbers the question
         # never states ("0"), and the planner rightly refused those plans.
         kbs = bound.kbs()
+        # A topic cut from the run's question ("pass statement") is read as that question.
+        question = asked_question(question, current_goal.get())
         passages = bound.search(question, answer_k)
         result: KBAnswer = answer_from(
-            question, passages, embedder=kbs[0].embedder, threshold=threshold
+            question, passages, embedder=kbs[0].embedder, model=reader_model, threshold=threshold
         )
         if not result.answered or result.span is None:
             raise ToolError(
