@@ -294,11 +294,12 @@ class Runtime:
     ) -> RunResult:
         """Validate `plan` (raising PlanError with every problem) and run it to the end."""
         plan = load_plan(plan)
-        problems = validate_plan(plan, self.plan_registry())
+        registry = self.plan_registry()
+        problems = validate_plan(plan, registry)
         if problems:
             raise PlanError(problems)
         declared = sorted(
-            {t.tool for t in plan.tasks if self.plan_registry().get(t.tool).declared_only}
+            {tool for tool in {t.tool for t in plan.tasks} if registry.get(tool).declared_only}
         )
         if declared:
             raise UserError(
