@@ -174,3 +174,35 @@ def test_a_call_delayed_by_the_machine_is_not_counted_but_one_that_waited_is() -
     # The same second with one voluntary wait (a sleep, a socket): the tool was slow.
     short_calls.stop_clock(r, 0.001, (now - 1.0, time.thread_time(), short_calls._waits() - 1))
     assert not r.inline
+
+
+def test_only_the_function_is_timed_not_the_work_around_it(
+    registry: ToolRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slow argument handling (or a preemption while preparing) says nothing about the
+    tool: a proved-short tool stays on the loop however long the preparation takes."""
+    from veritask.runtime import tool_call
+
+    monkeypatch.setattr(short_calls, "SHORT_S", 0.005)  # slow = over 50 ms on the loop
+    threads: list[str] = []
+
+    @registry.tool
+    def step(x: int) -> int:
+        threads.append(threading.current_thread().name)
+        return x + 1
+
+    orch = Orchestrator(store="memory://", registry=registry)
+    orch.execute(chain("step", PROBE_CALLS + 1))
+    assert on_loop(threads)[-1] is True
+    real_prepare = tool_call.prepare
+
+    def slow_prepare(*args, **kwargs):  # type: ignore[no-untyped-def]
+        time.sleep(0.08)
+        return real_prepare(*args, **kwargs)
+
+    monkeypatch.setattr(tool_call, "prepare", slow_prepare)
+    threads.clear()
+    orch.execute(chain("step", 3))
+    assert on_loop(threads) == [True, True, True]
+    record = record_for(registry.get("step"))
+    assert record is not None and record.inline

@@ -125,7 +125,8 @@ class ProgressView:
         plan = Plan.model_validate(d["plan"])
         self.set_plan(plan)
         conf = d.get("confidence")
-        head = f"plan ({len(plan.tasks)} task(s)" + (
+        origin = ", from memory" if d.get("source") == "memory" else ""
+        head = f"plan ({len(plan.tasks)} task(s){origin}" + (
             f", confidence {conf:.2f})" if conf is not None else ")"
         )
         if self.show_plan:

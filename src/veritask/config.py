@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     question_seconds: float = Field(default=120.0, gt=0)
     """Wall-time budget of a question (`run`) when the run budget sets no max_seconds:
     a question never runs longer than this, whatever the model does."""
+    reuse_plans: bool = True
+    """Plan a question of a remembered shape by filling its entities into the remembered
+    plan, checked like a sampled one, with no model call (VERITASK_REUSE_PLANS)."""
     lease_ttl_s: float = Field(default=15.0, gt=0, le=3600)
     """How long a driver's lease on a run lasts without a heartbeat (renewed every ttl/3).
     A killed driver blocks `resume` at most this long (VERITASK_LEASE_TTL_S)."""

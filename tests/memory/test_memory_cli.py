@@ -89,6 +89,26 @@ def test_list_json_and_limit(app: typer.Typer, project: Path) -> None:
     assert row["abstract_plan"]["tasks"][0]["args"] == {"place_a": "X", "place_b": "Y"}
 
 
+def test_list_shows_reuse_hits_and_demoted_plans(app: typer.Typer, project: Path) -> None:
+    path = project / ".veritask" / "memory.db"
+    stock(path)
+    with PlanMemory(path) as memory:
+        combined, distance = sorted(memory.list(), key=lambda e: e.tools)
+        memory.record_reuse(combined.key, succeeded=True, run_id="run-3")
+        memory.record_reuse(combined.key, succeeded=True, run_id="run-4")
+        memory.record_reuse(distance.key, succeeded=False, reason="the answer was abstained")
+    result = CliRunner().invoke(app, ["memory", "list"])
+    assert result.exit_code == 0, result.output
+    assert "hits" in result.output.splitlines()[0]
+    line = next(x for x in result.output.splitlines() if "combined population" in x)
+    assert line.split()[:2] == ["1", "2"]  # uses, hits
+    assert "(demoted)" in next(x for x in result.output.splitlines() if "distance" in x)
+    rows = json.loads(CliRunner().invoke(app, ["memory", "list", "--json"]).output)
+    by_tool = {row["tools"][0]: row for row in rows}
+    assert by_tool["country_facts"]["hits"] == 2 and not by_tool["country_facts"]["demoted"]
+    assert by_tool["distance_km"]["demoted"] and by_tool["distance_km"]["failures"] == 1
+
+
 def test_path_comes_from_the_option_then_the_environment(
     app: typer.Typer, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -87,6 +87,16 @@ def concretise(plan: Plan, mapping: Mapping[str, str]) -> Plan:
     return _map_plan(plan, swap)
 
 
+def map_text(plan: Plan, change: Callable[[str], str]) -> Plan:
+    """`plan` with `change` applied to its text outside task references.
+
+    Goal, descriptions, string arguments (nested too) and the answer template;
+    a ``$t1.field`` reference is never passed to `change`. For substitutions
+    that `concretise` does not cover (numbers, in `veritask.memory.recall`).
+    """
+    return _map_plan(plan, lambda text: _outside_refs(text, change))
+
+
 def _entities(question: str, plan: Plan) -> list[str]:
     """Distinct entities (plan spelling), ordered by first appearance in `question`."""
     found: dict[str, str] = {}
@@ -221,4 +231,4 @@ def _map_plan(plan: Plan, swap: Callable[[str], str]) -> Plan:
     )
 
 
-__all__ = ["abstract", "concretise"]
+__all__ = ["abstract", "concretise", "map_text"]

@@ -52,6 +52,9 @@ def episode_json(episode: Episode) -> dict[str, object]:
         "tools": episode.tools,
         "confidence": episode.confidence,
         "uses": episode.uses,
+        "hits": episode.hits,
+        "failures": episode.failures,
+        "demoted": episode.demoted,
         "run_id": episode.run_id,
         "created_at": episode.created_at.isoformat(),
         "abstract_plan": episode.abstract_plan.model_dump(mode="json", exclude_none=True),
@@ -90,7 +93,10 @@ def register(app: typer.Typer) -> None:
         limit: Annotated[int, typer.Option("--limit", min=1, help="How many episodes.")] = 50,
         path: PathOpt = DEFAULT_PATH,
     ) -> None:
-        """Remembered questions (abstract form), plan shape, confidence and uses."""
+        """Remembered questions (abstract form), plan shape, confidence, uses and hits.
+
+        `uses`: runs whose planner wrote this plan; `hits`: runs that reused it
+        outright (no model call) and answered well; a demoted plan is not reused."""
         memory = _open(path)
         episodes: list[Episode] = []
         if memory is not None:
@@ -104,10 +110,12 @@ def register(app: typer.Typer) -> None:
         elif not episodes:
             typer.echo(f"no remembered plans in {path}")
         else:
-            typer.echo(f"{'uses':>4}  {'conf':>4}  {'plan':<36}  question")
+            typer.echo(f"{'uses':>4}  {'hits':>4}  {'conf':>4}  {'plan':<36}  question")
             for e in episodes:
+                flag = "  (demoted)" if e.demoted else ""
                 typer.echo(
-                    f"{e.uses:>4}  {e.confidence:>4.2f}  {shape(e):<36}  {e.abstract_question}"
+                    f"{e.uses:>4}  {e.hits:>4}  {e.confidence:>4.2f}  {shape(e):<36}  "
+                    f"{e.abstract_question}{flag}"
                 )
 
     @memory_app.command("clear")

@@ -12,6 +12,15 @@ copy) and what makes retrieval follow structure: the stored text has no
 entity names, so "combined population" and "distance between" decide the
 BM25 ranking, and the names in a new question simply match nothing.
 
+Before planning, the pipeline may also *reuse* an episode outright: a new
+question with the same abstract shape is planned by putting its own entities
+into the abstract plan (`veritask.memory.recall`), with no model call. Each
+reuse is counted (`hits`); a reuse whose run did not answer well demotes the
+episode (`record_reuse`), and `similar(..., reusable_only=True)` no longer
+offers it for reuse — it stays an example. A demoted episode is promoted
+again when the planner, asked afresh, writes the same plan and it answers
+well (`remember` bumps it): the plan is right, the failure was its input.
+
 Storage is one SQLite file with an FTS5 index (porter stemming, so
 "populations" finds "population"). WAL mode and a 30 s busy timeout let
 several processes remember at once; `remember` takes the write lock before
@@ -65,6 +74,15 @@ CREATE VIRTUAL TABLE IF NOT EXISTS episodes_fts USING fts5(
     content_rowid='id',
     tokenize='porter unicode61 remove_diacritics 2'
 );
+CREATE TABLE IF NOT EXISTS episode_reuse (
+    key          TEXT PRIMARY KEY,
+    hits         INTEGER NOT NULL DEFAULT 0,
+    failures     INTEGER NOT NULL DEFAULT 0,
+    demoted      INTEGER NOT NULL DEFAULT 0,
+    last_run_id  TEXT NOT NULL DEFAULT '',
+    reason       TEXT NOT NULL DEFAULT '',
+    last_at      TEXT NOT NULL DEFAULT ''
+);
 CREATE TRIGGER IF NOT EXISTS episodes_ai AFTER INSERT ON episodes BEGIN
     INSERT INTO episodes_fts (rowid, abstract_question)
     VALUES (new.id, new.abstract_question);
@@ -83,8 +101,10 @@ END;
 
 _COLUMNS = (
     "e.question, e.abstract_question, e.plan, e.abstract_plan,"
-    " e.confidence, e.run_id, e.created_at, e.uses"
+    " e.confidence, e.run_id, e.created_at, e.uses,"
+    " e.key, COALESCE(r.hits, 0), COALESCE(r.failures, 0), COALESCE(r.demoted, 0)"
 )
+_REUSE_JOIN = " LEFT JOIN episode_reuse r ON r.key = e.key"
 
 # Words every question has; searching on them would make everything "similar".
 _COMMON_WORDS = """a about an and are as at be by can could did do does for from give had has have
@@ -104,7 +124,10 @@ class Episode:
     many runs stored the same shape; `score` is the BM25 relevance from
     `similar` (higher is closer; 0.0 from `list`). BM25 weighs words by how
     rare they are in the memory, so scores only compare episodes within one
-    search: in a memory of a few episodes they are all tiny.
+    search: in a memory of a few episodes they are all tiny. `hits` counts the
+    runs that reused the plan outright and answered well, `failures` those
+    that did not; `demoted` means it is not reused until the planner writes
+    it again.
     """
 
     question: str
@@ -116,6 +139,10 @@ class Episode:
     created_at: datetime
     uses: int
     score: float = 0.0
+    key: str = ""
+    hits: int = 0
+    failures: int = 0
+    demoted: bool = False
 
     @property
     def tools(self) -> builtins.list[str]:
@@ -182,6 +209,8 @@ class PlanMemory:
             " WHERE key = ?",
             (confidence, run_id, run_id, now, key),
         ).rowcount
+        # The planner wrote this plan again and it answered well: reusable again.
+        conn.execute("UPDATE episode_reuse SET demoted = 0 WHERE key = ?", (key,))
         if not bumped:
             conn.execute(
                 "INSERT INTO episodes (key, question, abstract_question, plan, abstract_plan,"
@@ -192,21 +221,25 @@ class PlanMemory:
         conn.execute("COMMIT")
         return not bumped
 
-    def similar(self, question: str, k: int = 3) -> builtins.list[Episode]:
+    def similar(
+        self, question: str, k: int = 3, *, reusable_only: bool = False
+    ) -> builtins.list[Episode]:
         """The `k` past episodes whose abstract questions best match `question` (BM25).
 
         Any text is safe: the question is cut into words, each quoted as an
         FTS5 string, so `?`, quotes, `-`, `*`, `:` or `AND` are never query
         syntax. Common words ("what", "the") are dropped so they cannot make
         every episode match; an empty list means nothing shares a word.
+        `reusable_only` leaves demoted episodes out (candidates for reuse).
         """
         match = fts_query(question)
         if not match or k <= 0:
             return []
+        demoted = " AND COALESCE(r.demoted, 0) = 0" if reusable_only else ""
         sql = (
             f"SELECT {_COLUMNS}, bm25(episodes_fts) AS relevance FROM episodes_fts"
-            " JOIN episodes e ON e.id = episodes_fts.rowid"
-            " WHERE episodes_fts MATCH ?"
+            f" JOIN episodes e ON e.id = episodes_fts.rowid{_REUSE_JOIN}"
+            f" WHERE episodes_fts MATCH ?{demoted}"
             " ORDER BY relevance, e.uses DESC, e.confidence DESC, e.id DESC LIMIT ?"
         )
         rows = self._read(sql, (match, k))
@@ -214,8 +247,38 @@ class PlanMemory:
 
     def list(self, limit: int = 50) -> builtins.list[Episode]:
         """The most recently used episodes first."""
-        sql = f"SELECT {_COLUMNS} FROM episodes e ORDER BY e.last_used_at DESC, e.id DESC LIMIT ?"
+        sql = (
+            f"SELECT {_COLUMNS} FROM episodes e{_REUSE_JOIN}"
+            " ORDER BY MAX(e.last_used_at, COALESCE(r.last_at, '')) DESC, e.id DESC LIMIT ?"
+        )
         return [_episode(r) for r in self._read(sql, (max(0, limit),))]
+
+    def record_reuse(
+        self, key: str, *, succeeded: bool, run_id: str = "", reason: str = ""
+    ) -> None:
+        """Count one run that reused episode `key` outright; demote it when it did not
+        answer well (`reason` says why, for `veritask memory list --json`)."""
+        now = utcnow().isoformat()
+        hit, failure = (1, 0) if succeeded else (0, 1)
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                self._conn.execute(
+                    "INSERT INTO episode_reuse (key, hits, failures, demoted, last_run_id,"
+                    " reason, last_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT(key) DO UPDATE SET hits = hits + excluded.hits,"
+                    " failures = failures + excluded.failures,"
+                    " demoted = MAX(demoted, excluded.demoted),"
+                    " last_run_id = excluded.last_run_id,"
+                    " reason = CASE WHEN excluded.reason != '' THEN excluded.reason"
+                    " ELSE reason END, last_at = excluded.last_at",
+                    (key, hit, failure, failure, run_id, reason, now),
+                )
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise StoreError(f"cannot write plan memory {self.path}: {exc}") from exc
 
     def clear(self) -> int:
         """Forget every episode; returns how many were removed."""
@@ -223,6 +286,7 @@ class PlanMemory:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
                 removed = self._conn.execute("DELETE FROM episodes").rowcount
+                self._conn.execute("DELETE FROM episode_reuse")
                 self._conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 if self._conn.in_transaction:
@@ -305,7 +369,8 @@ def plan_shape(plan: Plan) -> builtins.list[Any]:
 
 
 def _episode(row: tuple[Any, ...], score: float = 0.0) -> Episode:
-    question, abstract_question, plan, abstract_plan, confidence, run_id, created, uses = row
+    question, abstract_question, plan, abstract_plan, confidence, run_id, created, uses = row[:8]
+    key, hits, failures, demoted = row[8:12]
     return Episode(
         question=question,
         abstract_question=abstract_question,
@@ -316,6 +381,10 @@ def _episode(row: tuple[Any, ...], score: float = 0.0) -> Episode:
         created_at=datetime.fromisoformat(created),
         uses=int(uses),
         score=score,
+        key=str(key),
+        hits=int(hits),
+        failures=int(failures),
+        demoted=bool(demoted),
     )
 
 

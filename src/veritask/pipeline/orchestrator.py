@@ -28,7 +28,7 @@ from veritask.runtime.state import RunState
 from veritask.store import RunStore, SQLiteRunStore
 from veritask.tools.registry import ToolRegistry
 from veritask.tools.toolkit import Toolkit, resolve_toolkits
-from veritask.types import Plan, Policy
+from veritask.types import EventType, Plan, Policy
 
 if TYPE_CHECKING:
     from veritask.models import ModelProvider, Router
@@ -275,8 +275,13 @@ class Orchestrator(Runtime):
             return None
         from veritask.pipeline.question import plan_assembler
 
+        accepted = [e for e in self.store.events(state.run_id) if e.type == EventType.PLAN_ACCEPTED]
+        source = str(accepted[-1].data.get("source", "planner")) if accepted else "planner"
         return plan_assembler(
-            state.plan_confidence, self.settings.answer_threshold, self.tool_descriptions()
+            state.plan_confidence,
+            self.settings.answer_threshold,
+            self.tool_descriptions(),
+            source=source,
         )
 
     def tool_descriptions(self) -> str:

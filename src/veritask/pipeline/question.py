@@ -19,6 +19,7 @@ from veritask.budget import BudgetMeter, bind_meter, unbind_meter
 from veritask.config import Budget
 from veritask.errors import BudgetExceeded, PlanError
 from veritask.escalation.ladder import Attempt, Rung, Step, climb
+from veritask.pipeline.plan_recall import REUSE_AT, Recall, Recalled, recall, settle
 from veritask.planner.checks import UNCOVERED
 from veritask.planner.planner import MODEL_FAILED, Candidate, Planner, PlanningResult
 from veritask.runtime.eventlog import EventLog
@@ -38,15 +39,23 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 MODES = ("orchestrated", "single-agent", "static", "rag")
-REMEMBER_AT = 0.9
+REMEMBER_AT = REUSE_AT
 """Answers at least this confident teach the planner (episodic memory)."""
 
 
-def plan_assembler(plan_confidence: float, threshold: float, context: str = "") -> Assembler:
+def plan_assembler(
+    plan_confidence: float, threshold: float, context: str = "", source: str = "planner"
+) -> Assembler:
     """The assembler a planned run uses; rebuilt on resume from the logged plan confidence.
-    `context`: the tools' descriptions, whose names (units, sources) an answer may use."""
+    `context`: the tools' descriptions, whose names (units, sources) an answer may use;
+    `source`: where the plan came from (`planner` or `memory`), kept in the answer's
+    confidence signals as `plan_source`."""
     return partial(
-        _assemble, plan_confidence=plan_confidence, threshold=threshold, context=context
+        _assemble,
+        plan_confidence=plan_confidence,
+        threshold=threshold,
+        context=context,
+        source=source,
     )
 
 
@@ -58,8 +67,9 @@ def _assemble(
     plan_confidence: float,
     threshold: float,
     context: str,
+    source: str = "planner",
 ) -> Answer:
-    return assemble_from_template(
+    answer = assemble_from_template(
         plan,
         outcomes,
         plan_confidence=plan_confidence,
@@ -67,6 +77,10 @@ def _assemble(
         usage=usage,
         context=context,
     )
+    confidence = answer.confidence
+    signals = {**confidence.signals, "plan_source": source}
+    marked = confidence.model_copy(update={"signals": signals})
+    return answer.model_copy(update={"confidence": marked})
 
 
 def _escalation_logger(log: EventLog) -> Callable[[Step], None]:
@@ -171,6 +185,11 @@ async def _orchestrated(
     orch: Orchestrator, question: str, log: EventLog, meter: BudgetMeter
 ) -> RunResult:
     planner = orch.planner(on_candidate=_candidate_logger(log))
+    remembered = recall(orch.memory, planner, question) if orch.settings.reuse_plans else Recall()
+    if remembered.hit is not None:  # a remembered plan fits and passes every check
+        return await _run_plan(
+            orch, question, log, meter, remembered.hit.planning_result(), recalled=remembered.hit
+        )
     token = bind_meter(meter)
     try:
         planned = await _bounded(
@@ -179,48 +198,76 @@ async def _orchestrated(
     except QuestionTimeout as exc:
         return _finish_without_plan(log, _timed_out(exc, meter), meter, status=RunStatus.FAILED)
     except PlanError as exc:
-        log.emit(EventType.PLAN_REJECTED, {"problems": [str(p) for p in exc.problems]})
-        # A question using words no tool covers is not rescued by an agent: nothing it
-        # could look up answers it.
-        out_of_scope = all(p.code == "out_of_scope" for p in exc.problems) or any(
-            UNCOVERED in p.message for p in exc.problems
-        )
-        rescued = None if out_of_scope else await _deep_agent_rung(orch, question, log, meter)
-        if rescued is not None:
-            return _finish_without_plan(log, rescued, meter)
-        model_broke = all(p.message.startswith(MODEL_FAILED) for p in exc.problems)
-        if model_broke:
-            text = "The model failed, so there is no answer: " + "; ".join(
-                str(p) for p in exc.problems[:5]
-            )
-            reasons = [str(p) for p in exc.problems]
-        else:  # in the reader's words; the planner's diagnostics stay in PlanRejected
-            text, reasons = plan_refusal(exc.problems)
-        answer = Answer(
-            text=text,
-            status=AnswerStatus.FAILED if model_broke else AnswerStatus.ABSTAINED,
-            gaps=reasons,
-            usage=meter.used,
-        )
-        return _finish_without_plan(log, answer, meter, status=RunStatus.FAILED)
+        return await _unplanned(orch, question, log, meter, exc)
     finally:
         unbind_meter(token)
-    plan = planned.plan
-    log.emit(
-        EventType.PLAN_ACCEPTED,
-        {
-            "plan": plan.model_dump(mode="json"),
-            "confidence": planned.confidence,
-            "votes": planned.votes,
-        },
+    return await _run_plan(orch, question, log, meter, planned, refused=remembered.refused)
+
+
+async def _unplanned(
+    orch: Orchestrator, question: str, log: EventLog, meter: BudgetMeter, exc: PlanError
+) -> RunResult:
+    """No valid plan: a bounded agent may rescue the question, else say why not."""
+    log.emit(EventType.PLAN_REJECTED, {"problems": [str(p) for p in exc.problems]})
+    # A question using words no tool covers is not rescued by an agent: nothing it
+    # could look up answers it.
+    out_of_scope = all(p.code == "out_of_scope" for p in exc.problems) or any(
+        UNCOVERED in p.message for p in exc.problems
     )
+    rescued = None if out_of_scope else await _deep_agent_rung(orch, question, log, meter)
+    if rescued is not None:
+        return _finish_without_plan(log, rescued, meter)
+    model_broke = all(p.message.startswith(MODEL_FAILED) for p in exc.problems)
+    if model_broke:
+        text = "The model failed, so there is no answer: " + "; ".join(
+            str(p) for p in exc.problems[:5]
+        )
+        reasons = [str(p) for p in exc.problems]
+    else:  # in the reader's words; the planner's diagnostics stay in PlanRejected
+        text, reasons = plan_refusal(exc.problems)
+    answer = Answer(
+        text=text,
+        status=AnswerStatus.FAILED if model_broke else AnswerStatus.ABSTAINED,
+        gaps=reasons,
+        usage=meter.used,
+    )
+    return _finish_without_plan(log, answer, meter, status=RunStatus.FAILED)
+
+
+async def _run_plan(
+    orch: Orchestrator,
+    question: str,
+    log: EventLog,
+    meter: BudgetMeter,
+    planned: PlanningResult,
+    *,
+    recalled: Recalled | None = None,
+    refused: list[dict[str, Any]] | None = None,
+) -> RunResult:
+    """Run the accepted plan; then teach memory (a planned answer) or settle a reused plan."""
+    plan = planned.plan
+    accepted: dict[str, Any] = {
+        "plan": plan.model_dump(mode="json"),
+        "confidence": planned.confidence,
+        "votes": planned.votes,
+    }
+    if recalled is not None:
+        accepted.update(recalled.provenance())
+    elif refused:
+        accepted["memory_refused"] = refused  # remembered shapes that fit but failed a check
+    log.emit(EventType.PLAN_ACCEPTED, accepted)
     state = RunState(run_id=log.run_id, goal=question, plan=plan, usage=meter.used)
     assembler = plan_assembler(
-        planned.confidence, orch.settings.answer_threshold, orch.tool_descriptions()
+        planned.confidence,
+        orch.settings.answer_threshold,
+        orch.tool_descriptions(),
+        source="memory" if recalled is not None else "planner",
     )
     final = await orch.drive(plan, log, state, assembler, meter)
     done = final.answer
-    if (
+    if recalled is not None:
+        settle(orch.memory, recalled, done, log.run_id)
+    elif (
         done is not None
         and done.status is AnswerStatus.ANSWERED
         and done.confidence.score >= REMEMBER_AT

@@ -67,6 +67,8 @@ def refs_in(value: Any) -> tuple[Ref, ...]:
         return _string_refs(value) if "$" in value else ()
     if kind in (int, float, bool) or value is None:
         return ()
+    if kind is dict:  # before the Mapping check: an ABC isinstance costs ~10× more
+        return tuple(r for v in value.values() for r in refs_in(v))
     if isinstance(value, Mapping):
         return tuple(r for v in value.values() for r in refs_in(v))
     if isinstance(value, list | tuple):
@@ -123,6 +125,10 @@ def format_value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
+_SCALARS = frozenset({int, float, bool, type(None)})
+"""Types that never hold a reference (exact types: a str subclass is checked as a str)."""
+
+
 def resolve(value: Any, values: Mapping[str, Any]) -> Any:
     """`value` with every reference replaced by the value it names.
 
@@ -130,6 +136,11 @@ def resolve(value: Any, values: Mapping[str, Any]) -> Any:
     (a number stays a number); references inside longer strings are formatted
     in place.
     """
+    kind = type(value)
+    if kind in _SCALARS:  # the common cases first, without an ABC isinstance
+        return value
+    if kind is dict:
+        return {k: resolve(v, values) for k, v in value.items()}
     if isinstance(value, str):
         if "$" not in value:
             return value
@@ -169,6 +180,11 @@ def env_names(value: Any) -> list[str]:
 def resolve_env(value: Any, environ: Mapping[str, str]) -> Any:
     """`value` with every `$env:NAME` replaced by the variable's value (MissingSecret if
     unset). Done at the last moment before a call, on a copy that is never logged."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict:
+        return {k: resolve_env(v, environ) for k, v in value.items()}
     if isinstance(value, str):
         if "$env:" not in value:
             return value

@@ -67,9 +67,10 @@ def _check_tool_and_args(task: Task, registry: ToolCatalog) -> list[PlanProblem]
             )
         ]
     spec = registry.get(task.tool)
+    fields = spec.params_model.model_fields
     out = []
     for name in task.args:
-        if name not in spec.params_model.model_fields:
+        if name not in fields:
             accepted = ", ".join(spec.param_names) or "no arguments"
             out.append(
                 PlanProblem(
@@ -88,7 +89,7 @@ def _check_tool_and_args(task: Task, registry: ToolCatalog) -> list[PlanProblem]
     for name, value in task.args.items():
         # References and $env:NAME secrets get their values only at run time.
         known_now = not has_refs(value) and not env_names(value)
-        if name in spec.params_model.model_fields and known_now:
+        if name in fields and known_now:
             message = _type_problem(spec, name, value)
             if message:
                 out.append(PlanProblem("bad_args", message, task.id))
@@ -208,6 +209,8 @@ def _cycles(ordered: list[Task], tasks: dict[str, Task]) -> list[PlanProblem]:
     """Each cycle (a strongly connected component of size > 1), tasks named in plan order."""
     graph = {t.id: sorted(d for d in dependencies(t) if d in tasks and d != t.id) for t in ordered}
     position = {t.id: i for i, t in enumerate(ordered)}
+    if all(position[d] < position[tid] for tid, deps in graph.items() for d in deps):
+        return []  # every step uses only earlier ones (nearly every plan): no cycle to find
     out = []
     for comp in _strongly_connected(graph, [t.id for t in ordered]):
         if len(comp) < 2:

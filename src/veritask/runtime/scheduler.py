@@ -54,6 +54,12 @@ INLINE_BATCH = 256
 """Inline tasks started under one TaskStarted commit."""
 Assembler = Callable[[Plan, dict[str, Outcome], Usage], Answer]
 """Builds the run's Answer from its outcomes, before RunFinished is written."""
+_TERMINAL = {
+    OutcomeStatus.SUCCEEDED: EventType.TASK_SUCCEEDED,
+    OutcomeStatus.FAILED: EventType.TASK_FAILED,
+    OutcomeStatus.SKIPPED: EventType.TASK_SKIPPED,
+    OutcomeStatus.UNKNOWN: EventType.TASK_UNKNOWN,
+}
 
 
 @dataclass
@@ -216,13 +222,7 @@ class Scheduler:
             )
             stored = {"task_id": tid, "outcome": dump_outcome(outcome)}, None
         self.outcomes[tid] = outcome
-        etype = {
-            OutcomeStatus.SUCCEEDED: EventType.TASK_SUCCEEDED,
-            OutcomeStatus.FAILED: EventType.TASK_FAILED,
-            OutcomeStatus.SKIPPED: EventType.TASK_SKIPPED,
-            OutcomeStatus.UNKNOWN: EventType.TASK_UNKNOWN,
-        }[outcome.status]
-        self.log.emit(etype, stored[0], stored[1])
+        self.log.emit(_TERMINAL[outcome.status], stored[0], stored[1])
         if outcome.ok:
             self.values[tid] = outcome.value
             for dep in self.dependents[tid]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,20 +112,29 @@ def describe_failure(exc: Exception) -> ErrorInfo:
     return ErrorInfo(type=type(exc).__name__, message=_message(exc))
 
 
+Call = Callable[[Callable[..., Any], dict[str, Any]], Any]
+"""How the tool's function is called with its arguments (`fn(**args)` by default)."""
+
+
+def _call(fn: Callable[..., Any], args: dict[str, Any]) -> Any:
+    return fn(**args)
+
+
 def attempt_inline(
-    spec: ToolSpec, raw_args: dict[str, Any], values: Mapping[str, Any]
+    spec: ToolSpec, raw_args: dict[str, Any], values: Mapping[str, Any], call: Call = _call
 ) -> AttemptResult | None:
     """One attempt of an `inline` sync tool, on the caller's thread.
 
     Returns None when the tool turned out to return an awaitable, which the
-    caller must then run through `attempt` instead.
+    caller must then run through `attempt` instead. `call` wraps the function
+    call alone (the adaptive fast path times it, not the preparation around it).
     """
     prepared = prepare(spec, raw_args, values)
     if isinstance(prepared, ErrorInfo):
         return AttemptResult(error=prepared)
     resolved, args = prepared
     try:
-        raw = spec.fn(**args)
+        raw = call(spec.fn, args)
     except BudgetExceeded:
         raise
     except Exception as exc:

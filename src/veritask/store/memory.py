@@ -46,7 +46,7 @@ class MemoryRunStore:
                     run_id=run_id,
                     seq=start + i,
                     at=now,
-                    type=EventType(ev.type),
+                    type=ev.type if type(ev.type) is EventType else EventType(ev.type),
                     data=ev.data,
                 )
                 for i, ev in enumerate(events)

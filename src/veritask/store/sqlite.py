@@ -49,6 +49,8 @@ CREATE TABLE IF NOT EXISTS leases (
 """
 
 _FINAL_STATUS = {EventType.RUN_FINISHED, EventType.RUN_INTERRUPTED}
+_ENCODE = json.JSONEncoder(default=str).encode
+"""`json.dumps(data, default=str)` without building an encoder for every event."""
 
 
 def connect(path: str, schema: str, what: str) -> sqlite3.Connection:
@@ -118,7 +120,11 @@ class SQLiteRunStore:
         now = utcnow()
         # Serialise before the transaction: data that cannot be stored fails here, untouched.
         payload = [
-            (EventType(ev.type), ev.encoded or json.dumps(ev.data, default=str)) for ev in events
+            (
+                ev.type if type(ev.type) is EventType else EventType(ev.type),
+                ev.encoded or _ENCODE(ev.data),
+            )
+            for ev in events
         ]
         with self._lock:
             try:

@@ -272,6 +272,7 @@ class SpanBuilder:
             attrs["veritask.plan.tasks"] = len(d.get("plan", {}).get("tasks", []))
             if "confidence" in d:
                 attrs["veritask.plan.confidence"] = float(d["confidence"])
+            attrs["veritask.plan.source"] = str(d.get("source", "planner"))
         else:
             error = redact_text("; ".join(map(str, d.get("problems", []))))[:2000]
             attrs["error.type"] = "PlanRejected"
