@@ -58,7 +58,7 @@ def abstract(question: str, plan: Plan) -> tuple[str, Plan, dict[str, str]]:
     entities = _entities(question, plan)
     if not entities:
         return question, plan, {}
-    taken = _words_in([question, *_plan_strings(plan)])
+    taken = _words_in([question, *_planstrings_in(plan)])
     placeholders = _placeholders(len(entities), taken)
     mapping = dict(zip(placeholders, entities, strict=True))
     pattern = _entity_pattern(entities)
@@ -100,7 +100,7 @@ def map_text(plan: Plan, change: Callable[[str], str]) -> Plan:
 def _entities(question: str, plan: Plan) -> list[str]:
     """Distinct entities (plan spelling), ordered by first appearance in `question`."""
     found: dict[str, str] = {}
-    for text in _arg_strings(plan):
+    for text in _argstrings_in(plan):
         candidate = text.strip()
         key = candidate.casefold()
         if key in found or not _is_candidate(candidate):
@@ -179,29 +179,30 @@ def _outside_refs(text: str, change: Callable[[str], str]) -> str:
     return "".join(out)
 
 
-def _arg_strings(plan: Plan) -> Iterator[str]:
+def _argstrings_in(plan: Plan) -> Iterator[str]:
     for task in plan.tasks:
-        yield from _strings(task.args)
+        yield from strings_in(task.args)
 
 
-def _plan_strings(plan: Plan) -> Iterator[str]:
+def _planstrings_in(plan: Plan) -> Iterator[str]:
     yield plan.goal
     if plan.answer_template:
         yield plan.answer_template
     for task in plan.tasks:
         yield task.description
-        yield from _strings(task.args)
+        yield from strings_in(task.args)
 
 
-def _strings(value: Any) -> Iterator[str]:
+def strings_in(value: Any) -> Iterator[str]:
+    """Every string inside a plan argument: nested dicts and lists too."""
     if isinstance(value, str):
         yield value
     elif isinstance(value, Mapping):
         for v in value.values():
-            yield from _strings(v)
+            yield from strings_in(v)
     elif isinstance(value, list | tuple):
         for v in value:
-            yield from _strings(v)
+            yield from strings_in(v)
 
 
 def _map_value(value: Any, swap: Callable[[str], str]) -> Any:
@@ -231,4 +232,4 @@ def _map_plan(plan: Plan, swap: Callable[[str], str]) -> Plan:
     )
 
 
-__all__ = ["abstract", "concretise", "map_text"]
+__all__ = ["abstract", "concretise", "map_text", "strings_in"]

@@ -35,11 +35,10 @@ same in the new question.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-from veritask.memory.abstraction import abstract, concretise, map_text
+from veritask.memory.abstraction import abstract, concretise, map_text, strings_in
 from veritask.memory.episodic import Episode
 from veritask.plan.refs import REF_PATTERN
 from veritask.types import Plan
@@ -154,20 +153,9 @@ def _plan_numbers(episode: Episode) -> set[str]:
     """The whole numbers written in the abstract plan's arguments, outside task references."""
     found: set[str] = set()
     for task in episode.abstract_plan.tasks:
-        for text in _strings(task.args):
+        for text in strings_in(task.args):
             found.update(_distinct_numbers(REF_PATTERN.sub(" ", text)))
     return found
-
-
-def _strings(value: Any) -> Iterable[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _strings(v)
-    elif isinstance(value, list | tuple):
-        for v in value:
-            yield from _strings(v)
 
 
 def _number_swap(numbers: dict[str, str]) -> Callable[[str], str]:
