@@ -61,6 +61,14 @@ class Choice:
     parsed: Any = None
     token_logprobs: tuple[TokenLogprob, ...] | None = None
     finish_reason: str = "stop"
+    logprobs_over: str | None = None
+    """What `token_logprobs` are normalised over: "grammar" (only the tokens the call's
+    grammar allowed at each position, so forced tokens score 1), "vocabulary" (the
+    model's whole distribution), or None when unknown (remote providers)."""
+    end_logprob: float | None = None
+    """Log-probability of ending the output where it ended (under the same normalisation),
+    when the provider knows it: with it, exp(sum of token logprobs + this) is the
+    probability of exactly this text."""
 
 
 @dataclass(frozen=True)
