@@ -42,6 +42,7 @@ def plan(*, fallback: str = "accept", min_confidence: float = 0.8, **extra: Any)
                     "id": "room",
                     "tool": "llm.extract",
                     "args": {"text": TEXT, "what": "the room of the meeting"},
+                    "description": "the room of the meeting",
                     "policy": policy,
                 },
                 *extra.get("more", []),
@@ -84,6 +85,14 @@ def test_an_unsure_first_sample_that_resampling_confirms_climbs_one_rung() -> No
     assert step["before"] == pytest.approx(0.3) and step["after"] == pytest.approx(0.9)
     assert step["usage"]["model_calls"] == 1 and step["usage"]["output_tokens"] > 0
     assert [c.n for c in weak.calls] == [EXTRACT_SAMPLES, 4] and weak.remaining == 0
+    from veritask.assembler import assemble_from_template
+
+    assert result.plan is not None
+    answer = assemble_from_template(result.plan, result.outcomes)
+    assert answer.text == (
+        "The meeting is in Room 4B. (The room of the meeting was unsure at first "
+        "and was resampled.)"
+    )
 
 
 def test_a_rung_the_budget_cannot_fit_is_skipped_with_its_reason() -> None:
@@ -140,6 +149,10 @@ def test_a_rung_that_does_not_help_falls_back_to_accept_with_a_flagged_value() -
     assert result.plan is not None
     answer = assemble_from_template(result.plan, result.outcomes, threshold=0.5)
     assert answer.confidence.score == pytest.approx(0.4)  # the answer says how unsure it is
+    assert answer.text.endswith(
+        "(The room of the meeting was unsure at first; escalation tried resampling, then "
+        "an agent; it is still unsure (confidence 0.40).)"
+    )
     assert answer.status.value == "partial"
 
 
