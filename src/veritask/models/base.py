@@ -61,14 +61,14 @@ class Choice:
     parsed: Any = None
     token_logprobs: tuple[TokenLogprob, ...] | None = None
     finish_reason: str = "stop"
-    logprobs_over: str | None = None
-    """What `token_logprobs` are normalised over: "grammar" (only the tokens the call's
-    grammar allowed at each position, so forced tokens score 1), "vocabulary" (the
-    model's whole distribution), or None when unknown (remote providers)."""
+    grammar_logprobs: tuple[float, ...] | None = None
+    """Each token's log-probability among the tokens the call's grammar allowed at its
+    position (a forced token scores 0), when the provider knows them (the embedded
+    model does); `token_logprobs` stay over the whole vocabulary."""
     end_logprob: float | None = None
-    """Log-probability of ending the output where it ended (under the same normalisation),
-    when the provider knows it: with it, exp(sum of token logprobs + this) is the
-    probability of exactly this text."""
+    """Log-probability, among the tokens the grammar allowed, of stopping where the
+    output stopped: with it, exp(sum(grammar_logprobs) + end_logprob) is the probability
+    of exactly this output among the outputs the grammar admits."""
 
 
 @dataclass(frozen=True)

@@ -28,15 +28,14 @@ restores it when the cache no longer holds that prefix; see
 docs/benchmarks/speed.md for what each step saves.
 
 Token logprobs are read from the logits of each sampled position (a
-log-softmax over the raw logits, before temperature). That avoids llama.cpp's
-``logits_all`` mode, which would keep a context-sized logits matrix (hundreds
-of MB) in memory. Under a grammar the log-softmax runs over the tokens the
-grammar allows at that position only (`_GrammarMirror`), so a token the
-grammar forces scores 1 and mass on tokens it forbids ("The answer is…",
-quotes) does not make every constrained answer look unsure; such choices say
-``logprobs_over="grammar"`` and carry the log-probability of stopping where
-they stopped (`end_logprob`), so the product of it all is the probability of
-exactly that answer under the constrained model.
+log-softmax over the raw logits, i.e. the model's own distribution before
+temperature and grammar). That avoids llama.cpp's ``logits_all`` mode, which
+would keep a context-sized logits matrix (hundreds of MB) in memory. Under a
+grammar a choice also carries each token's log-probability among the tokens
+the grammar allowed at its position (`grammar_logprobs`, via
+`_GrammarMirror`) and that of stopping where it stopped (`end_logprob`): the
+probability of exactly that output among the outputs the grammar admits,
+which mass on forbidden tokens ("The answer is…", quotes) does not dilute.
 """
 
 from __future__ import annotations
@@ -331,6 +330,7 @@ class _Engine:
         lps: list[TokenLogprob] = []
         finish = "length"
         mirror = _GrammarMirror(self, grammar) if logprobs and grammar is not None else None
+        allowed: list[float] = []
         end: float | None = None
         gen = self.llama.generate(
             tokens,
@@ -354,8 +354,9 @@ class _Engine:
                 if logprobs:
                     offset = len(b"".join(pieces).decode("utf-8", errors="replace"))
                     text = piece.decode("utf-8", errors="replace")
-                    lp = mirror.logprob(token) if mirror else self.last_logprob(token)
-                    lps.append(TokenLogprob(text, lp, offset))
+                    lps.append(TokenLogprob(text, self.last_logprob(token), offset))
+                    if mirror is not None:
+                        allowed.append(mirror.logprob(token))
                 pieces.append(piece)
                 if len(pieces) >= max_tokens:
                     break
@@ -364,8 +365,8 @@ class _Engine:
             if mirror is not None:
                 mirror.close()
         text = b"".join(pieces).decode("utf-8", errors="replace")
-        over = ("grammar" if mirror else "vocabulary") if logprobs else None
-        choice = Choice(text, None, tuple(lps) if logprobs else None, finish, over, end)
+        constrained = tuple(allowed) if mirror is not None else None
+        choice = Choice(text, None, tuple(lps) if logprobs else None, finish, constrained, end)
         return _Sample(choice, len(tokens), len(pieces))
 
 

@@ -110,9 +110,9 @@ def constrained(text: str, prob: float) -> Completion:
     chooses where a span starts and the grammar does the rest; script it to test a
     model worker's confidence (see `veritask.models.worker_scoring`).
     """
-    tokens = re.findall(r"\s*\S+", text) or [text]
-    lps = token_logprobs(text, [prob] + [1.0] * (len(tokens) - 1))
-    choice = Choice(text, None, lps, "stop", "grammar", 0.0)
+    lps = token_logprobs(text, prob)
+    allowed = (math.log(prob),) + (0.0,) * (len(lps) - 1)
+    choice = Choice(text, None, lps, "stop", allowed, 0.0)
     usage = Usage(output_tokens=estimate_tokens(text), model_calls=1)
     return Completion.from_choices([choice], usage=usage, model="", latency_s=0.0)
 

@@ -7,11 +7,11 @@ token among every token the model knows". Two estimators, chosen by what the
 provider reports:
 
 **answer probability** (method `logprob`, ``signals["estimator"] ==
-"answer_probability"``). When a choice's token log-probabilities are
-normalised over the tokens the grammar allowed and it carries the
-log-probability of stopping where it stopped (the embedded model does, see
+"answer_probability"``). When a choice carries its tokens' log-probabilities
+among the tokens the grammar allowed and that of stopping where it stopped
+(`grammar_logprobs`, `end_logprob`: the embedded model does, see
 `models/local.py`), each sample's text has an exact probability under the
-constrained model, p(s) = exp(sum of token logprobs + end logprob). The
+constrained model, p(s) = exp(sum of grammar logprobs + end logprob). The
 confidence in an answer `a` is the probability mass of the distinct outputs
 seen that give `a`::
 
@@ -38,9 +38,9 @@ seen that give `a`::
 **fallback**, when the provider reports no such probabilities (a remote API:
 its logprobs are over the whole vocabulary, or missing): one sample scores
 its geometric mean token probability (`logprob_confidence`, method
-`logprob`); several score their agreement (method `self_consistency`).
-Either way ``signals["over"]`` says what the probabilities were normalised
-over, so a reader knows which kind of number it is looking at.
+`logprob`, which the tokens the grammar forbids pull down); several score
+their agreement (method `self_consistency`). ``signals["estimator"]`` tells
+the first apart.
 """
 
 from __future__ import annotations
@@ -81,21 +81,16 @@ class Sample:
 
 
 def output_probability(choice: Choice) -> float | None:
-    """p(exactly this text) when the logprobs are over the grammar and the stop is known."""
-    tokens = choice.token_logprobs
-    if choice.logprobs_over != "grammar" or not tokens or choice.end_logprob is None:
+    """p(exactly this text) among the grammar's outputs, when the provider reports it."""
+    if choice.grammar_logprobs is None or choice.end_logprob is None:
         return None
-    return math.exp(sum(t.logprob for t in tokens) + choice.end_logprob)
+    return math.exp(sum(choice.grammar_logprobs) + choice.end_logprob)
 
 
 def to_sample(choice: Choice, value: str | None) -> Sample:
     """`choice` decoded to `value` (None if off-format), with its token confidence."""
     span = choice.text.strip() or None
-    token_conf = logprob_confidence(choice, span)
-    if choice.logprobs_over:
-        signals = {**token_conf.signals, "over": choice.logprobs_over}
-        token_conf = token_conf.model_copy(update={"signals": signals})
-    return Sample(value, token_conf, output_probability(choice))
+    return Sample(value, logprob_confidence(choice, span), output_probability(choice))
 
 
 def prior_samples(votes: Sequence[Vote | str | None]) -> list[Sample]:
