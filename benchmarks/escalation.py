@@ -265,14 +265,14 @@ async def run_all(items: list[Item]) -> list[Row]:
     return rows
 
 
-def rescored(path: Path) -> list[Row]:
-    """Rows of an earlier run, their correctness judged again by `correct`.
+def rescored(paths: list[Path]) -> list[Row]:
+    """Rows of earlier runs (merged), their correctness judged again by `correct`.
 
     An item with a run that got no model output at all (0 tokens: every call failed,
     e.g. timed out on an overloaded machine) is left out whole, and named.
     """
     items = {i.id: i for i in suite()}
-    rows = [Row(**r) for r in json.loads(path.read_text())["rows"]]
+    rows = [Row(**r) for path in paths for r in json.loads(path.read_text())["rows"]]
     broken = sorted({r.item for r in rows if r.tokens == 0})
     if broken:
         print(f"left out (a run with no model output): {', '.join(broken)}")
@@ -285,13 +285,18 @@ def rescored(path: Path) -> list[Row]:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit", type=int, default=0, help="only the first N items")
+    parser.add_argument("--items", default="", help="only these item ids, comma-separated")
     parser.add_argument("--json", type=Path, help="write every row and the summary here")
     parser.add_argument("--plot", type=Path, help="write the plot here (PNG)")
     parser.add_argument(
-        "--rescore", type=Path, help="re-score the rows of an earlier --json file, run nothing"
+        "--rescore",
+        type=Path,
+        nargs="+",
+        help="re-score the rows of earlier --json files (merged), run nothing",
     )
     args = parser.parse_args()
-    rows = rescored(args.rescore) if args.rescore else await run_all(suite()[: args.limit or None])
+    chosen = [i for i in suite() if not args.items or i.id in args.items.split(",")]
+    rows = rescored(args.rescore) if args.rescore else await run_all(chosen[: args.limit or None])
     summary = summarise(rows)
     print(f"\n{'condition':10} accuracy  conf-wrong  coverage  acc(answered)  tokens/q  escalated")
     for name, s in summary.items():
