@@ -235,16 +235,23 @@ def plot(summary: dict[str, dict[str, float]], path: Path) -> None:
     left.set_ylim(0, 1)
     left.set_title(f"llm.extract, answered at confidence >= {THRESHOLD}")
     left.legend(fontsize=8)
-    right.scatter(
-        [summary[n]["tokens_per_question"] for n in names],
-        [summary[n]["accuracy"] for n in names],
-    )
-    for k, n in enumerate(names):  # offset labels: equal points must stay readable
-        point = (summary[n]["tokens_per_question"], summary[n]["accuracy"])
-        right.annotate(n, point, textcoords="offset points", xytext=(-30, 8 - 14 * k))
+    for k, metric in enumerate(metrics):  # a zero bar is invisible: print every value
+        for i, n in enumerate(names):
+            x, y = i + (k - 1) * width, summary[n][metric]
+            left.annotate(f"{y:.2f}", (x, y), ha="center", xytext=(0, 2), fontsize=7,
+                          textcoords="offset points")  # fmt: skip
+    tokens = [summary[n]["tokens_per_question"] for n in names]
+    for metric, marker in (("accuracy", "o"), ("coverage", "s")):
+        ys = [summary[n][metric] for n in names]
+        right.plot(tokens, ys, marker=marker, linestyle="none", label=metric)
+    for n, x in zip(names, tokens, strict=True):
+        right.annotate(n, (x, summary[n]["coverage"]), textcoords="offset points",
+                       xytext=(0, -14), ha="center", fontsize=8)  # fmt: skip
+    right.set_ylim(0, 1)
     right.set_xlabel("tokens per question")
-    right.set_ylabel("accuracy")
-    right.set_title("accuracy for tokens")
+    right.set_ylabel("share of items")
+    right.set_title("accuracy and coverage for tokens")
+    right.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
