@@ -7,18 +7,21 @@ The suite is `llm.extract` tasks over short passages, generated here with
 their ground truth: easy ones (one candidate span) and hard ones (a
 distractor of the same kind: the room booked first, the city the team left).
 Each item is one plan with one task, run three ways on the embedded model
-through the real Orchestrator:
+through the real Orchestrator. The worker's first call draws its usual 4
+samples; its confidence is the probability of its answer under the
+grammar-constrained model (see `veritask.models.worker_scoring`).
 
-- `never`: `on_low_confidence="accept"` — one sample at temperature 0;
+- `never`: `on_low_confidence="accept"` — the first call only;
 - `always`: `min_confidence=1.0` — every task climbs the ladder, i.e. always
-  the strongest rung this machine has (4 more samples, majority of 5); no
+  the strongest rung this machine has (4 more samples in a second call); no
   stronger model is configured here;
-- `per-task`: `min_confidence=THRESHOLD`, `escalate`, fallback `fail` — only
-  a task whose first sample is unsure climbs.
+- `per-task`: `min_confidence=THRESHOLD`, `escalate` — only a task whose
+  first call is unsure climbs.
 
-In every condition the deep-agent rung is kept out by the run's token budget
-(it is skipped with that reason, as the ladder logs), so the three differ only
-in how often they resample. An item counts as answered when its task
+All three end with fallback `accept` (a value under the threshold flows on,
+flagged), so they differ only in when they climb. In every condition the
+deep-agent rung is kept out by the run's token budget (it is skipped with
+that reason, as the ladder logs). An item counts as answered when its task
 succeeded with confidence >= THRESHOLD (what the answer assembler calls
 `answered`); correct when the span holds the ground truth and none of the
 item's distractors (a whole sentence naming only the answer is correct, one
@@ -120,7 +123,11 @@ def suite() -> list[Item]:
 POLICIES: dict[str, dict[str, Any]] = {
     "never": {"min_confidence": THRESHOLD, "on_low_confidence": "accept"},
     "always": {"min_confidence": 1.0, "on_low_confidence": "escalate", "fallback": "accept"},
-    "per-task": {"min_confidence": THRESHOLD, "on_low_confidence": "escalate", "fallback": "fail"},
+    "per-task": {
+        "min_confidence": THRESHOLD,
+        "on_low_confidence": "escalate",
+        "fallback": "accept",
+    },
 }
 
 
@@ -150,6 +157,8 @@ class Row:
     tokens: int
     rungs: list[str]
     seconds: float
+    first_confidence: float = -1.0
+    """The first call's confidence (before any rung)."""
 
 
 async def run_one(orch: Orchestrator, item: Item, condition: str) -> Row:
@@ -172,6 +181,8 @@ async def run_one(orch: Orchestrator, item: Item, condition: str) -> Row:
         for e in orch.store.events(result.run_id)
         if e.type == "Escalated" and e.data.get("taken")
     ]
+    climbs = [e.data for e in orch.store.events(result.run_id) if e.type == "Escalated"]
+    first = float(climbs[0]["before"]) if climbs else outcome.confidence.score
     answered = outcome.ok and outcome.confidence.score >= THRESHOLD
     return Row(
         item.id,
@@ -184,6 +195,7 @@ async def run_one(orch: Orchestrator, item: Item, condition: str) -> Row:
         result.usage.input_tokens + result.usage.output_tokens,
         rungs,
         round(time.perf_counter() - started, 2),
+        round(first, 4),
     )
 
 
@@ -223,16 +235,23 @@ def plot(summary: dict[str, dict[str, float]], path: Path) -> None:
     left.set_ylim(0, 1)
     left.set_title(f"llm.extract, answered at confidence >= {THRESHOLD}")
     left.legend(fontsize=8)
-    right.scatter(
-        [summary[n]["tokens_per_question"] for n in names],
-        [summary[n]["accuracy"] for n in names],
-    )
-    for k, n in enumerate(names):  # offset labels: equal points must stay readable
-        point = (summary[n]["tokens_per_question"], summary[n]["accuracy"])
-        right.annotate(n, point, textcoords="offset points", xytext=(-30, 8 - 14 * k))
+    for k, metric in enumerate(metrics):  # a zero bar is invisible: print every value
+        for i, n in enumerate(names):
+            x, y = i + (k - 1) * width, summary[n][metric]
+            left.annotate(f"{y:.2f}", (x, y), ha="center", xytext=(0, 2), fontsize=7,
+                          textcoords="offset points")  # fmt: skip
+    tokens = [summary[n]["tokens_per_question"] for n in names]
+    for metric, marker in (("accuracy", "o"), ("coverage", "s")):
+        ys = [summary[n][metric] for n in names]
+        right.plot(tokens, ys, marker=marker, linestyle="none", label=metric)
+    for n, x in zip(names, tokens, strict=True):
+        right.annotate(n, (x, summary[n]["coverage"]), textcoords="offset points",
+                       xytext=(0, -14), ha="center", fontsize=8)  # fmt: skip
+    right.set_ylim(0, 1)
     right.set_xlabel("tokens per question")
-    right.set_ylabel("accuracy")
-    right.set_title("accuracy for tokens")
+    right.set_ylabel("share of items")
+    right.set_title("accuracy and coverage for tokens")
+    right.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -253,14 +272,14 @@ async def run_all(items: list[Item]) -> list[Row]:
     return rows
 
 
-def rescored(path: Path) -> list[Row]:
-    """Rows of an earlier run, their correctness judged again by `correct`.
+def rescored(paths: list[Path]) -> list[Row]:
+    """Rows of earlier runs (merged), their correctness judged again by `correct`.
 
     An item with a run that got no model output at all (0 tokens: every call failed,
     e.g. timed out on an overloaded machine) is left out whole, and named.
     """
     items = {i.id: i for i in suite()}
-    rows = [Row(**r) for r in json.loads(path.read_text())["rows"]]
+    rows = [Row(**r) for path in paths for r in json.loads(path.read_text())["rows"]]
     broken = sorted({r.item for r in rows if r.tokens == 0})
     if broken:
         print(f"left out (a run with no model output): {', '.join(broken)}")
@@ -273,19 +292,25 @@ def rescored(path: Path) -> list[Row]:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit", type=int, default=0, help="only the first N items")
+    parser.add_argument("--items", default="", help="only these item ids, comma-separated")
     parser.add_argument("--json", type=Path, help="write every row and the summary here")
     parser.add_argument("--plot", type=Path, help="write the plot here (PNG)")
     parser.add_argument(
-        "--rescore", type=Path, help="re-score the rows of an earlier --json file, run nothing"
+        "--rescore",
+        type=Path,
+        nargs="+",
+        help="re-score the rows of earlier --json files (merged), run nothing",
     )
     args = parser.parse_args()
-    rows = rescored(args.rescore) if args.rescore else await run_all(suite()[: args.limit or None])
+    chosen = [i for i in suite() if not args.items or i.id in args.items.split(",")]
+    rows = rescored(args.rescore) if args.rescore else await run_all(chosen[: args.limit or None])
     summary = summarise(rows)
-    print(f"\n{'condition':10} accuracy  conf-wrong  coverage  tokens/q  escalated")
+    print(f"\n{'condition':10} accuracy  conf-wrong  coverage  acc(answered)  tokens/q  escalated")
     for name, s in summary.items():
         print(
             f"{name:10} {s['accuracy']:8.2f}  {s['confident_wrong']:10.2f}  "
-            f"{s['coverage']:8.2f}  {s['tokens_per_question']:8.0f}  {s['escalated']:9.2f}"
+            f"{s['coverage']:8.2f}  {s['accuracy_answered']:13.2f}  "
+            f"{s['tokens_per_question']:8.0f}  {s['escalated']:9.2f}"
         )
     if args.json:
         args.json.write_text(

@@ -10,8 +10,9 @@ from veritask.config import Settings
 from veritask.errors import ToolError
 from veritask.models import Completion, Router, ScriptedModel
 from veritask.models.base import Choice
-from veritask.models.scripted import token_logprobs
+from veritask.models.scripted import constrained, token_logprobs
 from veritask.models.workers import (
+    EXTRACT_SAMPLES,
     VERDICTS,
     WORKERS,
     Effort,
@@ -24,11 +25,10 @@ from veritask.models.workers import (
 from veritask.types import ConfidenceMethod, Usage
 
 TEXT = "The meeting moved to Room 4B on Friday. Lunch is at noon."
+ONE = Effort(samples=1)
 
 
-def routed(
-    model: ScriptedModel, strong: ScriptedModel | None = None
-) -> Iterator[ScriptedModel]:
+def routed(model: ScriptedModel, strong: ScriptedModel | None = None) -> Iterator[ScriptedModel]:
     providers = {"weak": model, **({"strong": strong} if strong else {})}
     router = Router(Settings(model="weak"), providers)
     token = bind_router(router)
@@ -53,7 +53,7 @@ def answer(text: str, probs: list[float]) -> Completion:
 
 async def test_extract_is_a_span_of_the_text_under_a_span_grammar(model: ScriptedModel) -> None:
     model.add("Room 4B")
-    result = await WORKERS["llm.extract"]({"text": TEXT, "what": "the room"}, Effort(), ())
+    result = await WORKERS["llm.extract"]({"text": TEXT, "what": "the room"}, ONE, ())
     assert result.value == "Room 4B"
     call = model.last_call
     assert call.grammar is not None and '"Room"' in call.grammar and '"4B"' in call.grammar
@@ -67,12 +67,14 @@ async def test_extract_is_a_span_of_the_text_under_a_span_grammar(model: Scripte
 async def test_extract_refuses_words_that_are_not_in_the_text(model: ScriptedModel) -> None:
     model.add("Room 5C")  # a provider that ignored the grammar: checked again after decoding
     with pytest.raises(ToolError, match="no valid answer"):
-        await WORKERS["llm.extract"]({"text": TEXT, "what": "the room"}, Effort(), ())
+        await WORKERS["llm.extract"]({"text": TEXT, "what": "the room"}, ONE, ())
 
 
-async def test_logprob_confidence_is_the_answer_tokens_likelihood(model: ScriptedModel) -> None:
-    model.add(answer("Room 4B", [0.25, 0.64]))
-    result = await WORKERS["llm.extract"]({"text": TEXT, "what": "the room"}, Effort(), ())
+async def test_without_grammar_probabilities_one_sample_scores_its_tokens_likelihood(
+    model: ScriptedModel,
+) -> None:
+    model.add(answer("Room 4B", [0.25, 0.64]))  # a provider whose logprobs span the vocabulary
+    result = await WORKERS["llm.extract"]({"text": TEXT, "what": "the room"}, ONE, ())
     assert result.confidence is not None
     assert result.confidence.score == pytest.approx((0.25 * 0.64) ** 0.5)  # geometric mean
     assert result.confidence.signals["min_prob"] == pytest.approx(0.25)
@@ -114,7 +116,7 @@ async def test_resampling_adds_to_earlier_votes_and_off_format_samples_count_aga
     result = await WORKERS["llm.extract"](args, Effort(samples=3), ["Friday"])
     conf = result.confidence
     assert result.value == "Room 4B" and conf is not None
-    assert votes_of(conf) == ["Friday", "Room 4B", None, "Room 4B"]
+    assert [v.value for v in votes_of(conf)] == ["Friday", "Room 4B", None, "Room 4B"]
     assert conf.score == pytest.approx(0.5)
 
 
@@ -149,3 +151,79 @@ async def test_extract_samples_that_copy_more_context_agree_on_the_span_they_sha
     model.add("Room 4B", "Friday", "Lunch is at noon")  # nothing shared: no agreement
     other = await WORKERS["llm.extract"](args, Effort(samples=3), ())
     assert other.confidence is not None and other.confidence.score == pytest.approx(1 / 3)
+
+
+# -- answer probability: what the embedded model reports under a grammar -----------
+
+PARCEL = "The parcel weighs 12 kg."
+MOVE = "The old office was in Porto; since March the team works from Braga, near the Porto road."
+
+
+async def test_a_label_scores_its_probability_among_the_labels(model: ScriptedModel) -> None:
+    model.add(constrained("complaint", 0.7))
+    labels = ["complaint", "question", "praise"]
+    result = await WORKERS["llm.classify"]({"text": "Where is it?", "labels": labels}, Effort(), ())
+    conf = result.confidence
+    assert result.value == "complaint" and conf is not None
+    assert model.last_call.n == 1 and model.last_call.temperature == 0.0  # one greedy sample
+    assert conf.method is ConfidenceMethod.LOGPROB and conf.score == pytest.approx(0.7)
+    assert conf.signals["estimator"] == "answer_probability" and conf.signals["over"] == "grammar"
+
+
+async def test_extract_draws_several_samples_and_equivalent_spans_add_up(
+    model: ScriptedModel,
+) -> None:
+    model.add(
+        constrained("12 kg.", 0.5),
+        constrained(PARCEL, 0.4),  # the same answer, with its sentence
+        constrained("12 kg.", 0.5),  # drawn again: counted once
+        constrained("kg.", 0.05),  # a part of the answer: not chosen for holding less
+    )
+    result = await WORKERS["llm.extract"]({"text": PARCEL, "what": "the weight"}, Effort(), ())
+    conf = result.confidence
+    assert model.last_call.n == EXTRACT_SAMPLES and result.value == "12 kg"
+    assert conf is not None and conf.score == pytest.approx(0.9)
+    assert conf.signals["distinct"] == 3 and conf.signals["k"] == 4
+
+
+async def test_a_stably_wrong_answer_is_not_lifted_by_drawing_it_again(
+    model: ScriptedModel,
+) -> None:
+    args = {"text": MOVE, "what": "the city the team works from now"}
+    model.add(*[constrained("Porto", 0.3)] * 4)
+    first = await WORKERS["llm.extract"](args, Effort(), ())
+    assert first.confidence is not None and first.confidence.score == pytest.approx(0.3)
+    model.add(*[constrained("Porto", 0.3)] * 4)  # agreement 8 of 8, probability still 0.3
+    again = await WORKERS["llm.extract"](args, Effort(samples=4), votes_of(first.confidence))
+    assert again.confidence is not None and again.confidence.score == pytest.approx(0.3)
+    assert again.confidence.signals["agreement"] == 1.0
+
+
+async def test_a_span_past_a_clause_boundary_does_not_give_the_word_it_holds(
+    model: ScriptedModel,
+) -> None:
+    model.add(
+        constrained("Porto", 0.3),
+        constrained("Braga, near the Porto road.", 0.45),
+        constrained("Porto", 0.3),
+        constrained("Braga", 0.2),
+    )
+    args = {"text": MOVE, "what": "the city the team works from now"}
+    result = await WORKERS["llm.extract"](args, Effort(), ())
+    conf = result.confidence
+    # "Braga, near the Porto road" says two things: it gives neither Porto nor Braga.
+    assert result.value == "Braga, near the Porto road" and conf is not None
+    assert conf.score == pytest.approx(0.45)
+
+
+async def test_a_resample_adds_the_mass_of_new_outputs_to_the_earlier_votes(
+    model: ScriptedModel,
+) -> None:
+    args = {"text": PARCEL, "what": "the weight"}
+    model.add(*[constrained("12 kg.", 0.5)] * 4)
+    first = await WORKERS["llm.extract"](args, Effort(), ())
+    assert first.confidence is not None and first.confidence.score == pytest.approx(0.5)
+    model.add(constrained(PARCEL, 0.4), *[constrained("12 kg.", 0.5)] * 3)
+    more = await WORKERS["llm.extract"](args, Effort(samples=4), votes_of(first.confidence))
+    assert more.confidence is not None and more.confidence.score == pytest.approx(0.9)
+    assert len(votes_of(more.confidence)) == 8

@@ -101,3 +101,18 @@ def test_the_llm_toolkit_offers_deep_agent_and_an_orchestrator_binds_it() -> Non
     assert "deep_agent" in orch.catalog.registry  # the planner may emit it
     result = orch.execute(step())
     assert result.outcomes["agent"].ok and result.outcomes["agent"].value == PERU
+
+
+def test_the_planner_offers_model_workers_only_when_the_llm_toolkit_is_active() -> None:
+    from veritask.toolkits.llm import llm
+
+    def offered(orch: Orchestrator) -> set[str]:
+        return {n for n in orch.catalog.registry.names() if n.startswith("llm.")} | (
+            {"deep_agent"} & set(orch.catalog.registry.names())
+        )
+
+    default = Orchestrator("memory://", model=ScriptedModel(), memory=False)
+    assert offered(default) == set()  # geo only: the planner cannot emit llm.* or deep_agent
+    assert {"llm.extract", "deep_agent"} <= set(default.plan_registry().names())  # given: runs
+    active = Orchestrator("memory://", model=ScriptedModel(), memory=False, toolkits=[llm])
+    assert offered(active) == {"llm.extract", "llm.classify", "llm.judge", "deep_agent"}

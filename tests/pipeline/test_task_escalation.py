@@ -11,11 +11,11 @@ import pytest
 from veritask import Budget, Orchestrator
 from veritask.config import Settings
 from veritask.models import HANG, Completion, Router, ScriptedModel
-from veritask.models.base import Choice
-from veritask.models.scripted import ScriptedCall, token_logprobs
+from veritask.models.scripted import ScriptedCall, constrained
+from veritask.models.workers import EXTRACT_SAMPLES
 from veritask.tools import ToolRegistry, default_registry
 from veritask.tools.registry import ToolResult
-from veritask.types import Confidence, EventType, OutcomeStatus, Plan, Usage
+from veritask.types import Confidence, EventType, OutcomeStatus, Plan
 
 TEXT = "The meeting moved to Room 4B on Friday. Lunch is at noon."
 UNGROUNDED = "Thought: done.\nFinal Answer: 12"
@@ -23,11 +23,13 @@ UNGROUNDED = "Thought: done.\nFinal Answer: 12"
 
 
 def sample(text: str, prob: float) -> Completion:
-    """One scripted sample whose every token has probability `prob`."""
-    lps = token_logprobs(text, prob)
-    return Completion.from_choices(
-        [Choice(text, None, lps)], usage=Usage(model_calls=1), model="weak", latency_s=0.0
-    )
+    """One scripted sample as the embedded model reports it: `text` at probability `prob`."""
+    return constrained(text, prob)
+
+
+def first(prob: float = 0.3) -> list[Completion]:
+    """The task's first call: its 4 samples all say "Room 4B", at probability `prob`."""
+    return [sample("Room 4B", prob)] * EXTRACT_SAMPLES
 
 
 def plan(*, fallback: str = "accept", min_confidence: float = 0.8, **extra: Any) -> Plan:
@@ -40,6 +42,7 @@ def plan(*, fallback: str = "accept", min_confidence: float = 0.8, **extra: Any)
                     "id": "room",
                     "tool": "llm.extract",
                     "args": {"text": TEXT, "what": "the room of the meeting"},
+                    "description": "the room of the meeting",
                     "policy": policy,
                 },
                 *extra.get("more", []),
@@ -66,23 +69,34 @@ def escalations(orch: Orchestrator, run_id: str) -> list[dict[str, Any]]:
 
 
 def test_an_unsure_first_sample_that_resampling_confirms_climbs_one_rung() -> None:
-    weak = ScriptedModel([sample("Room 4B", 0.3)] + ["Room 4B"] * 4)
+    # Drawing "Room 4B" again adds nothing; finding the same answer in its sentence does.
+    found = sample("The meeting moved to Room 4B", 0.6)
+    weak = ScriptedModel(first() + [found] + [sample("Room 4B", 0.3)] * 3)
     orch = orchestrator(weak)
     result = orch.execute(plan())
     room = result.outcomes["room"]
     assert room.status is OutcomeStatus.SUCCEEDED and room.value == "Room 4B"
-    assert room.confidence.score == 1.0 and room.confidence.signals["escalated"] == ["resample"]
+    assert room.confidence.score == pytest.approx(0.9)
+    assert room.confidence.signals["escalated"] == ["resample"]
     steps = escalations(orch, result.run_id)
     assert len(steps) == 1
     step = steps[0]
     assert (step["target"], step["rung"], step["taken"]) == ("room", "resample", True)
-    assert step["before"] == pytest.approx(0.3) and step["after"] == 1.0
+    assert step["before"] == pytest.approx(0.3) and step["after"] == pytest.approx(0.9)
     assert step["usage"]["model_calls"] == 1 and step["usage"]["output_tokens"] > 0
-    assert weak.calls[1].n == 4 and weak.remaining == 0
+    assert [c.n for c in weak.calls] == [EXTRACT_SAMPLES, 4] and weak.remaining == 0
+    from veritask.assembler import assemble_from_template
+
+    assert result.plan is not None
+    answer = assemble_from_template(result.plan, result.outcomes)
+    assert answer.text == (
+        "The meeting is in Room 4B. (The room of the meeting was unsure at first "
+        "and was resampled.)"
+    )
 
 
 def test_a_rung_the_budget_cannot_fit_is_skipped_with_its_reason() -> None:
-    weak = ScriptedModel([sample("Room 4B", 0.3)])
+    weak = ScriptedModel(first())
     orch = orchestrator(weak, budget=Budget(max_tokens=150))
     result = orch.execute(plan())
     steps = escalations(orch, result.run_id)
@@ -100,9 +114,10 @@ def test_a_rung_the_budget_cannot_fit_is_skipped_with_its_reason() -> None:
 
 
 def unhelpful(weak_default: str = UNGROUNDED) -> ScriptedModel:
-    """First sample unsure; the resample disagrees; the agent answers ungrounded."""
-    resample = ["Friday", "noon", "Lunch", "Room 4B"]
-    return ScriptedModel([sample("Room 4B", 0.3), *resample], default=weak_default)
+    """First call unsure; the resample finds little more; the agent answers ungrounded."""
+    resample = [sample(t, p) for t, p in [("Friday", 0.2), ("noon", 0.1), ("Lunch", 0.05)]]
+    more = sample("moved to Room 4B", 0.1)  # the same answer: 0.3 + 0.1
+    return ScriptedModel([*first(), *resample, more], default=weak_default)
 
 
 def test_a_rung_that_does_not_help_falls_back_to_fail_and_the_task_is_a_gap() -> None:
@@ -134,6 +149,10 @@ def test_a_rung_that_does_not_help_falls_back_to_accept_with_a_flagged_value() -
     assert result.plan is not None
     answer = assemble_from_template(result.plan, result.outcomes, threshold=0.5)
     assert answer.confidence.score == pytest.approx(0.4)  # the answer says how unsure it is
+    assert answer.text.endswith(
+        "(The room of the meeting was unsure at first; escalation tried resampling, then "
+        "an agent; it is still unsure (confidence 0.40).)"
+    )
     assert answer.status.value == "partial"
 
 
@@ -145,14 +164,14 @@ async def test_only_the_tasks_that_depend_on_the_climbing_task_wait() -> None:
         side_done.set()
         return 7
 
-    async def resample_waits_for_side(call: ScriptedCall) -> str:
+    async def resample_waits_for_side(call: ScriptedCall) -> Completion:
         # If the scheduler waited for the climb, `side` would never run and this times out.
         await asyncio.wait_for(side_done.wait(), 5)
-        return "Room 4B"
+        return sample("The meeting moved to Room 4B", 0.6)
 
     registry = ToolRegistry([default_registry().get("calc")])
     registry.tool(name="side")(side)
-    weak = ScriptedModel([sample("Room 4B", 0.3), resample_waits_for_side, *["Room 4B"] * 3])
+    weak = ScriptedModel([*first(), resample_waits_for_side, *first()[:3]])
     orch = orchestrator(weak, registry=registry)
     more = [
         {"id": "other", "tool": "side", "args": {}},
@@ -189,12 +208,12 @@ async def test_a_run_killed_mid_climb_resumes_without_repeating_a_recorded_rung(
     before = [s["rung"] for s in escalations(orch, "climb")]
     assert before == ["resample"]  # recorded, with the result it brought (0.4)
 
-    weak2 = ScriptedModel([sample("Room 4B", 0.3)])  # the task's own attempt is re-run
-    strong2 = ScriptedModel([sample("Room 4B", 0.95)], name="strong")
+    weak2 = ScriptedModel(first())  # the task's own attempt is re-run
+    strong2 = ScriptedModel(first(0.95), name="strong")
     resumed = await orchestrator(weak2, strong2, store=store).aresume("climb")
     room = resumed.outcomes["room"]
     assert room.ok and room.confidence.score == pytest.approx(0.95)
-    assert [c.n for c in weak2.calls] == [1]  # no second resample
+    assert [c.n for c in weak2.calls] == [EXTRACT_SAMPLES]  # no second resample
     assert len(strong2.calls) == 1
     rungs = [(s["rung"], s["taken"]) for s in escalations(orch, "climb")]
     assert rungs == [("resample", True), ("stronger_model", True)]

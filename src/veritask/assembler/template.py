@@ -1,6 +1,7 @@
 """Deterministic assembly: fill the plan's answer template from task values.
 
-A slot whose task did not succeed renders as a visible gap, never a guess.
+A slot whose task did not succeed renders as a visible gap, never a guess;
+a value that needed escalation is said to have (`wording.escalation_notes`).
 The answer's confidence is the weakest link: the lowest confidence among the
 tasks it rests on (transitively), times the plan's own confidence.
 """
@@ -134,6 +135,9 @@ def assemble_from_template(
     else:
         status = AnswerStatus.PARTIAL
     claims = [Claim(text=text, task_ids=support)] if status is not AnswerStatus.ABSTAINED else []
+    notes = wording.escalation_notes(plan, outcomes, support)
+    if notes and status is not AnswerStatus.ABSTAINED:
+        text = f"{text} ({notes})"  # after the grounding check: it names tasks, not facts
     return Answer(
         text=text,
         value=value,

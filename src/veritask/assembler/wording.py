@@ -136,6 +136,38 @@ def abstention(plan: Plan, outcomes: Mapping[str, Outcome]) -> str:
     return "I could not establish " + "; nor ".join(failed) + ", so I will not guess."
 
 
+_RUNGS = {"resample": "resampling", "stronger_model": "a stronger model", "deep_agent": "an agent"}
+
+
+def escalation_notes(plan: Plan, outcomes: Mapping[str, Outcome], task_ids: Iterable[str]) -> str:
+    """What an answer says of the tasks behind it that climbed the escalation ladder.
+
+    A reader should know that a value needed more than one try ("the room of the
+    meeting was unsure at first and was resampled") and when it is still unsure
+    (accepted under its threshold). Empty when no such task supports the answer.
+    """
+    by_id = {t.id: t for t in plan.tasks}
+    notes = []
+    for tid in task_ids:
+        task, outcome = by_id.get(tid), outcomes.get(tid)
+        if task is None or outcome is None or not outcome.ok:
+            continue
+        signals = outcome.confidence.signals
+        rungs = [_RUNGS.get(str(r), str(r)) for r in signals.get("escalated") or []]
+        if not rungs and not signals.get("flagged"):
+            continue
+        note = subject(task)
+        if rungs == ["resampling"]:
+            note += " was unsure at first and was resampled"
+        elif rungs:
+            note += " was unsure at first; escalation tried " + ", then ".join(rungs)
+        if signals.get("flagged"):
+            still = f"still unsure (confidence {outcome.confidence.score:.2f})"
+            note += f"; it is {still}" if rungs else f" is {still}"
+        notes.append(note[0].upper() + note[1:] + ".")
+    return " ".join(notes)
+
+
 def plan_refusal(problems: Iterable[PlanProblem]) -> tuple[str, list[str]]:
     """(answer text, gaps) for a question no valid plan was found for.
 
@@ -161,4 +193,12 @@ def plan_refusal(problems: Iterable[PlanProblem]) -> tuple[str, list[str]]:
     return text, reasons
 
 
-__all__ = ["abstention", "describe", "gaps", "missing", "plan_refusal", "subject"]
+__all__ = [
+    "abstention",
+    "describe",
+    "escalation_notes",
+    "gaps",
+    "missing",
+    "plan_refusal",
+    "subject",
+]

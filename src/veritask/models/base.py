@@ -61,6 +61,14 @@ class Choice:
     parsed: Any = None
     token_logprobs: tuple[TokenLogprob, ...] | None = None
     finish_reason: str = "stop"
+    grammar_logprobs: tuple[float, ...] | None = None
+    """Each token's log-probability among the tokens the call's grammar allowed at its
+    position (a forced token scores 0), when the provider knows them (the embedded
+    model does); `token_logprobs` stay over the whole vocabulary."""
+    end_logprob: float | None = None
+    """Log-probability, among the tokens the grammar allowed, of stopping where the
+    output stopped: with it, exp(sum(grammar_logprobs) + end_logprob) is the probability
+    of exactly this output among the outputs the grammar admits."""
 
 
 @dataclass(frozen=True)

@@ -30,13 +30,19 @@ docs/benchmarks/speed.md for what each step saves.
 Token logprobs are read from the logits of each sampled position (a
 log-softmax over the raw logits, i.e. the model's own distribution before
 temperature and grammar). That avoids llama.cpp's ``logits_all`` mode, which
-would keep a context-sized logits matrix (hundreds of MB) in memory.
+would keep a context-sized logits matrix (hundreds of MB) in memory. Under a
+grammar a choice also carries each token's log-probability among the tokens
+the grammar allowed at its position (`grammar_logprobs`, via
+`_GrammarMirror`) and that of stopping where it stopped (`end_logprob`): the
+probability of exactly that output among the outputs the grammar admits,
+which mass on forbidden tokens ("The answer is…", quotes) does not dilute.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import dataclasses
 import functools
 import importlib.util
 import json
@@ -132,6 +138,55 @@ def common_prefix(a: Iterable[Any], b: Iterable[Any]) -> int:
             break
         n += 1
     return n
+
+
+class _GrammarMirror:
+    """A second copy of a generation's grammar, kept in step with the sampler's.
+
+    llama.cpp applies the grammar inside its sampler chain, out of our reach;
+    this copy is applied to each position's logits to learn which tokens were
+    allowed there, so a token's log-probability is renormalised over them.
+    """
+
+    def __init__(self, engine: _Engine, grammar: Any) -> None:
+        lib = engine._llama_cpp
+        self._lib = lib
+        self._np = engine._np
+        self._ctx = engine.llama._ctx
+        self.n_vocab = engine.n_vocab
+        text, root = grammar._grammar, grammar._root  # LlamaGrammar holds only these
+        self._sampler = lib.llama_sampler_init_grammar(
+            engine.vocab, text.encode("utf-8"), root.encode("utf-8")
+        )
+        if not self._sampler:
+            raise ValueError("llama.cpp refused the grammar")
+        from llama_cpp._internals import LlamaTokenDataArray
+
+        self._data = LlamaTokenDataArray(n_vocab=self.n_vocab)
+
+    def logprob(self, token: int) -> float:
+        """`token`'s log-probability among the tokens the grammar allows; then accept it."""
+        import ctypes
+
+        np, data = self._np, self._data
+        ptr = self._ctx.get_logits_ith(-1)
+        data.copy_logits(np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)))
+        self._lib.llama_sampler_apply(self._sampler, ctypes.byref(data.candidates))
+        logits = data.candidates_data.logit[: data.candidates.size]
+        allowed = logits[np.isfinite(logits)]
+        ids = data.candidates_data.id[: data.candidates.size]
+        own = logits[ids == token]
+        if allowed.size == 0 or own.size == 0 or not np.isfinite(own[0]):
+            raise ValueError(f"token {token} is not allowed by the grammar here")
+        top = float(allowed.max())
+        lse = top + math.log(float(np.exp(allowed - top).sum(dtype=np.float64)))
+        self._lib.llama_sampler_accept(self._sampler, token)
+        return float(own[0]) - lse
+
+    def close(self) -> None:
+        if self._sampler:
+            self._lib.llama_sampler_free(self._sampler)
+            self._sampler = None
 
 
 class _Engine:
@@ -274,6 +329,9 @@ class _Engine:
         pieces: list[bytes] = []
         lps: list[TokenLogprob] = []
         finish = "length"
+        mirror = _GrammarMirror(self, grammar) if logprobs and grammar is not None else None
+        allowed: list[float] = []
+        end: float | None = None
         gen = self.llama.generate(
             tokens,
             temp=temperature,
@@ -289,19 +347,26 @@ class _Engine:
                     raise _Cancelled
                 if self.is_end(token):
                     finish = "stop"
+                    if mirror is not None:  # stopping here was one choice among others
+                        end = mirror.logprob(token)
                     break
                 piece = self.llama.detokenize([token])
                 if logprobs:
                     offset = len(b"".join(pieces).decode("utf-8", errors="replace"))
                     text = piece.decode("utf-8", errors="replace")
                     lps.append(TokenLogprob(text, self.last_logprob(token), offset))
+                    if mirror is not None:
+                        allowed.append(mirror.logprob(token))
                 pieces.append(piece)
                 if len(pieces) >= max_tokens:
                     break
         finally:
             gen.close()
+            if mirror is not None:
+                mirror.close()
         text = b"".join(pieces).decode("utf-8", errors="replace")
-        choice = Choice(text, None, tuple(lps) if logprobs else None, finish)
+        constrained = tuple(allowed) if mirror is not None else None
+        choice = Choice(text, None, tuple(lps) if logprobs else None, finish, constrained, end)
         return _Sample(choice, len(tokens), len(pieces))
 
 
@@ -433,7 +498,7 @@ class LocalProvider(SyncMixin):
             c = s.choice
             if json_schema is not None:
                 parsed = parse_json(c.text, provider=self.name, finish_reason=c.finish_reason)
-                c = Choice(c.text, parsed, c.token_logprobs, c.finish_reason)
+                c = dataclasses.replace(c, parsed=parsed)
             choices.append(c)
         usage = Usage(
             input_tokens=samples[0].prompt_tokens,

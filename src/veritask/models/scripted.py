@@ -8,7 +8,8 @@ A script item is one of:
 
 - ``str``: the answer text (parsed as JSON when the call passed a json_schema);
 - ``dict`` / ``list`` / number / bool / None: a JSON answer (text is its JSON);
-- a `Completion`: returned as is (use it for custom usage or token logprobs);
+- a `Completion`: returned as is (use it for custom usage or token logprobs;
+  `constrained(text, prob)` makes one as a grammar-constrained model reports it);
 - an exception instance or class: raised (e.g. ``ModelError(..., retryable=True)``);
 - `HANG`: never answers until cancelled, for timeout tests without real sleeps;
 - a callable ``(ScriptedCall) -> item`` (sync or async): computes the answer
@@ -25,6 +26,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import math
+import re
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -88,9 +91,6 @@ def token_logprobs(text: str, prob: float | Sequence[float]) -> tuple[TokenLogpr
     `prob` is one probability for every token or one per token; handy for
     testing logprob-based confidence without a real model.
     """
-    import math
-    import re
-
     tokens = re.findall(r"\s*\S+", text) or [text]
     probs = [prob] * len(tokens) if isinstance(prob, int | float) else list(prob)
     if len(probs) != len(tokens):
@@ -100,6 +100,21 @@ def token_logprobs(text: str, prob: float | Sequence[float]) -> tuple[TokenLogpr
         out.append(TokenLogprob(tok, math.log(p) if p > 0 else -math.inf, offset))
         offset += len(tok)
     return tuple(out)
+
+
+def constrained(text: str, prob: float) -> Completion:
+    """A sample as the embedded model reports it under a grammar: `text`, whose output
+    probability (tokens and stop, normalised over what the grammar allowed) is `prob`.
+
+    The first token carries the uncertainty and the rest are forced, as when a model
+    chooses where a span starts and the grammar does the rest; script it to test a
+    model worker's confidence (see `veritask.models.worker_scoring`).
+    """
+    lps = token_logprobs(text, prob)
+    allowed = (math.log(prob),) + (0.0,) * (len(lps) - 1)
+    choice = Choice(text, None, lps, "stop", allowed, 0.0)
+    usage = Usage(output_tokens=estimate_tokens(text), model_calls=1)
+    return Completion.from_choices([choice], usage=usage, model="", latency_s=0.0)
 
 
 class ScriptedModel(SyncMixin):
@@ -205,4 +220,11 @@ class ScriptedModel(SyncMixin):
         return Completion.from_choices([choice], usage=usage, model=self.name, latency_s=0.0)
 
 
-__all__ = ["HANG", "ScriptExhausted", "ScriptedCall", "ScriptedModel", "token_logprobs"]
+__all__ = [
+    "HANG",
+    "ScriptExhausted",
+    "ScriptedCall",
+    "ScriptedModel",
+    "constrained",
+    "token_logprobs",
+]

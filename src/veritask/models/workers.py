@@ -8,15 +8,15 @@ Why: a tool call scores 1.0, so nothing in a plan could be unsure in a way
 more compute could fix. A worker's output is constrained by a GBNF grammar
 (word runs of the text, or the labels), so it cannot be off-format, and is
 checked again after decoding (a provider that ignores grammars gets no
-benefit of the doubt). Its confidence is recorded with its method:
+benefit of the doubt). Its confidence, with the method recorded on the
+outcome, is the probability of its answer among the answers the grammar
+allows when the provider reports that (the embedded model does), else the
+mean token probability of one sample or the agreement of several: see
+`worker_scoring`.
 
-- one sample: `logprob`, exp(mean token logprob) of the answer's tokens;
-- k samples: `self_consistency`, the share of samples that agree with the
-  majority (an off-format sample counts against it); the majority's mean
-  token probability is kept in `signals`.
-
-Each result carries its `votes`, so the escalation ladder's resample rung
-adds samples to them instead of starting over (`run_worker(..., prior=…)`).
+Each result carries its `votes` (with their output probabilities), so the
+escalation ladder's resample rung adds samples to them instead of starting
+over (`run_worker(..., prior=…)`).
 Calls go through the router by task kind (extract, classify → `extract`,
 judge → `verify`); the model defaults to the embedded one. The router comes
 from `bind_router` (the Orchestrator binds its own for a run) or is built
@@ -29,17 +29,24 @@ import contextvars
 import json
 import math
 import re
-from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from veritask.errors import ToolError
-from veritask.models.base import Choice, Message, assistant, system, user
-from veritask.models.confidence import logprob_confidence, normalize_answer
+from veritask.models.base import Message, assistant, system, user
+from veritask.models.confidence import normalize_answer
 from veritask.models.router import Router
+from veritask.models.worker_scoring import (
+    Sample,
+    Vote,
+    prior_samples,
+    score_samples,
+    to_sample,
+    votes_of,
+)
 from veritask.tools.registry import ToolResult, ToolSpec, make_spec
-from veritask.types import Confidence, ConfidenceMethod, Source
+from veritask.types import Source
 
 VERDICTS = ("supported", "contradicted", "not_enough_info")
 MAX_SPAN_WORDS = 12
@@ -80,20 +87,22 @@ def current_router() -> Router:
 class Effort:
     """How hard one worker call tries; the escalation ladder raises it.
 
-    `samples`: answers drawn in this call. `models`: the models to ask instead of
-    the kind's route (the stronger-model rung names them); empty = the route.
+    `samples`: answers drawn in this call; None = the worker's own default
+    (`DEFAULT_SAMPLES`). `models`: the models to ask instead of the kind's route
+    (the stronger-model rung names them); empty = the route.
     """
 
-    samples: int = 1
+    samples: int | None = None
     models: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class _Sample:
-    """One decoded answer: its value (None when off-format) and its token confidence."""
-
-    value: str | None
-    logprob: Confidence
+EXTRACT_SAMPLES = 4
+"""Samples `llm.extract` draws in its first call. Equivalent spans ("12 kg." and "The
+parcel weighs 12 kg.") split the probability of one answer, so one greedy sample
+under-states it; samples in the same call cost only their few output tokens (the prompt
+is read once), where a resample rung reads the prompt again. Labels are distinct
+answers: one greedy sample already gives a label's probability."""
+DEFAULT_SAMPLES = {"llm.extract": EXTRACT_SAMPLES, "llm.classify": 1, "llm.judge": 1}
 
 
 # -- grammars ----------------------------------------------------------------------
@@ -160,92 +169,36 @@ def _label_value(labels: Sequence[str]) -> Callable[[str], str | None]:
     return check
 
 
-def _inside(candidate: str, sample: str) -> bool:
-    """Whether `candidate` is a whole-word part of `sample` (both normalised)."""
-    return bool(re.search(rf"(?<!\w){re.escape(candidate)}(?!\w)", sample))
-
-
-def score_samples(
-    samples: Sequence[_Sample], *, spans: bool = False
-) -> tuple[str | None, Confidence]:
-    """The answer and its confidence: logprob for one sample, agreement for several.
-
-    With `spans`, a sample supports every answer it contains ("The parcel weighs
-    12 kg" supports "12 kg"), and the best supported answer wins, the shorter on
-    a tie: samples of one span that differ only in how much context they copied
-    agree on the span they share.
-    """
-    if not samples:
-        return None, Confidence(score=0.0, signals={"reason": "no samples"})
-    votes = [s.value for s in samples]
-    if len(samples) == 1:
-        only = samples[0]
-        if only.value is None:
-            return None, Confidence(
-                score=0.0,
-                method=ConfidenceMethod.LOGPROB,
-                signals={"reason": "the output was not a valid answer", "votes": [None]},
-            )
-        kept = {**only.logprob.signals, "votes": votes}
-        return only.value, only.logprob.model_copy(update={"signals": kept})
-    valid = [normalize_answer(v) for v in votes if v is not None]
-    if not valid:
-        return None, Confidence(
-            score=0.0,
-            method=ConfidenceMethod.SELF_CONSISTENCY,
-            signals={"k": len(votes), "agreement": 0.0, "votes": votes, "reason": "none valid"},
-        )
-    majority, count = Counter(valid).most_common(1)[0]
-    if spans:
-        support = {c: sum(_inside(c, v) for v in valid) for c in set(valid)}
-        majority = max(support, key=lambda c: (support[c], -len(c.split()), c))
-        count = support[majority]
-    winners = [s for s in samples if s.value is not None and normalize_answer(s.value) == majority]
-    token_scores = [s.logprob.score for s in winners if s.logprob.signals.get("tokens")]
-    agreement = count / len(votes)
-    signals: dict[str, Any] = {"k": len(votes), "agreement": round(agreement, 6), "votes": votes}
-    if token_scores:
-        signals["majority_token_prob"] = round(sum(token_scores) / len(token_scores), 6)
-    confidence = Confidence(
-        score=agreement, method=ConfidenceMethod.SELF_CONSISTENCY, signals=signals
-    )
-    return winners[0].value, confidence
-
-
 async def _samples(
+    tool: str,
     kind: str,
     messages: Sequence[Message],
     grammar: str | None,
     check: Callable[[str], str | None],
     effort: Effort,
     max_tokens: int,
-) -> tuple[list[_Sample], str]:
-    if effort.samples < 1:
+) -> tuple[list[Sample], str]:
+    n = effort.samples if effort.samples is not None else DEFAULT_SAMPLES[tool]
+    if n < 1:
         raise ValueError("a worker needs at least one sample")
     completion = await current_router().acomplete(
         kind,
         messages,
         grammar=grammar,
         max_tokens=max_tokens,
-        temperature=0.0 if effort.samples == 1 else SAMPLE_TEMPERATURE,
-        n=effort.samples,
+        temperature=0.0 if n == 1 else SAMPLE_TEMPERATURE,
+        n=n,
         logprobs=True,
         timeout_s=WORKER_TIMEOUT_S,
         models=list(effort.models) or None,
     )
-    return [_sample(c, check) for c in completion.choices], completion.model
-
-
-def _sample(choice: Choice, check: Callable[[str], str | None]) -> _Sample:
-    value = check(choice.text)
-    span = choice.text.strip() or None
-    return _Sample(value, logprob_confidence(choice, span))
+    return [to_sample(c, check(c.text)) for c in completion.choices], completion.model
 
 
 def _result(
     tool: str,
     query: dict[str, Any],
-    samples: list[_Sample],
+    samples: list[Sample],
     model: str,
     fields: Callable[[str], dict[str, Any]] | None = None,
 ) -> ToolResult:
@@ -260,11 +213,6 @@ def _result(
     )
     source = Source(tool=tool, query=query, source=model, fields=fields(value) if fields else {})
     return ToolResult(value, [source], confidence)
-
-
-def _prior(votes: Sequence[str | None]) -> list[_Sample]:
-    # Earlier votes keep their answer but not their token scores (those are per call).
-    return [_Sample(v, Confidence(score=0.0)) for v in votes]
 
 
 # -- the workers -------------------------------------------------------------------
@@ -300,7 +248,7 @@ JUDGE_SYSTEM = (
 
 
 async def run_extract(
-    args: Mapping[str, Any], effort: Effort = Effort(), prior: Sequence[str | None] = ()
+    args: Mapping[str, Any], effort: Effort = Effort(), prior: Sequence[Vote | str | None] = ()
 ) -> ToolResult:
     """`llm.extract` at a given effort, adding to earlier votes (see the module doc)."""
     text, what = str(args["text"]), str(args["what"])
@@ -310,7 +258,13 @@ async def run_extract(
     width = max(len(w) for w in text.split())
     max_tokens = min(512, MAX_SPAN_WORDS * (2 + width // 3))
     samples, model = await _samples(
-        "extract", messages, span_grammar(text), _span_value(text), effort, max_tokens
+        "llm.extract",
+        "extract",
+        messages,
+        span_grammar(text),
+        _span_value(text),
+        effort,
+        max_tokens,
     )
 
     def where(value: str) -> dict[str, Any]:
@@ -318,11 +272,11 @@ async def run_extract(
         return {"start": at[0], "end": at[1]} if at else {}
 
     query = {"what": what, "text": _clip(text)}
-    return _result("llm.extract", query, _prior(prior) + samples, model, where)
+    return _result("llm.extract", query, prior_samples(prior) + samples, model, where)
 
 
 async def run_classify(
-    args: Mapping[str, Any], effort: Effort = Effort(), prior: Sequence[str | None] = ()
+    args: Mapping[str, Any], effort: Effort = Effort(), prior: Sequence[Vote | str | None] = ()
 ) -> ToolResult:
     """`llm.classify` at a given effort, adding to earlier votes."""
     text, labels = str(args["text"]), _labels(args["labels"])
@@ -331,14 +285,20 @@ async def run_classify(
         user(f"Text:\n{text}\n\nLabels: {', '.join(labels)}\nLabel:"),
     ]
     samples, model = await _samples(
-        "extract", messages, choice_grammar(labels), _label_value(labels), effort, _width(labels)
+        "llm.classify",
+        "extract",
+        messages,
+        choice_grammar(labels),
+        _label_value(labels),
+        effort,
+        _width(labels),
     )
     query = {"text": _clip(text), "labels": labels}
-    return _result("llm.classify", query, _prior(prior) + samples, model)
+    return _result("llm.classify", query, prior_samples(prior) + samples, model)
 
 
 async def run_judge(
-    args: Mapping[str, Any], effort: Effort = Effort(), prior: Sequence[str | None] = ()
+    args: Mapping[str, Any], effort: Effort = Effort(), prior: Sequence[Vote | str | None] = ()
 ) -> ToolResult:
     """`llm.judge` at a given effort, adding to earlier votes."""
     claim = str(args["claim"])
@@ -349,10 +309,16 @@ async def run_judge(
         user(f"Claim: {claim}\nEvidence: {shown}\nVerdict ({', '.join(VERDICTS)}):"),
     ]
     samples, model = await _samples(
-        "verify", messages, choice_grammar(VERDICTS), _label_value(VERDICTS), effort, 12
+        "llm.judge",
+        "verify",
+        messages,
+        choice_grammar(VERDICTS),
+        _label_value(VERDICTS),
+        effort,
+        12,
     )
     query = {"claim": claim, "evidence": _clip(shown)}
-    return _result("llm.judge", query, _prior(prior) + samples, model)
+    return _result("llm.judge", query, prior_samples(prior) + samples, model)
 
 
 def _labels(raw: Any) -> list[str]:
@@ -372,7 +338,7 @@ def _clip(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-Worker = Callable[[Mapping[str, Any], Effort, Sequence[str | None]], Awaitable[ToolResult]]
+Worker = Callable[[Mapping[str, Any], Effort, Sequence[Vote | str | None]], Awaitable[ToolResult]]
 WORKERS: dict[str, Worker] = {
     "llm.extract": run_extract,
     "llm.classify": run_classify,
@@ -394,12 +360,6 @@ def accepts(tool: str, args: Mapping[str, Any], value: Any) -> bool:
     if tool == "llm.judge":
         return text in VERDICTS
     return True
-
-
-def votes_of(confidence: Confidence | None) -> list[str | None]:
-    """The samples a worker result was scored on (what a resample adds to)."""
-    votes = (confidence.signals.get("votes") if confidence is not None else None) or []
-    return [v if isinstance(v, str) else None for v in votes]
 
 
 # -- as tools ----------------------------------------------------------------------
@@ -444,9 +404,11 @@ def worker_specs() -> list[ToolSpec]:
 
 
 __all__ = [
+    "EXTRACT_SAMPLES",
     "VERDICTS",
     "WORKERS",
     "Effort",
+    "Vote",
     "accepts",
     "bind_router",
     "choice_grammar",
