@@ -91,12 +91,18 @@ def test_a_question_of_another_shape_misses_and_goes_to_the_planner(
     assert result.answer is not None and result.answer.value == "Lamp"
 
 
-def test_a_reused_plan_whose_run_fails_is_demoted_and_not_reused(
-    tmp_path: Path, memory: PlanMemory
-) -> None:
+def priced_gizmo_once(tmp_path: Path, memory: PlanMemory) -> tuple[Orchestrator, ScriptedModel]:
+    """An orchestrator whose plan memory holds the planned, well-answered price question."""
     model = ScriptedModel(default=PRICE.format(a="Gizmo"))
     orch = orchestrator(tmp_path, memory, model)
     orch.run("What is the price of a Gizmo?")
+    return orch, model
+
+
+def test_a_reused_plan_whose_run_fails_is_demoted_and_not_reused(
+    tmp_path: Path, memory: PlanMemory
+) -> None:
+    orch, model = priced_gizmo_once(tmp_path, memory)
     calls = len(model.calls)
 
     failed = orch.run("What is the price of a Flux Capacitor?")  # reused; no such product
@@ -141,9 +147,7 @@ def test_a_fitting_plan_that_fails_validation_falls_back_to_the_planner(
 def test_a_fit_whose_entity_is_not_a_name_of_the_question_is_refused(
     tmp_path: Path, memory: PlanMemory
 ) -> None:
-    model = ScriptedModel(default=PRICE.format(a="Gizmo"))
-    orch = orchestrator(tmp_path, memory, model)
-    orch.run("What is the price of a Gizmo?")
+    orch, model = priced_gizmo_once(tmp_path, memory)
     calls = len(model.calls)
     # "Lamp and a Kettle" would fill the one placeholder: not one name, so not reused.
     result = orch.run("What is the price of a Lamp and a Kettle?")
@@ -153,9 +157,7 @@ def test_a_fit_whose_entity_is_not_a_name_of_the_question_is_refused(
 
 
 def test_reuse_can_be_switched_off(tmp_path: Path, memory: PlanMemory) -> None:
-    model = ScriptedModel(default=PRICE.format(a="Gizmo"))
-    orch = orchestrator(tmp_path, memory, model)
-    orch.run("What is the price of a Gizmo?")
+    orch, model = priced_gizmo_once(tmp_path, memory)
     orch.settings = orch.settings.model_copy(update={"reuse_plans": False})
     calls = len(model.calls)
     model.default = PRICE.format(a="Lamp")

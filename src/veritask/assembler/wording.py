@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 from veritask.errors import PlanProblem
-from veritask.plan.refs import REF_PATTERN, Ref, has_refs
+from veritask.plan.refs import REF_PATTERN, Ref, find_refs, has_refs
 from veritask.redact import is_secret_name
 from veritask.types import Outcome, OutcomeStatus, Plan, Task
 
@@ -51,10 +51,10 @@ def describe(ref: Ref, plan: Plan, depth: int = 0) -> str:
     if task is None or depth > 4:
         return str(ref)
     inner = [
-        describe(Ref(m.group(1), tuple(p for p in m.group(2).split(".") if p)), plan, depth + 1)
+        describe(ref, plan, depth + 1)
         for value in task.args.values()
         if isinstance(value, str)
-        for m in REF_PATTERN.finditer(value)
+        for ref in find_refs(value)
     ]
     if task.tool == "calc":
         expression = str(task.args.get("expression", ""))
@@ -73,14 +73,12 @@ def describe(ref: Ref, plan: Plan, depth: int = 0) -> str:
 
 
 def _side(task: Task, side: str, plan: Plan, depth: int) -> str:
-    """One side of a comparison: what its value is ("daily passengers of Quillon"), or
+    """One side of a comparison: what its value is ("daily passengers (Quillon)"), or
     the name it was given when the value is a bare number."""
     value = task.args.get(f"{side}_value")
-    m = REF_PATTERN.search(value) if isinstance(value, str) else None
-    if m:
-        return describe(
-            Ref(m.group(1), tuple(p for p in m.group(2).split(".") if p)), plan, depth + 1
-        )
+    refs = list(find_refs(value)) if isinstance(value, str) else []
+    if refs:
+        return describe(refs[0], plan, depth + 1)
     return str(task.args.get(side, side))
 
 

@@ -71,7 +71,7 @@ def _call_rule(
 ) -> str:
     """One tool call at step k: positional args, trailing optional args may be left out.
     `expr` names the arithmetic rule (`exprop` demands at least one operator); `chain`
-    the rule of the fields a look-up's text argument may read (see `_chain_fields`)."""
+    the rule of the fields a look-up's text argument may read (see `_chain_field_names`)."""
     text_arg = f"sarg{k}"
     if chain is not None and spec.name in chain:
         # A tool no earlier field can feed takes the question's own spans only (sarg1).
@@ -181,8 +181,9 @@ def build_grammar(question: str, catalog: Catalog, asked: Asked, max_steps: int 
     final = final_shape(asked, tools)
     lookups = [t for t in tools if t.name not in COMPUTE_TOOLS]
     chain: dict[str, str] = {}
+    planned = {s.name for s in catalog.registry}
     for i, spec in enumerate(lookups):
-        fields = _chain_field_names(spec, lookups, {s.name for s in catalog.registry})
+        fields = _chain_field_names(spec, lookups, planned)
         chain[spec.name] = f"cf{i + 1}" if fields else ""
         if fields:
             rules.append(f"cf{i + 1} ::= {_choice(fields)}")
@@ -192,7 +193,7 @@ def build_grammar(question: str, catalog: Catalog, asked: Asked, max_steps: int 
     # "product("Gadget")" until the last step and adds every copy up, or tacks on
     # look-ups nothing reads. "Fenwick Cross and Lantern Hill" is offered whole as well
     # as in its parts, but names two things: count only spans that hold no other span.
-    names = [s for s in spans if not any(o != s and o in s for o in spans)]
+    names = _distinct_names(spans)
     # "How many years apart …": a difference no side of which the question names is
     # absolute, whichever look-up came first (the checks require the same).
     # So is one between look-ups of several names each ("the journey A to T than A to
@@ -244,10 +245,16 @@ def _call_values(spec: ToolSpec, spans: list[str], question: str) -> list[Call] 
         return [(v,) for v in spans] if kind == "text" else None
     if any(_param_kind(spec, p) != "text" for p in params):
         return None
-    names = [s for s in spans if not any(o != s and o in s for o in spans)]
+    names = _distinct_names(spans)
     if len(names) > MAX_PAIRED_NAMES:
         return None
     return list(itertools.permutations(names, len(params)))
+
+
+def _distinct_names(spans: list[str]) -> list[str]:
+    """The spans that hold no other span: "Fenwick Cross and Lantern Hill" is offered
+    whole, but the things it names are its two parts."""
+    return [s for s in spans if not any(o != s and o in s for o in spans)]
 
 
 def _named_enum(spec: ToolSpec, name: str, question: str) -> list[str]:

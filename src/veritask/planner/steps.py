@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from veritask.plan.refs import REF_PATTERN
 from veritask.tools.registry import ToolRegistry
 from veritask.types import Plan, Task
 
@@ -137,15 +138,13 @@ def canonical(plan: Plan) -> str:
     return json.dumps(sorted(resolved(t.id) for t in plan.tasks))
 
 
-_REF = re.compile(r"\$([A-Za-z_][\w-]*)((?:\.[A-Za-z_]\w*)*)")
 _PLAIN_TERM = r"<[^<>]*(?:<[^<>]*>[^<>]*)*>(?:\.\w+)*"
 
 
 def _inline(text: str, resolved: Callable[[str, int], str], depth: int) -> str:
     """`text` with each reference replaced by the key of the step it names."""
-    return _REF.sub(lambda m: f"<{resolved(m.group(1), depth + 1)}>{m.group(2)}", text).replace(
-        " ", ""
-    )
+    inlined = REF_PATTERN.sub(lambda m: f"<{resolved(m.group(1), depth + 1)}>{m.group(2)}", text)
+    return inlined.replace(" ", "")
 
 
 def _commuted(text: str) -> str:
