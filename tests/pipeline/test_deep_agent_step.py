@@ -54,7 +54,7 @@ def test_a_grounded_deep_agent_step_gives_the_task_its_value_and_sources() -> No
 
 
 def test_a_deep_agent_step_beyond_its_steps_fails_with_the_reason() -> None:
-    result, model = run([LOOKUP, "Thought: more.\nAction: calc(\"1 + 1\")"], max_steps=1)
+    result, model = run([LOOKUP, 'Thought: more.\nAction: calc("1 + 1")'], max_steps=1)
     assert "no final answer within 1 steps" in failure(result)
     assert len(model.calls) == 1
     assert any("agent (deep_agent) failed" in g for g in result.gaps)

@@ -71,8 +71,10 @@ def test_declared_tools_validate_plans_but_refuse_to_run(decl_file: Path) -> Non
     )
     with pytest.raises(UserError, match=r"'weather\.now', declared in JSON.*--import"):
         orch.execute(plan)
-    bad = Plan(tasks=[Task(id="w", tool="weather.now", args={"place": "Oslo"})],
-               answer_template="{$w.humidity}")
+    bad = Plan(
+        tasks=[Task(id="w", tool="weather.now", args={"place": "Oslo"})],
+        answer_template="{$w.humidity}",
+    )
     with pytest.raises(UserError, match="no field 'humidity'"):
         orch.execute(bad)
 

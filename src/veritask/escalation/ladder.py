@@ -126,7 +126,12 @@ async def climb(
                 best.result, best.confidence = attempt.result, attempt.confidence
             spent = _spent(used_before, meter)
             step = Step(
-                rung.name, True, before, best.confidence, spent, reason,
+                rung.name,
+                True,
+                before,
+                best.confidence,
+                spent,
+                reason,
                 improved=best.result if improved else None,
             )
         best.steps.append(step)

@@ -84,9 +84,7 @@ def refusal(answer: Answer, outcomes: list[Outcome], question: str) -> str:
         return "the agent looked nothing up, so its answer has no source"
     grounding = check(answer.text, outcomes, question)
     if not grounding.ok:
-        return "its answer is not grounded in its tool results: " + "; ".join(
-            grounding.problems()
-        )
+        return "its answer is not grounded in its tool results: " + "; ".join(grounding.problems())
     unseen = unseen_names(question, outcomes)
     if unseen:
         return f"it looked up nothing about {', '.join(unseen)}"

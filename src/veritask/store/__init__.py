@@ -37,8 +37,7 @@ def open_store(url: str | Path) -> RunStore:
 
 
 SUPPORTED_FORMS = (
-    "sqlite:///relative/runs.db, sqlite:////absolute/runs.db, "
-    "postgresql://user@host/db, memory://"
+    "sqlite:///relative/runs.db, sqlite:////absolute/runs.db, postgresql://user@host/db, memory://"
 )
 _SCHEME_LIKE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.\-]+:|[A-Za-z]:(?![\\/]))")
 """`word:` at the start (not a Windows drive `C:\\`): a URL, never a file name."""

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from veritask.pipeline.orchestrator import Orchestrator
     from veritask.runtime.eventlog import EventLog
 
+
 def entity_tools(orch: Orchestrator) -> list[tuple[str, str]]:
     """(tool, argument) of the active tools that look up one named thing, in catalog order:
     exactly one required parameter, a text one. Tried in this order for each span."""
