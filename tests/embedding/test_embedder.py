@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -201,3 +203,43 @@ def test_concurrent_use_is_safe() -> None:
     assert not errors
     for r in results[1:]:
         np.testing.assert_allclose(r, results[0], atol=1e-6)
+
+
+@needs_model
+def test_embedding_long_chunks_stays_well_under_a_gib() -> None:
+    # A knowledge-base ingest embeds many chunks of ~256 tokens at once; this
+    # once peaked near 5 GiB because every attention map of a 32-chunk batch
+    # stayed alive until the graph finished.
+    script = (
+        "import resource\n"
+        "from veritask.embedding import MiniLMEmbedder\n"
+        "texts = [(f'section {i} of the manual: ' + 'tokens words and sentences ' * 60)[:1200]"
+        " for i in range(24)]\n"
+        "vectors = MiniLMEmbedder().embed(texts)\n"
+        "assert vectors.shape == (24, 384)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=600, check=True
+    )
+    peak_mib = int(done.stdout.split()[-1]) / 1024
+    assert peak_mib < 1024, f"embedding 24 long chunks peaked at {peak_mib:.0f} MiB"
+
+
+@needs_model
+def test_batches_bounded_by_tokens_give_the_vectors_of_one_at_a_time() -> None:
+    from veritask.embedding.minilm import _BATCH_TOKENS, _batches
+
+    lengths = [5, 300, 7, 256, 40, 256, 256, 256, 256, 256, 256, 256, 256]
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    batches = list(_batches(order, lengths))
+    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
+    for batch in batches:
+        width = max(lengths[i] for i in batch)
+        assert len(batch) == 1 or width * len(batch) <= _BATCH_TOKENS
+
+    model = MiniLMEmbedder()
+    texts = ["short", "a much longer text " * 40, "medium length text about rivers"] * 4
+    together = model.embed(texts)
+    alone = np.vstack([model.embed([t]) for t in texts])
+    assert np.allclose(together, alone, atol=1e-4)

@@ -14,7 +14,7 @@ once at load, so each call does only the real work.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -410,14 +410,43 @@ class Graph:
         needed = {i for n in self._nodes for i in n.inputs} | set(self.outputs)
         self._consts = {k: v for k, v in consts.items() if k in needed}
 
+        self._last_use = _last_uses(self._nodes, set(self._consts) | set(self.outputs))
+
     def run(self, feeds: Mapping[str, Array]) -> list[Array]:
-        """Evaluate the graph; returns the graph outputs in declaration order."""
+        """Evaluate the graph; returns the graph outputs in declaration order.
+
+        Each intermediate is dropped right after the last node that reads it:
+        keeping them all (attention scores are batch x heads x seq x seq per
+        layer) made a batch of long chunks peak at several GiB.
+        """
         values: dict[str, Array] = dict(self._consts)
         values.update(feeds)
-        for node in self._nodes:
+        for step, node in enumerate(self._nodes):
             args = [values[i] if i else None for i in node.inputs]
             values[node.outputs[0]] = _run_node(node, args)
+            for name in self._last_use.get(step, ()):
+                values.pop(name, None)
         return [values[name] for name in self.outputs]
+
+
+def _last_uses(nodes: Sequence[_Node], kept: set[str]) -> dict[int, list[str]]:
+    """Map a node's index to the computed values no later node reads.
+
+    Constants and graph outputs (``kept``) are never freed; a value that is
+    computed but never read is freed right after the node that made it.
+    """
+    last: dict[str, int] = {}
+    for step, node in enumerate(nodes):
+        for name in node.outputs:
+            last.setdefault(name, step)
+        for name in node.inputs:
+            if name:
+                last[name] = step
+    frees: dict[int, list[str]] = {}
+    for name, step in last.items():
+        if name not in kept:
+            frees.setdefault(step, []).append(name)
+    return frees
 
 
 __all__ = ["Graph", "UnsupportedModel"]
