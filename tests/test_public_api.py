@@ -24,6 +24,7 @@ DOCUMENTED = {
     "ToolRegistry",
     "ToolResult",
     "Toolkit",
+    "Question",
     # core types
     "Answer",
     "Backoff",

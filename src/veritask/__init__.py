@@ -14,6 +14,7 @@ from veritask.errors import (
 from veritask.pipeline.orchestrator import Orchestrator
 from veritask.runtime.result import RunResult
 from veritask.tools import ToolRegistry, ToolResult, tool
+from veritask.tools.questions import Question
 from veritask.tools.toolkit import Toolkit
 from veritask.types import (
     Answer,
@@ -41,6 +42,7 @@ __all__ = [
     "Plan",
     "PlanError",
     "Policy",
+    "Question",
     "RunResult",
     "Settings",
     "Source",

@@ -6,8 +6,8 @@ from __future__ import annotations
 from veritask.memory.kb import Passage
 from veritask.memory.kb_answer import answer_from
 from veritask.memory.kb_reader import asked_kind, candidates, model_choice, rank, read
-from veritask.memory.kb_text import asked_question
 from veritask.models import ScriptedModel
+from veritask.tools.questions import asked_question
 
 STARTER = (
     "Sourdough starter\n\n"

@@ -86,17 +86,28 @@ def test_unanswerable_question_abstains_and_says_what_was_searched(kb_dir: Path)
 
 def test_a_topic_cut_from_the_question_is_read_as_the_question(kb_dir: Path) -> None:
     # A small planner writes kb_answer("deck oven") for the question; a topic asks nothing,
-    # so the reader reads the run's goal instead (and says so in the evidence).
+    # so the planner passes the question as asked (kb_answer's parameter is a `Question`),
+    # and the evidence says what was read.
     question = "How long does the deck oven need to heat up?"
+    steps = '1. kb_answer("deck oven")\nAnswer: {$1.answer}\n'
+    orch = Orchestrator(
+        "memory://", knowledge=["manual"], model=ScriptedModel(default=steps), memory=False
+    )
+    result = orch.run(question)
+    outcome = result.outcomes["t1"]
+    assert outcome.ok and "45 minutes" in outcome.value["quote"]
+    assert outcome.evidence[0].query == {"question": question}
+
+
+def test_a_plan_written_by_hand_runs_its_arguments_as_written(kb_dir: Path) -> None:
+    # Only plans the model writes are rewritten: a plan file says exactly what runs.
     plan = {
-        "goal": question,
+        "goal": "How long does the deck oven need to heat up?",
         "tasks": [{"id": "t1", "tool": "kb_answer", "args": {"question": "deck oven"}}],
         "answer_template": "{$t1.answer}",
     }
     result = Orchestrator("memory://", knowledge=["manual"], memory=False).execute(plan)
-    outcome = result.outcomes["t1"]
-    assert outcome.ok and "45 minutes" in outcome.value["quote"]
-    assert outcome.evidence[0].query == {"question": question}
+    assert result.outcomes["t1"].evidence[0].query == {"question": "deck oven"}
 
 
 def test_missing_kb_fails_the_task_with_the_ingest_command(kb_dir: Path) -> None:

@@ -14,14 +14,10 @@ from collections.abc import Sequence
 
 from veritask.embedding.lexical import tokens
 from veritask.memory.kb import Passage
+from veritask.tools.questions import EXTRA_STOP, question_terms
 
 MAX_ANSWER_WORDS = 40
 """A sentence longer than this is cut to its densest window of question words."""
-EXTRA_STOP = frozenset(
-    "do doe did mean tell say said explain describ document kind type use us can "
-    "should would could there this that".split()
-)
-"""Question scaffolding that names no content ("What does X *do*?", "*Tell* me …")."""
 _BLOCK_BREAK = re.compile(
     r"\n[ \t]*(?:\n|[=\-~^\"'`*+#:.]{3,}[ \t]*(?=\n|$))"  # blank line; heading underline
     r"|\n(?=[ \t]*(?:[*\-+•][ \t]|\d{1,3}[.)][ \t]))"  # a list item starts
@@ -41,11 +37,6 @@ _INSTRUCTION = re.compile(
 def is_instruction(text: str) -> bool:
     """True when ``text`` reads like an instruction to an AI (a prompt injection)."""
     return bool(_INSTRUCTION.search(text))
-
-
-def question_terms(question: str) -> list[str]:
-    """The question's content stems (stop words and question scaffolding removed)."""
-    return list(dict.fromkeys(t for t in tokens(question) if t not in EXTRA_STOP and len(t) > 1))
 
 
 def sentences(passage: Passage) -> list[tuple[int, int]]:
@@ -119,42 +110,13 @@ def window(text: str, s: int, e: int, terms: Sequence[str], limit: int) -> tuple
     return words[best_i][0], words[best_i + limit - 1][1]
 
 
-_ASKING = frozenset(
-    "what which who whom whose when where why how is are was were do does did can could "
-    "should would will may must has have".split()
-)
-
-
-def asked_question(arg: str, goal: str) -> str:
-    """The question a reader should read: ``arg``, or ``goal`` when ``arg`` is only a topic
-    cut from it.
-
-    Why: a small planner writes ``kb_answer("pass statement")`` for "What does the
-    pass statement do when it is executed?". A topic names what to search but asks
-    nothing, so no sentence can be chosen as *the answer* to it. When ``arg`` is not
-    a question (no question mark, no asking word first) and every content word of it
-    is in ``goal``, the goal is what was asked. A question the plan wrote itself (a
-    part of a compound goal) is kept as written.
-    """
-    text = arg.strip()
-    if not goal.strip() or not text or text.endswith("?"):
-        return arg
-    first = text.split()[0].lower().strip("\"'(")
-    words = set(question_terms(text))
-    if first in _ASKING or not words or not words <= set(question_terms(goal)):
-        return arg
-    return goal
-
-
 def word_count(text: str) -> int:
     """Whitespace-separated words in ``text``."""
     return len(text.split())
 
 
 __all__ = [
-    "EXTRA_STOP",
     "MAX_ANSWER_WORDS",
-    "asked_question",
     "coverage",
     "is_instruction",
     "novel",

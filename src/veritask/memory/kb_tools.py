@@ -18,8 +18,7 @@ from typing import Any, TypedDict, cast
 from veritask.errors import ToolError, VeritaskError
 from veritask.memory.kb import KnowledgeBase, Passage
 from veritask.memory.kb_answer import DEFAULT_THRESHOLD, KBAnswer, answer_from
-from veritask.memory.kb_text import asked_question
-from veritask.runtime.backends.base import current_goal
+from veritask.tools.questions import Question
 from veritask.tools.registry import ToolResult, make_spec
 from veritask.tools.toolkit import Toolkit
 from veritask.types import Confidence, ConfidenceMethod, Source
@@ -42,7 +41,8 @@ class PassageDict(TypedDict):
 class KBAnswerDict(TypedDict):
     """What `kb_answer` returns: `$t1.answer` is the quote with its citation (file,
     heading, character span), so an answer template of `{$t1.answer}` names its source;
-    `quote` is the copied text alone."""
+    `quote` is the copied text alone. No numeric field: the confidence is on the
+    outcome, and a number here was what a planner stated for "how many …?"."""
 
     answer: str
     quote: str
@@ -51,7 +51,6 @@ class KBAnswerDict(TypedDict):
     start: int
     end: int
     citation: str
-    confidence: float
 
 
 EXAMPLES: tuple[tuple[str, dict[str, Any]], ...] = (
@@ -182,7 +181,7 @@ def knowledge_toolkit(
             list[PassageDict], ToolResult(value=value, evidence=evidence, confidence=confidence)
         )
 
-    def kb_answer(question: str) -> KBAnswerDict:
+    def kb_answer(question: Question) -> KBAnswerDict:
         """Answer a question from the documents (knowledge base) with a quote: the answer is
         copied from a passage and names its file, heading and character span; fails
         (abstains) when no passage states it.
@@ -193,8 +192,6 @@ def knowledge_toolkit(
         # No `k` parameter: a small planner model filled it with numbers the question
         # never states ("0"), and the planner rightly refused those plans.
         kbs = bound.kbs()
-        # A topic cut from the run's question ("pass statement") is read as that question.
-        question = asked_question(question, current_goal.get())
         passages = bound.search(question, answer_k)
         result: KBAnswer = answer_from(
             question, passages, embedder=kbs[0].embedder, model=reader_model, threshold=threshold
@@ -217,7 +214,6 @@ def knowledge_toolkit(
             start=span.start,
             end=span.end,
             citation=citation(p.source, p.heading, span.start, span.end),
-            confidence=round(result.confidence, 3),
         )
         args: dict[str, Any] = {"question": question}
         evidence = [_evidence("kb_answer", args, p, span.start, span.end)]

@@ -40,9 +40,11 @@ def relevance_problems(
         problems.append(
             f"step {tid} computes with constants only; numbers must come from a tool's result"
         )
-    problems += _fields_not_asked(features, asked, relevance)
-    problems += _operations(features, asked)
-    problems += _answer_type(plan, features, asked, relevance)
+    readers = _reader_tools(plan, registry)
+    in_words = _answered_in_words(plan, readers)
+    problems += _fields_not_asked(features, asked, relevance, readers)
+    problems += _operations(features, asked, in_words)
+    problems += _answer_type(plan, features, asked, relevance, in_words)
     problems += argument_problems(question, plan, registry)
     problems += unused_numbers(question, plan)
     problems += self_operations(plan)
@@ -79,9 +81,33 @@ def _whole_record_slots(plan: Plan, registry: ToolRegistry) -> list[str]:
     return out
 
 
-def _fields_not_asked(features: PlanFeatures, asked: Asked, relevance: Relevance) -> list[str]:
+def _reader_tools(plan: Plan, registry: ToolRegistry) -> frozenset[str]:
+    """The plan's tools that read a `Question` and answer it in words (a KB answerer)."""
+    return frozenset(
+        t.tool for t in plan.tasks if t.tool in registry and registry.get(t.tool).question_params
+    )
+
+
+def _answered_in_words(plan: Plan, readers: frozenset[str]) -> bool:
+    """Whether every answer slot is a reader's result: the answer is prose quoted by a
+    tool that was given the question, so "how many" or "a sum" in the question is for
+    that prose to state, not for the plan to compute."""
+    if not readers or not plan.answer_template:
+        return False
+    tool_of = {t.id: t.tool for t in plan.tasks}
+    slots = [tool_of.get(ref.task_id) for ref in template_refs(plan.answer_template)]
+    return bool(slots) and all(tool in readers for tool in slots)
+
+
+def _fields_not_asked(
+    features: PlanFeatures, asked: Asked, relevance: Relevance, readers: frozenset[str]
+) -> list[str]:
+    """Fields the answer states that the question does not ask for. A reader's fields are
+    exempt: it was given the question, and its answer is whatever the question asked."""
     out = []
     for key in dict.fromkeys(features.slot_keys):
+        if key.split(".")[0] in readers:
+            continue
         if key in asked.targets and asked.slots and key not in asked.slots and "." in key:
             field = key.split(".")[-1]
             owners = sorted(k.split(".")[0] for k in asked.slots if k.split(".")[-1] == field)
@@ -97,7 +123,7 @@ def _fields_not_asked(features: PlanFeatures, asked: Asked, relevance: Relevance
                 f"for {best}; state that (or compute it)"
             )
     for key in sorted(features.fields):
-        if key in asked.targets:
+        if key in asked.targets or key.split(".")[0] in readers:
             continue
         tool, _, field = key.partition(".")
         if not field and any(k.startswith(f"{tool}.") for k in asked.targets):
@@ -111,14 +137,14 @@ def _fields_not_asked(features: PlanFeatures, asked: Asked, relevance: Relevance
     return out
 
 
-def _operations(features: PlanFeatures, asked: Asked) -> list[str]:
+def _operations(features: PlanFeatures, asked: Asked, in_words: bool) -> list[str]:
     out = []
     computed_by_tool = any(k in asked.computed_by for k in features.fields)
     for op, name in (("+", "adds"), ("/", "divides"), ("-", "subtracts"), ("*", "multiplies")):
         if op in features.operators and op not in asked.operators:
             out.append(f"the plan {name} values, but the question does not ask for that")
     for op, name in (("+", "a sum"), ("/", "a ratio"), ("-", "a difference")):
-        if computed_by_tool:
+        if computed_by_tool or in_words:
             break  # a tool computes it ("how far apart": distance_km subtracts nothing)
         if op in asked.required and op not in features.operators and not asked.compares:
             if op == "-" and "/" in features.operators:
@@ -130,8 +156,10 @@ def _operations(features: PlanFeatures, asked: Asked) -> list[str]:
 
 
 def _answer_type(
-    plan: Plan, features: PlanFeatures, asked: Asked, relevance: Relevance
+    plan: Plan, features: PlanFeatures, asked: Asked, relevance: Relevance, in_words: bool
 ) -> list[str]:
+    if in_words:
+        return []  # a quoted answer states its number or comparison in its own words
     out = []
     compares = features.tools & {"larger", "smaller"}
     if asked.compares is not None:

@@ -30,7 +30,7 @@ from veritask.planner.prompt import plan_messages, repair_messages
 from veritask.planner.question_text import question_spans
 from veritask.planner.relevance import Asked, Relevance
 from veritask.planner.steps import StepSyntaxError, canonical, parse_steps, render_steps
-from veritask.planner.tidy import tidy, unused_lookups
+from veritask.planner.tidy import questions_as_asked, tidy, unused_lookups
 from veritask.tools.registry import ToolRegistry
 from veritask.types import Plan, Usage
 
@@ -240,6 +240,7 @@ class Planner:
             written = parse_steps(text, self.registry, goal=question)
         except StepSyntaxError as exc:
             return Candidate(text, None, [str(exc)], round_no)
+        written = questions_as_asked(written, question, self.registry)
         plan = tidy(written)
         problems = [str(p) for p in validate_plan(plan, self.registry)]
         problems += unused_lookups(written, plan)

@@ -15,6 +15,8 @@ import json
 import re
 
 from veritask.plan.refs import REF_PATTERN, find_refs, template_refs
+from veritask.tools.questions import asked_question
+from veritask.tools.registry import ToolRegistry
 from veritask.types import Plan, Task
 
 
@@ -74,6 +76,34 @@ def tidy(plan: Plan) -> Plan:
     )
 
 
+def questions_as_asked(plan: Plan, question: str, registry: ToolRegistry) -> Plan:
+    """`plan` with each `Question` argument that is only a topic of ``question`` replaced by
+    ``question`` itself (see `veritask.tools.questions.asked_question`).
+
+    When one step reads a question, that step answers the whole of it, so a narrower
+    question it wrote ("What is the pass statement?") is widened to the one asked too;
+    with several reader steps each keeps a question of its own (a compound goal's parts).
+    """
+    readers = {
+        t.id for t in plan.tasks if t.tool in registry and registry.get(t.tool).question_params
+    }
+    if not readers:
+        return plan
+    whole = len(readers) == 1
+    tasks = []
+    for task in plan.tasks:
+        if task.id not in readers:
+            tasks.append(task)
+            continue
+        args = dict(task.args)
+        for name in registry.get(task.tool).question_params:
+            value = args.get(name)
+            if isinstance(value, str) and "$" not in value:
+                args[name] = asked_question(value, question, whole=whole)
+        tasks.append(task if args == task.args else task.model_copy(update={"args": args}))
+    return plan.model_copy(update={"tasks": tasks})
+
+
 def unused_lookups(written: Plan, tidied: Plan) -> list[str]:
     """Problems for names the model looked up and then never used: the tidy step drops
     such a step, and the repair must hear why the name went missing."""
@@ -91,4 +121,4 @@ def unused_lookups(written: Plan, tidied: Plan) -> list[str]:
     return out
 
 
-__all__ = ["tidy", "unused_lookups"]
+__all__ = ["questions_as_asked", "tidy", "unused_lookups"]

@@ -26,7 +26,7 @@ from veritask.config import Budget, Settings, load_settings
 from veritask.errors import PlanError, RunNotFoundError, UserError
 from veritask.plan.validation import PlanProblem, validate_plan
 from veritask.runtime.backends import Backend, make_backend
-from veritask.runtime.backends.base import current_goal, current_run_id
+from veritask.runtime.backends.base import current_run_id
 from veritask.runtime.eventlog import EventListener, EventLog
 from veritask.runtime.lease import RunLease, hold_lease
 from veritask.runtime.outcome_json import dump_outcome
@@ -430,14 +430,12 @@ class Runtime:
         """Run a validated plan from `state`, writing to `log` (used by run, execute, resume)."""
         backend = make_backend(self._backend)
         run_token = current_run_id.set(log.run_id)  # tool calls' tasks inherit it
-        goal_token = current_goal.set(plan.goal)
         try:
             scheduler = Scheduler(
                 plan, self.plan_registry(), log, backend, self.options, state, assembler, meter
             )
             final = await scheduler.run()
         finally:
-            current_goal.reset(goal_token)
             current_run_id.reset(run_token)
             if isinstance(self._backend, str):
                 await backend.aclose()

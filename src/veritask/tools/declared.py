@@ -104,6 +104,13 @@ def declared_spec(decl: Any, origin: str) -> ToolSpec:
         output_fields=frozenset(out_props) if isinstance(out_props, dict) else None,
         output_kinds={k: _kind(v) for k, v in (out_props or {}).items() if isinstance(v, dict)},
         result_kind=_kind(out) if isinstance(out, dict) and not out_props else "other",
+        # JSON Schema's `format` names what a string holds; "question" is veritask's
+        # `Question` type (a reader tool: pass the question as asked).
+        question_params=frozenset(
+            p
+            for p, ps in props.items()
+            if ps.get("type") == "string" and ps.get("format") == "question"
+        ),
         declared_only=True,
     )
 

@@ -21,6 +21,7 @@ from typing import Any, overload
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
 
 from veritask.errors import UnknownToolError, UserError
+from veritask.tools.questions import Question
 from veritask.types import Confidence, Source
 
 ToolFn = Callable[..., Any]
@@ -64,6 +65,9 @@ class ToolSpec:
     (a number can go into arithmetic, a text into another tool's name argument)."""
     result_kind: str = "other"
     """The kind of the whole value when it is a scalar (`number` for a distance)."""
+    question_params: frozenset[str] = frozenset()
+    """Parameters typed `Question`: the tool reads the user's question and answers in
+    words (see `veritask.tools.questions`); the planner passes the question as asked."""
     declared_only: bool = False
     """Declared in JSON (`--tools FILE.json`) without an implementation: plannable, not runnable."""
     _adapters: dict[str, TypeAdapter[Any]] = field(
@@ -78,6 +82,10 @@ class ToolSpec:
             prop = schema.get("properties", {}).get(name)
             if prop is not None and "description" not in prop:
                 prop["description"] = text
+        for name in self.question_params:
+            prop = schema.get("properties", {}).get(name)
+            if prop is not None:
+                prop.setdefault("format", "question")  # the same mark a JSON declaration uses
         return schema
 
     @functools.cached_property
@@ -197,10 +205,13 @@ def parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
 
 
 def kind_of(hint: Any) -> str:
-    """`text`, `number`, `bool`, `list` or `other` for a type hint (Optional[X] counts as X)."""
+    """`text`, `number`, `bool`, `list` or `other` for a type hint (Optional[X] counts as X,
+    a NewType as its base: `Question` is text)."""
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     if args and typing.get_origin(hint) in (typing.Union, types.UnionType):
         hint = args[0]
+    while isinstance(hint, typing.NewType):
+        hint = hint.__supertype__
     if hint is str or typing.get_origin(hint) is typing.Literal:
         return "text"
     if hint is bool:
@@ -291,12 +302,23 @@ def make_spec(
         output_fields=_output_fields(hints.get("return", inspect.Signature.empty)),
         output_kinds=_output_kinds(hints.get("return")),
         result_kind=kind_of(hints.get("return")),
+        question_params=frozenset(p for p, (hint, _) in fields.items() if _is_question(hint)),
         idempotent=idempotent,
         timeout_s=timeout_s,
         retries=retries,
         is_async=inspect.iscoroutinefunction(fn),
         inline=inline and not inspect.iscoroutinefunction(fn),
     )
+
+
+def _is_question(hint: Any) -> bool:
+    """Whether a parameter is typed `Question` (or `Question | None`)."""
+    options = (
+        typing.get_args(hint)
+        if typing.get_origin(hint) in (typing.Union, types.UnionType)
+        else (hint,)
+    )
+    return any(option is Question for option in options)
 
 
 class ToolRegistry:

@@ -11,12 +11,6 @@ current_run_id: ContextVar[str | None] = ContextVar("veritask_current_run_id", d
 """The run a tool call belongs to, set by the driver: remote backends put it in the
 attempt's idempotency key (run_id, task_id, attempt)."""
 
-current_goal: ContextVar[str] = ContextVar("veritask_current_goal", default="")
-"""The goal (the user's question) of the plan a tool call serves, set by the driver. A tool
-whose argument a small planner may have cut short (a reader given "pass statement" for
-"What does the pass statement do?") can read the question itself. Inline backends only:
-a call in another process sees ``""``."""
-
 OUTCOME_UNKNOWN = "OutcomeUnknown"
 """`ToolError.kind` of a call whose effect cannot be known (its remote worker died
 mid-call and the tool is not idempotent): the task is recorded `unknown`, not failed."""
