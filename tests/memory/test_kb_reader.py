@@ -93,3 +93,6 @@ def test_a_topic_cut_from_the_goal_is_read_as_the_goal() -> None:
     assert asked_question("How is it executed", goal) == "How is it executed"  # asks
     assert asked_question("deck oven", goal) == "deck oven"  # not a part of the goal
     assert asked_question("pass statement", "") == "pass statement"  # no goal known
+    assert asked_question("Can", "Can a lambda contain statements?") == (
+        "Can a lambda contain statements?"  # a stop word asks nothing
+    )

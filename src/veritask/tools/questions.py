@@ -44,17 +44,21 @@ def asked_question(arg: str, goal: str, *, whole: bool = False) -> str:
     cut from it.
 
     When ``arg`` is not a question (no question mark, no asking word first) and every
-    content word of it is in ``goal``, the goal is what was asked. A question the plan
+    content word of it is in ``goal``, the goal is what was asked; an ``arg`` with no
+    content word at all (a small model wrote the question's first word, "Can") asks
+    nothing, so the goal is read too. A question the plan
     wrote itself (a part of a compound goal) is kept as written, unless ``whole``: the
     plan has one reader step, so that step answers the whole goal, and a question it
     narrowed to a part of the goal ("What is the pass statement?" for "What does the
     pass statement do when executed?") is read as the goal itself.
     """
     text = arg.strip()
-    if not goal.strip() or not text or text == goal.strip():
+    if not goal.strip() or text == goal.strip():
         return arg
     words = set(question_terms(text))
-    if not words or not words <= set(question_terms(goal)):
+    if not words:
+        return goal  # nothing to read: an empty argument or a stop word ("Can")
+    if not words <= set(question_terms(goal)):
         return arg
     if whole:
         return goal
