@@ -386,6 +386,8 @@ def test_the_resume_hint_carries_store_and_imports() -> None:
 
     hint = _resume_hint("r1", "sqlite:///my runs.db", ["mytools"])
     assert hint == "veritask resume r1 --store 'sqlite:///my runs.db' --import mytools"
+    with_kb = _resume_hint("r1", None, None, ["handbook"])
+    assert with_kb == "veritask resume r1 --kb handbook"  # kb_answer steps need their KB
 
 
 def test_json_output_is_strict_json() -> None:

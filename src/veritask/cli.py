@@ -147,8 +147,10 @@ def _check_reachable(url: str) -> None:
         )
 
 
-def _resume_hint(run_id: str, store: str | None, imports: list[str] | None) -> str:
-    """The resume command that works as printed: with the same --store and --import."""
+def _resume_hint(
+    run_id: str, store: str | None, imports: list[str] | None, kb: list[str] | None = None
+) -> str:
+    """The resume command that works as printed: with the same --store, --import and --kb."""
     import shlex
 
     parts = ["veritask", "resume", run_id]
@@ -156,6 +158,8 @@ def _resume_hint(run_id: str, store: str | None, imports: list[str] | None) -> s
         parts += ["--store", store]
     for module in imports or []:
         parts += ["--import", module]
+    for name in kb or []:
+        parts += ["--kb", name]
     return shlex.join(parts)
 
 
@@ -210,7 +214,7 @@ def _run_with_progress(
         with view:
             return call(orch)
     except KeyboardInterrupt:
-        hint = _resume_hint(run_id, store, imports)
+        hint = _resume_hint(run_id, store, imports, kw.get("knowledge"))
         err.print(f"interrupted — continue with: {hint}", markup=False, highlight=False)
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
@@ -235,8 +239,12 @@ def exec_plan(
     run_id: Annotated[
         str | None, typer.Option(help="Use this run id instead of a new one.")
     ] = None,
+    kb: KbOpt = None,
 ) -> None:
-    """Validate a plan file and run it, showing progress; every step is logged."""
+    """Validate a plan file and run it, showing progress; every step is logged.
+
+    --kb NAME binds the plan's kb_search / kb_answer steps to that knowledge base.
+    """
     with user_errors():
         import_tool_modules(imports or [])
         plan = load_plan(plan_file)
@@ -253,6 +261,7 @@ def exec_plan(
             imports=imports,
             concurrency=concurrency,
             budget=budget,
+            knowledge=kb,
         )
         _print_result(result, as_json)
     raise typer.Exit(_exit_code(result))
@@ -265,6 +274,7 @@ def resume(
     store: StoreOpt = None,
     imports: ImportOpt = None,
     backend: Annotated[str, typer.Option(help="inline, process or celery.")] = "inline",
+    kb: KbOpt = None,
 ) -> None:
     """Continue a run; finished tasks are kept, unfinished ones re-run if idempotent."""
     with user_errors():
@@ -277,6 +287,7 @@ def resume(
             quiet=as_json,
             backend=backend,
             imports=imports,
+            knowledge=kb,
         )
         _print_result(result, as_json)
     raise typer.Exit(_exit_code(result))
@@ -438,7 +449,7 @@ def run_question(
                 with view:
                     result = orch.run(question, mode=mode, run_id=rid)
         except KeyboardInterrupt:
-            hint = _resume_hint(rid, store, imports)
+            hint = _resume_hint(rid, store, imports, kb)
             err.print(f"interrupted — continue with: {hint}", markup=False, highlight=False)
             raise typer.Exit(EXIT_INTERRUPTED) from None
     if as_json:

@@ -64,3 +64,28 @@ def test_mixed_good_and_bad_paths_exit_0_and_list_the_bad(env: Path) -> None:
 def test_bad_kb_name_is_a_usage_error(env: Path) -> None:
     res = runner.invoke(app, ["ingest", str(env / "docs"), "--kb", "../escape"])
     assert res.exit_code == 2 and "must be letters" in res.stderr
+
+
+def test_exec_with_kb_runs_a_plan_that_quotes_a_document(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("VERITASK_EMBEDDER")  # the reader's confidence needs the real embedder
+    assert runner.invoke(app, ["ingest", str(env / "docs"), "--kb", "manual"]).exit_code == 0
+    plan = env / "plan.json"
+    question = "How long does the deck oven need to heat up?"
+    plan.write_text(
+        json.dumps(
+            {
+                "goal": question,
+                "tasks": [{"id": "t1", "tool": "kb_answer", "args": {"question": question}}],
+                "answer_template": "{$t1.answer}",
+            }
+        )
+    )
+    store = f"sqlite:///{env / 'runs.db'}"
+    res = runner.invoke(app, ["exec", str(plan), "--kb", "manual", "--json", "--store", store])
+    assert res.exit_code == 0, res.output
+    assert "45 minutes" in json.loads(res.stdout)["value"]
+    # Without --kb the plan names a tool nothing registered: a usage error that says so.
+    bare = runner.invoke(app, ["exec", str(plan), "--json", "--store", store])
+    assert bare.exit_code == 2 and "kb_answer" in bare.output

@@ -16,8 +16,10 @@ from veritask.models.workers import (
     VERDICTS,
     WORKERS,
     Effort,
+    asks_for_number,
     bind_router,
     choice_grammar,
+    numbers_in,
     span_grammar,
     unbind_router,
     votes_of,
@@ -227,3 +229,24 @@ async def test_a_resample_adds_the_mass_of_new_outputs_to_the_earlier_votes(
     more = await WORKERS["llm.extract"](args, Effort(samples=4), votes_of(first.confidence))
     assert more.confidence is not None and more.confidence.score == pytest.approx(0.9)
     assert len(votes_of(more.confidence)) == 8
+
+
+async def test_a_request_for_a_number_may_copy_only_the_numbers_the_text_writes(
+    model: ScriptedModel,
+) -> None:
+    text = "The oven needs 45 minutes to reach 250 degrees; the first baker comes at 4:30."
+    model.add("45")
+    result = await WORKERS["llm.extract"]({"text": text, "what": "the number of minutes"}, ONE, ())
+    assert result.value == "45"
+    assert model.last_call.grammar == choice_grammar(["45", "250"])  # no "4", no "30"
+    model.add("The oven needs 45 minutes")  # a provider that ignored the grammar
+    with pytest.raises(ToolError, match="no valid answer"):
+        await WORKERS["llm.extract"]({"text": text, "what": "how many minutes"}, ONE, ())
+    with pytest.raises(ToolError, match="states no number"):
+        await WORKERS["llm.extract"]({"text": "Bake until golden.", "what": "how long"}, ONE, ())
+
+
+def test_numbers_in_a_text_are_the_ones_calc_can_use() -> None:
+    assert numbers_in("costs 1,200 or 2.5, at 4:30, v3.1, -3 and 45.") == ["2.5", "-3", "45"]
+    assert asks_for_number("the number of days") and asks_for_number("How many seats")
+    assert not asks_for_number("the name of the river")

@@ -138,3 +138,44 @@ def test_pydoc_suite_answers_are_spans_of_their_cited_topic() -> None:
     for r in rows:
         if not r["answerable"]:
             assert r["answer"] is None and "source" not in r, r["id"]
+
+
+def test_a_number_quoted_from_a_document_feeds_calc(kb_dir: Path) -> None:
+    # Composition: kb_answer quotes, llm.extract copies the number out of the quote (a span
+    # of it, never new words), calc computes with it; each step cites what it read.
+    plan = {
+        "goal": "How many minutes do two heat-ups of the deck oven take?",
+        "tasks": [
+            {
+                "id": "t1",
+                "tool": "kb_answer",
+                "args": {"question": "How long does the deck oven need to heat up?"},
+            },
+            {
+                "id": "t2",
+                "tool": "llm.extract",
+                "args": {"text": "$t1.quote", "what": "the number of minutes"},
+            },
+            {"id": "t3", "tool": "calc", "args": {"expression": "2 * $t2"}},
+        ],
+        "answer_template": "Two heat-ups take {$t3} minutes ({$t1.answer}).",
+    }
+    orch = Orchestrator(
+        "memory://",
+        knowledge=["manual"],
+        toolkits=["llm"],
+        model=ScriptedModel(default="45"),
+        memory=False,
+    )
+    result = orch.execute(plan)
+    assert result.outcomes["t2"].value == "45"
+    assert result.outcomes["t3"].value == 90
+    # A number the quote does not hold cannot be extracted: the span grammar refuses it.
+    wrong = Orchestrator(
+        "memory://",
+        knowledge=["manual"],
+        toolkits=["llm"],
+        model=ScriptedModel(default="60"),
+        memory=False,
+    ).execute(plan)
+    assert not wrong.outcomes["t3"].ok

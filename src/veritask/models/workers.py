@@ -132,6 +132,26 @@ def span_grammar(text: str, max_words: int = MAX_SPAN_WORDS) -> str | None:
     return "\n".join([f"root ::= {starts}", *rules]) + "\n"
 
 
+_NUMBER = re.compile(r"(?<![\w.,:])-?\d+(?:\.\d+)?(?!\w|[.,:]\d)")
+_ASKS_NUMBER = re.compile(
+    r"\b(numbers?|how (many|much|long|far|old|often)|count|amount|quantity)\b", re.IGNORECASE
+)
+
+
+def asks_for_number(what: str) -> bool:
+    """Whether an extraction request asks for a number ("the number of minutes")."""
+    return bool(_ASKS_NUMBER.search(what))
+
+
+def numbers_in(text: str) -> list[str]:
+    """The plain numbers written in `text` ("45", "2.5"), each once, in order.
+
+    Only digits with an optional decimal part: "1,200" or "4:30" are not offered,
+    so whatever is copied is a number `calc` can compute with.
+    """
+    return list(dict.fromkeys(m.group(0) for m in _NUMBER.finditer(text)))
+
+
 def choice_grammar(labels: Sequence[str]) -> str:
     """GBNF admitting exactly one of `labels`."""
     return "root ::= " + " | ".join(_literal(label) for label in labels) + "\n"
@@ -156,6 +176,15 @@ def _span_value(text: str) -> Callable[[str], str | None]:
     def check(out: str) -> str | None:
         at = find_span(text, out)
         return text[at[0] : at[1]] if at else None
+
+    return check
+
+
+def _number_value(text: str) -> Callable[[str], str | None]:
+    numbers = set(numbers_in(text))
+
+    def check(out: str) -> str | None:
+        return out.strip() if out.strip() in numbers else None
 
     return check
 
@@ -257,12 +286,20 @@ async def run_extract(
     messages = _extract_messages(text, what)
     width = max(len(w) for w in text.split())
     max_tokens = min(512, MAX_SPAN_WORDS * (2 + width // 3))
+    grammar = span_grammar(text)
+    if asks_for_number(what):
+        # A request for a number admits only the numbers the text writes: a small model
+        # otherwise copies the whole sentence, which no later calc can compute with.
+        numbers = numbers_in(text)
+        if not numbers:
+            raise ToolError(f"llm.extract: the text states no number for {what!r}")
+        grammar = choice_grammar(numbers)
     samples, model = await _samples(
         "llm.extract",
         "extract",
         messages,
-        span_grammar(text),
-        _span_value(text),
+        grammar,
+        _number_value(text) if asks_for_number(what) else _span_value(text),
         effort,
         max_tokens,
     )
@@ -410,10 +447,12 @@ __all__ = [
     "Effort",
     "Vote",
     "accepts",
+    "asks_for_number",
     "bind_router",
     "choice_grammar",
     "current_router",
     "find_span",
+    "numbers_in",
     "score_samples",
     "span_grammar",
     "unbind_router",
