@@ -13,6 +13,7 @@ from typing import Literal, TypedDict
 
 import pytest
 
+from helpers.routing import ScriptedRouter
 from veritask import Orchestrator, ToolError, Toolkit, tool
 from veritask.errors import PlanError
 from veritask.models import ScriptedModel
@@ -82,14 +83,6 @@ CATALOG = Catalog.from_toolkits([LIBRARY])
 RELEVANCE = Relevance(CATALOG)
 
 
-class Router:
-    def __init__(self, model: ScriptedModel) -> None:
-        self.model = model
-
-    async def acomplete(self, kind: str, messages, **kw):  # type: ignore[no-untyped-def]
-        return await self.model.acomplete(messages, **kw)
-
-
 def problems(question: str, steps: str) -> list[str]:
     return relevance_problems(question, parse_steps(steps, CATALOG.registry), RELEVANCE)
 
@@ -120,7 +113,7 @@ def test_enum_parameters_offer_their_values_and_lower_case_names_are_spans() -> 
 async def test_planning_with_the_scripted_model_never_calls_a_tool() -> None:
     text = '1. book("Dune")\nAnswer: Dune was written by {$1.author}.\n'
     model = ScriptedModel([text, text, text])
-    planner = Planner(Router(model), CATALOG, relevance=RELEVANCE)
+    planner = Planner(ScriptedRouter(model), CATALOG, relevance=RELEVANCE)
     result = await planner.aplan("Who wrote Dune?")
     # The first two samples agree and validate: adaptive sampling draws no third.
     assert result.plan.tasks[0].tool == "book" and result.votes == 2
@@ -134,7 +127,7 @@ async def test_no_examples_means_examples_written_from_the_tool_schemas() -> Non
     bare = Toolkit(name=f"bare{SUFFIX}", description="Books.", tools=[book])
     text = '1. book("Emma")\nAnswer: Emma has {$1.pages} pages.\n'
     model = ScriptedModel(default=text)
-    planner = Planner(Router(model), Catalog.from_toolkits([bare]))
+    planner = Planner(ScriptedRouter(model), Catalog.from_toolkits([bare]))
     await planner.aplan("How many pages does Emma have?")
     shown = [m["content"] for m in model.calls[0].messages[1:-1]]
     assert any('book("X")' in m for m in shown), shown
@@ -142,7 +135,7 @@ async def test_no_examples_means_examples_written_from_the_tool_schemas() -> Non
 
 async def test_out_of_scope_is_refused_by_meaning_before_any_model_call() -> None:
     model = ScriptedModel([])
-    planner = Planner(Router(model), CATALOG, relevance=RELEVANCE)
+    planner = Planner(ScriptedRouter(model), CATALOG, relevance=RELEVANCE)
     with pytest.raises(PlanError) as err:
         await planner.aplan("What is the weather in Dune?")
     assert err.value.problems[0].code == "out_of_scope"

@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 from typing import TypedDict
 
+from helpers.routing import ScriptedRouter
 from veritask import Question, Toolkit, tool
 from veritask.models import ScriptedModel
 from veritask.planner.catalog import Catalog
@@ -74,14 +75,6 @@ WATERING = "How often should tomato seedlings be watered in their first week?"
 def problems(question: str, steps: str) -> list[str]:
     plan = questions_as_asked(parse_steps(steps, REGISTRY, goal=question), question, REGISTRY)
     return relevance_problems(question, plan, RELEVANCE)
-
-
-class Router:
-    def __init__(self, model: ScriptedModel) -> None:
-        self.model = model
-
-    async def acomplete(self, kind: str, messages, **kw):  # type: ignore[no-untyped-def]
-        return await self.model.acomplete(messages, **kw)
 
 
 def test_a_question_parameter_is_marked_on_the_spec_and_in_its_schema() -> None:
@@ -154,7 +147,7 @@ def test_a_declared_json_tool_marks_question_parameters_by_format(tmp_path: Path
 async def test_the_planner_runs_the_reader_on_the_question_as_asked() -> None:
     text = '1. garden_advice("tomato seedlings")\nAnswer: {$1.answer}\n'
     model = ScriptedModel([text, text, text])
-    result = await Planner(Router(model), CATALOG, relevance=RELEVANCE).aplan(WATERING)
+    result = await Planner(ScriptedRouter(model), CATALOG, relevance=RELEVANCE).aplan(WATERING)
     assert result.plan.tasks[0].args == {"question": WATERING}
     # Run the plan: the tool gets the question, so the guide finds its answer.
     assert garden_advice(question=Question(WATERING))["answer"].startswith("Water tomato")
