@@ -13,6 +13,7 @@ from veritask.models.base import Choice
 from veritask.models.scripted import constrained, token_logprobs
 from veritask.models.workers import (
     EXTRACT_SAMPLES,
+    MAX_SPAN_WORDS,
     VERDICTS,
     WORKERS,
     Effort,
@@ -250,3 +251,52 @@ def test_numbers_in_a_text_are_the_ones_calc_can_use() -> None:
     assert numbers_in("costs 1,200 or 2.5, at 4:30, v3.1, -3 and 45.") == ["2.5", "-3", "45"]
     assert asks_for_number("the number of days") and asks_for_number("How many seats")
     assert not asks_for_number("the name of the river")
+
+
+# -- outputs the length limit cut: no answer, never the part that was shown ---------
+
+INVOICE = "The first invoice was 31 euros, but after the discount it came to 240 euros."
+CUT_INVOICE = "The first invoice was 31 euros, but after the discount it came"
+"""Twelve words: the span grammar's limit stopped it, not the model."""
+
+
+async def test_a_label_the_token_cap_cut_is_no_answer_even_when_it_spells_a_label(
+    model: ScriptedModel,
+) -> None:
+    # "fail" is where "failure" was cut: reading it as the label "fail" would invert it.
+    model.add(constrained("fail", 0.9, finish_reason="length"))
+    args = {"text": "The build broke twice.", "labels": ["fail", "failure", "pass"]}
+    with pytest.raises(ToolError, match="cut by the length limit"):
+        await WORKERS["llm.classify"](args, Effort(), ())
+
+
+async def test_a_span_the_token_cap_cut_gives_no_answer(model: ScriptedModel) -> None:
+    model.add(*[constrained("The meeting moved to Room", 0.8, finish_reason="length")] * 4)
+    with pytest.raises(ToolError, match="4 cut by the length limit"):
+        await WORKERS["llm.extract"]({"text": TEXT, "what": "the room"}, Effort(), ())
+
+
+async def test_a_span_the_word_limit_cut_is_no_vote_and_the_others_decide(
+    model: ScriptedModel,
+) -> None:
+    model.add(*[constrained(CUT_INVOICE, 0.7)] * 3, constrained("240 euros.", 0.1))
+    args = {"text": INVOICE, "what": "the price after the discount"}  # not a number request
+    result = await WORKERS["llm.extract"](args, Effort(), ())
+    conf = result.confidence
+    assert result.value == "240 euros" and conf is not None
+    assert conf.score == pytest.approx(0.1)  # the cut outputs' 0.7 counts for nothing
+    assert [v.value for v in votes_of(conf)] == [None, None, None, "240 euros"]
+    model.add(*[constrained(CUT_INVOICE, 0.7)] * 4)
+    with pytest.raises(ToolError, match=r"cut by the length limit \(12 words\)"):
+        await WORKERS["llm.extract"](args, Effort(), ())
+
+
+async def test_a_span_as_long_as_the_limit_that_ends_the_text_is_an_answer(
+    model: ScriptedModel,
+) -> None:
+    where = "the old red depot by the river in the far north end"
+    assert len(where.split()) == MAX_SPAN_WORDS
+    model.add(constrained(where, 0.9))
+    args = {"text": f"Ship it to {where}.", "what": "where"}
+    result = await WORKERS["llm.extract"](args, ONE, ())
+    assert result.value == where

@@ -9,7 +9,8 @@ A script item is one of:
 - ``str``: the answer text (parsed as JSON when the call passed a json_schema);
 - ``dict`` / ``list`` / number / bool / None: a JSON answer (text is its JSON);
 - a `Completion`: returned as is (use it for custom usage or token logprobs;
-  `constrained(text, prob)` makes one as a grammar-constrained model reports it);
+  `constrained(text, prob)` makes one as a grammar-constrained model reports it,
+  `constrained(text, prob, finish_reason="length")` one the token cap cut);
 - an exception instance or class: raised (e.g. ``ModelError(..., retryable=True)``);
 - `HANG`: never answers until cancelled, for timeout tests without real sleeps;
 - a callable ``(ScriptedCall) -> item`` (sync or async): computes the answer
@@ -102,17 +103,22 @@ def token_logprobs(text: str, prob: float | Sequence[float]) -> tuple[TokenLogpr
     return tuple(out)
 
 
-def constrained(text: str, prob: float) -> Completion:
+def constrained(text: str, prob: float, *, finish_reason: str = "stop") -> Completion:
     """A sample as the embedded model reports it under a grammar: `text`, whose output
     probability (tokens and stop, normalised over what the grammar allowed) is `prob`.
 
     The first token carries the uncertainty and the rest are forced, as when a model
     chooses where a span starts and the grammar does the rest; script it to test a
     model worker's confidence (see `veritask.models.worker_scoring`).
+
+    ``finish_reason="length"`` scripts an output the token cap cut: the model never
+    chose to stop, so, as the embedded model reports it, there is no stop probability
+    (`end_logprob` is None) and `text` is only the start of what it meant to say.
     """
     lps = token_logprobs(text, prob)
     allowed = (math.log(prob),) + (0.0,) * (len(lps) - 1)
-    choice = Choice(text, None, lps, "stop", allowed, 0.0)
+    end = 0.0 if finish_reason == "stop" else None
+    choice = Choice(text, None, lps, finish_reason, allowed, end)
     usage = Usage(output_tokens=estimate_tokens(text), model_calls=1)
     return Completion.from_choices([choice], usage=usage, model="", latency_s=0.0)
 

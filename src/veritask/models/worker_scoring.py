@@ -74,6 +74,9 @@ class Sample:
     logprob: Confidence
     prob: float | None = None
     """p(output) under the grammar-constrained model, when known (see the module doc)."""
+    reason: str = ""
+    """Why `value` is None: what was wrong with the output (cut by the length limit, not a
+    span of the text, ...); empty when it is an answer or the reason is not known."""
 
     @property
     def vote(self) -> Vote:
@@ -87,10 +90,12 @@ def output_probability(choice: Choice) -> float | None:
     return math.exp(sum(choice.grammar_logprobs) + choice.end_logprob)
 
 
-def to_sample(choice: Choice, value: str | None) -> Sample:
-    """`choice` decoded to `value` (None if off-format), with its token confidence."""
+def to_sample(choice: Choice, value: str | None, reason: str = "") -> Sample:
+    """`choice` decoded to `value` (None, for `reason`, when it gives no answer), with its
+    token confidence."""
     span = choice.text.strip() or None
-    return Sample(value, logprob_confidence(choice, span), output_probability(choice))
+    why = "" if value is not None else reason
+    return Sample(value, logprob_confidence(choice, span), output_probability(choice), why)
 
 
 def prior_samples(votes: Sequence[Vote | str | None]) -> list[Sample]:
@@ -140,9 +145,10 @@ def score_samples(
     if all(s.value is None for s in samples):
         one = len(samples) == 1
         method = ConfidenceMethod.LOGPROB if one else ConfidenceMethod.SELF_CONSISTENCY
-        reason = "the output was not a valid answer" if one else "none valid"
         return None, Confidence(
-            score=0.0, method=method, signals={"k": len(votes), "votes": votes, "reason": reason}
+            score=0.0,
+            method=method,
+            signals={"k": len(votes), "votes": votes, "reason": no_answer_reason(samples)},
         )
     if any(s.prob is not None for s in samples):
         return _answer_probability(samples, spans)
@@ -151,6 +157,16 @@ def score_samples(
         kept = {**only.logprob.signals, "votes": votes}
         return only.value, only.logprob.model_copy(update={"signals": kept})
     return _agreement(samples, spans)
+
+
+def no_answer_reason(samples: Sequence[Sample]) -> str:
+    """Why none of `samples` is an answer, in words: "the output was cut by the length
+    limit", or "no sample was an answer (3 cut by the length limit, 1 not a span...)"."""
+    counts = Counter(s.reason or "off-format" for s in samples if s.value is None)
+    if len(samples) == 1:
+        return f"the output was {next(iter(counts))}"
+    parts = ", ".join(f"{n} {why}" for why, n in counts.most_common())
+    return f"no sample was an answer ({parts})"
 
 
 def _answer_probability(samples: Sequence[Sample], spans: bool) -> tuple[str, Confidence]:
@@ -252,6 +268,7 @@ def votes_of(confidence: Confidence | None) -> list[Vote]:
 __all__ = [
     "Sample",
     "Vote",
+    "no_answer_reason",
     "output_probability",
     "prior_samples",
     "score_samples",

@@ -14,6 +14,11 @@ allows when the provider reports that (the embedded model does), else the
 mean token probability of one sample or the agreement of several: see
 `worker_scoring`.
 
+An output the length limit cut — the token cap (finish_reason "length") or,
+for a span, the grammar's word limit before the text ends — is no answer,
+whatever it shows: it is the start of something else ("fail" of "failure"),
+so it neither votes nor is reported.
+
 Each result carries its `votes` (with their output probabilities), so the
 escalation ladder's resample rung adds samples to them instead of starting
 over (`run_worker(..., prior=…)`).
@@ -34,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from veritask.errors import ToolError
-from veritask.models.base import Message, assistant, system, user
+from veritask.models.base import Choice, Message, assistant, system, user
 from veritask.models.confidence import normalize_answer
 from veritask.models.router import Router
 from veritask.models.worker_scoring import (
@@ -172,30 +177,55 @@ def find_span(text: str, answer: str) -> tuple[int, int] | None:
     return (found.start(), found.end()) if found else None
 
 
-def _span_value(text: str) -> Callable[[str], str | None]:
-    def check(out: str) -> str | None:
+Check = Callable[[str], tuple[str | None, str]]
+"""An output → the answer it gives, or None and why not."""
+CUT = "cut by the length limit"
+
+
+def _span_value(text: str, max_words: int | None) -> Check:
+    """Spans of `text`. With `max_words` (the grammar's limit), a span that long which
+    does not end the text was cut by the limit: the grammar, not the model, stopped it,
+    and what it meant to copy ("The first invoice was 12 euros, but after the discount
+    it came") may name something else than what it shows."""
+
+    def check(out: str) -> tuple[str | None, str]:
         at = find_span(text, out)
-        return text[at[0] : at[1]] if at else None
+        if at is None:
+            return None, "not a span of the text"
+        span = text[at[0] : at[1]]
+        if max_words and len(span.split()) >= max_words and text[at[1] :].strip(_EDGE):
+            return None, f"{CUT} ({max_words} words)"
+        return span, ""
 
     return check
 
 
-def _number_value(text: str) -> Callable[[str], str | None]:
+def _number_value(text: str) -> Check:
     numbers = set(numbers_in(text))
 
-    def check(out: str) -> str | None:
-        return out.strip() if out.strip() in numbers else None
+    def check(out: str) -> tuple[str | None, str]:
+        number = out.strip()
+        return (number, "") if number in numbers else (None, "not a number the text states")
 
     return check
 
 
-def _label_value(labels: Sequence[str]) -> Callable[[str], str | None]:
+def _label_value(labels: Sequence[str]) -> Check:
     by_norm = {normalize_answer(label): label for label in labels}
 
-    def check(out: str) -> str | None:
-        return by_norm.get(normalize_answer(out.strip()))
+    def check(out: str) -> tuple[str | None, str]:
+        label = by_norm.get(normalize_answer(out.strip()))
+        return (label, "") if label is not None else (None, "not one of the labels")
 
     return check
+
+
+def _decode(choice: Choice, check: Check) -> Sample:
+    """One sample's answer. An output the token cap cut is none, whatever it shows: a
+    cut span or label is the start of something else ("Bristol" of "Bristol Road")."""
+    if choice.finish_reason == "length":
+        return to_sample(choice, None, f"{CUT} (finish_reason length)")
+    return to_sample(choice, *check(choice.text))
 
 
 async def _samples(
@@ -203,7 +233,7 @@ async def _samples(
     kind: str,
     messages: Sequence[Message],
     grammar: str | None,
-    check: Callable[[str], str | None],
+    check: Check,
     effort: Effort,
     max_tokens: int,
 ) -> tuple[list[Sample], str]:
@@ -221,7 +251,7 @@ async def _samples(
         timeout_s=WORKER_TIMEOUT_S,
         models=list(effort.models) or None,
     )
-    return [to_sample(c, check(c.text)) for c in completion.choices], completion.model
+    return [_decode(c, check) for c in completion.choices], completion.model
 
 
 def _result(
@@ -233,10 +263,8 @@ def _result(
 ) -> ToolResult:
     value, confidence = score_samples(samples, spans=tool == "llm.extract")
     if value is None:
-        raise ToolError(
-            f"{tool}: the model gave no valid answer in {len(samples)} sample(s) "
-            f"({confidence.signals.get('reason', 'off-format output')})"
-        )
+        reason = confidence.signals.get("reason", "off-format output")
+        raise ToolError(f"{tool}: the model gave no valid answer: {reason}")
     confidence = confidence.model_copy(
         update={"signals": {**confidence.signals, "model": model, "tool": tool}}
     )
@@ -287,19 +315,20 @@ async def run_extract(
     width = max(len(w) for w in text.split())
     max_tokens = min(512, MAX_SPAN_WORDS * (2 + width // 3))
     grammar = span_grammar(text)
+    check = _span_value(text, MAX_SPAN_WORDS if grammar is not None else None)
     if asks_for_number(what):
         # A request for a number admits only the numbers the text writes: a small model
         # otherwise copies the whole sentence, which no later calc can compute with.
         numbers = numbers_in(text)
         if not numbers:
             raise ToolError(f"llm.extract: the text states no number for {what!r}")
-        grammar = choice_grammar(numbers)
+        grammar, check = choice_grammar(numbers), _number_value(text)
     samples, model = await _samples(
         "llm.extract",
         "extract",
         messages,
         grammar,
-        _number_value(text) if asks_for_number(what) else _span_value(text),
+        check,
         effort,
         max_tokens,
     )
