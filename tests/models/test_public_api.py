@@ -10,7 +10,7 @@ def test_all_is_exactly_the_public_names() -> None:
     public = {n for n in dir(models) if not n.startswith("_")} - {"annotations"}
     submodules = {
         "anthropic_provider", "base", "cli", "confidence", "langchain_adapter", "local",
-        "openai_provider", "prices", "registry", "router", "scripted", "worker_scoring",
+        "mentions", "openai_provider", "prices", "registry", "router", "scripted", "worker_scoring",
         "workers",
     }  # fmt: skip
     assert set(models.__all__) == public - submodules

@@ -17,7 +17,10 @@ mean token probability of one sample or the agreement of several: see
 An output the length limit cut — the token cap (finish_reason "length") or,
 for a span, the grammar's word limit before the text ends — is no answer,
 whatever it shows: it is the start of something else ("fail" of "failure"),
-so it neither votes nor is reported.
+so it neither votes nor is reported. So is a span that names two competing
+candidates ("Bristol, near the Leeds road", "Bristol or Leeds"): a small model
+copies such a span in every sample, and agreement would make it a confident
+pick of one of the two (`veritask.models.mentions`).
 
 Each result carries its `votes` (with their output probabilities), so the
 escalation ladder's resample rung adds samples to them instead of starting
@@ -41,6 +44,7 @@ from typing import Any
 from veritask.errors import ToolError
 from veritask.models.base import Choice, Message, assistant, system, user
 from veritask.models.confidence import normalize_answer
+from veritask.models.mentions import competing
 from veritask.models.router import Router
 from veritask.models.worker_scoring import (
     Sample,
@@ -186,7 +190,9 @@ def _span_value(text: str, max_words: int | None) -> Check:
     """Spans of `text`. With `max_words` (the grammar's limit), a span that long which
     does not end the text was cut by the limit: the grammar, not the model, stopped it,
     and what it meant to copy ("The first invoice was 12 euros, but after the discount
-    it came") may name something else than what it shows."""
+    it came") may name something else than what it shows. A span that names two
+    competing candidates ("Bristol, near the Leeds road") is no answer either: which
+    one it means is what it does not say (see `veritask.models.mentions`)."""
 
     def check(out: str) -> tuple[str | None, str]:
         at = find_span(text, out)
@@ -195,6 +201,9 @@ def _span_value(text: str, max_words: int | None) -> Check:
         span = text[at[0] : at[1]]
         if max_words and len(span.split()) >= max_words and text[at[1] :].strip(_EDGE):
             return None, f"{CUT} ({max_words} words)"
+        rivals = competing(text, *at)
+        if rivals is not None:
+            return None, f"naming two competing candidates ({rivals[0]!r}, {rivals[1]!r})"
         return span, ""
 
     return check
@@ -414,13 +423,14 @@ WORKERS: dict[str, Worker] = {
 
 
 def accepts(tool: str, args: Mapping[str, Any], value: Any) -> bool:
-    """Whether `value` is an answer `tool` could give for `args`: a span of the text, one of
-    the labels, a verdict. What another rung (an agent) brings must be that too."""
+    """Whether `value` is an answer `tool` could give for `args`: a span of the text naming
+    no two competing candidates, one of the labels, a verdict. What another rung (an agent)
+    brings must be that too."""
     if value is None:
         return False
     text = str(value)
     if tool == "llm.extract":
-        return find_span(str(args.get("text", "")), text) is not None
+        return _span_value(str(args.get("text", "")), None)(text)[0] is not None
     if tool == "llm.classify":
         return text in [str(x) for x in args.get("labels", [])]
     if tool == "llm.judge":
