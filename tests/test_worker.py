@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from pydantic import BaseModel
@@ -32,6 +32,8 @@ def reg(registry: ToolRegistry) -> ToolRegistry:
             )
         if key == "bare":
             return ToolResult(value=3)
+        if key == "absent":
+            return ToolResult(None, no_answer="lookup found no record for 'absent'")
         return ToolResult(value={"key": key, "n": 1})
 
     @registry.tool
@@ -131,6 +133,23 @@ def test_low_confidence_fails_the_task_when_the_policy_says_fail(reg: ToolRegist
     assert f.status is OutcomeStatus.FAILED
     assert f.error is not None and "confidence" in f.error.message
     assert result.outcomes["g"].status is OutcomeStatus.SKIPPED
+
+
+@pytest.mark.parametrize("on_low", ["accept", "fail"])
+def test_a_tool_that_found_no_answer_is_a_gap_whatever_the_policy(
+    reg: ToolRegistry, on_low: Literal["accept", "fail"]
+) -> None:
+    policy = Policy(min_confidence=0.0, on_low_confidence=on_low)  # `accept`: nothing to accept
+    _, result = execute(
+        reg, T("f", "lookup", policy, key="absent"), T("g", "scale", value="$f", factor=1)
+    )
+    f = result.outcomes["f"]
+    assert f.status is OutcomeStatus.FAILED and f.value is None
+    assert f.error is not None and f.error.type == "NoAnswer"
+    assert "lookup found no record for 'absent'" in f.error.message
+    assert f.confidence.score == 0.0
+    assert result.outcomes["g"].status is OutcomeStatus.SKIPPED
+    assert any("found no record" in gap for gap in result.gaps)
 
 
 def test_a_value_the_log_cannot_store_does_not_crash_the_run(

@@ -125,3 +125,15 @@ def test_a_dead_model_fails_the_answer_instead_of_abstaining() -> None:
     result = orch.run(QUESTION)
     assert result.answer is not None and result.answer.status.value == "failed"
     assert "model failed" in result.answer.text
+
+
+async def test_no_result_climbs_whatever_the_threshold_and_any_result_replaces_it() -> None:
+    calls: list[str] = []
+    rungs = [
+        rung("resample", None, 0.0, calls),
+        rung("stronger_model", "unsure", 0.0, calls),  # an answer, however unsure
+        rung("deep_agent", "never", 1.0, calls),
+    ]
+    out = await climb(rungs, start=Attempt(None, 0.0), threshold=0.0, meter=None)
+    assert calls == ["resample", "stronger_model"]
+    assert out.result == "unsure" and out.steps[1].improved == "unsure"

@@ -13,7 +13,8 @@ from veritask.models import Completion, ScriptedCall
 from veritask.models.scripted import token_logprobs
 from veritask.pipeline.modes.react import hint_names, parse_turn, turn_grammar
 from veritask.runtime.result import answer_json
-from veritask.tools import default_registry
+from veritask.tools import ToolRegistry, default_registry
+from veritask.tools.registry import ToolResult
 from veritask.types import AnswerStatus, ConfidenceMethod, EventType, OutcomeStatus, RunStatus
 
 QUESTION = "What is the combined population of Chile and Peru?"
@@ -259,3 +260,25 @@ def test_names_in_an_error_message_become_arguments(scripted: MakeOrch) -> None:
     assert '"Burkina Faso"' in (model.calls[1].grammar or "")
     assert result.outcomes["a2"].value["continent"] == "Africa"
     assert hint_names("Error: no country named 'Atlantis'") == ["Atlantis"]
+
+
+def test_a_tool_that_found_no_answer_is_observed_as_an_error_and_a_gap(
+    scripted: MakeOrch,
+) -> None:
+    registry = ToolRegistry([default_registry().get("calc")])
+
+    @registry.tool(name="find")
+    def find(key: str) -> ToolResult:
+        """Look a key up; may find nothing."""
+        return ToolResult(None, no_answer=f"find: no record for {key!r}")
+
+    orch, model = scripted(
+        ['Thought: look it up\nAction: find("Atlantis")', "Thought: no luck\nFinal Answer: 2"],
+        registry=registry,
+    )
+    result = orch.run("What is the code of Atlantis?", mode="single-agent")
+    failed = result.outcomes["a1"]
+    assert failed.status is OutcomeStatus.FAILED and failed.value is None
+    assert failed.error is not None and failed.error.type == "NoAnswer"
+    assert model.calls[1].prompt.startswith("Observation: Error:")
+    assert "no record for 'Atlantis'" in model.calls[1].prompt

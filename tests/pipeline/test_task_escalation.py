@@ -255,3 +255,75 @@ def test_show_prints_every_climb() -> None:
     assert "escalated room via resample: confidence 0.30 → 0.40" in lines[0]
     assert "skipped escalation room via stronger_model" in lines[1]
     assert "no stronger model is routed" in lines[1]
+
+
+# -- a worker that gave no answer climbs too --------------------------------------
+
+CUT = constrained("The meeting moved to Room", 0.8, finish_reason="length")
+"""A sample the token cap cut: no answer, whatever it shows."""
+
+
+@pytest.mark.parametrize("min_confidence", [0.8, 0.0])
+def test_a_task_with_no_answer_climbs_until_a_rung_finds_one(min_confidence: float) -> None:
+    found = [sample("Room 4B", 0.85), sample("The meeting moved to Room 4B", 0.1)]
+    weak = ScriptedModel([CUT] * EXTRACT_SAMPLES + found + [sample("Room 4B", 0.85)] * 2)
+    orch = orchestrator(weak)
+    result = orch.execute(plan(min_confidence=min_confidence))
+    room = result.outcomes["room"]
+    assert room.status is OutcomeStatus.SUCCEEDED and room.value == "Room 4B"
+    assert room.confidence.score == pytest.approx(0.95)
+    assert room.confidence.signals["escalated"] == ["resample"]
+    steps = escalations(orch, result.run_id)
+    assert [(s["rung"], s["taken"], s["before"], s["after"]) for s in steps] == [
+        ("resample", True, 0.0, pytest.approx(0.95))
+    ]
+    assert [c.n for c in weak.calls] == [EXTRACT_SAMPLES, 4]
+
+
+@pytest.mark.parametrize("fallback", ["accept", "fail"])
+def test_a_task_no_rung_finds_an_answer_for_is_a_gap_with_the_reason(fallback: str) -> None:
+    weak = ScriptedModel([CUT] * (EXTRACT_SAMPLES + 4), default=UNGROUNDED)
+    orch = orchestrator(weak)
+    result = orch.execute(plan(fallback=fallback))
+    room = result.outcomes["room"]
+    assert room.status is OutcomeStatus.FAILED and room.value is None
+    assert room.error is not None and room.error.type == "NoAnswer"  # `accept`: nothing to accept
+    assert "llm.extract gave no answer" in room.error.message
+    assert "4 cut by the length limit" in room.error.message
+    assert "after escalation (resample taken; stronger_model skipped" in room.error.message
+    assert any("llm.extract gave no answer" in g for g in result.gaps)
+    steps = escalations(orch, result.run_id)
+    assert [(s["rung"], s["taken"], s["after"]) for s in steps] == [
+        ("resample", True, 0.0),
+        ("stronger_model", False, 0.0),
+        ("deep_agent", True, 0.0),  # its answer was not grounded
+    ]
+
+
+def test_a_task_with_no_answer_takes_no_rung_the_budget_cannot_fit() -> None:
+    weak = ScriptedModel([CUT] * EXTRACT_SAMPLES)
+    orch = orchestrator(weak, budget=Budget(max_tokens=150))
+    result = orch.execute(plan())
+    steps = escalations(orch, result.run_id)
+    assert [(s["rung"], s["taken"]) for s in steps] == [
+        ("resample", False),
+        ("stronger_model", False),
+        ("deep_agent", False),
+    ]
+    assert "tokens" in steps[0]["reason"] and len(weak.calls) == 1
+    room = result.outcomes["room"]
+    assert room.status is OutcomeStatus.FAILED and room.error is not None
+    assert room.error.type == "NoAnswer"
+
+
+def test_the_stronger_model_can_answer_what_the_worker_could_not() -> None:
+    weak = ScriptedModel([CUT] * (EXTRACT_SAMPLES + 4))
+    strong = ScriptedModel(first(0.95), name="strong")
+    orch = orchestrator(weak, strong)
+    result = orch.execute(plan())
+    room = result.outcomes["room"]
+    assert room.ok and room.value == "Room 4B"
+    assert room.confidence.score == pytest.approx(0.95)
+    assert room.confidence.signals["model"] == "strong"
+    rungs = [(s["rung"], s["taken"], s["after"]) for s in escalations(orch, result.run_id)]
+    assert rungs == [("resample", True, 0.0), ("stronger_model", True, pytest.approx(0.95))]

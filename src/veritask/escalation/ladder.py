@@ -102,14 +102,15 @@ async def climb(
     meter: BudgetMeter | None,
     on_step: Callable[[Step], None] | None = None,
 ) -> Climbed[T]:
-    """Climb `rungs` while the best confidence is under `threshold`.
+    """Climb `rungs` while there is no result or the best confidence is under `threshold`.
 
-    A rung's result replaces the current one only if it is more confident.
-    Running out of budget inside a rung ends the climb with what is best so far.
+    A rung's result replaces the current one if there was none or it is more
+    confident. Running out of budget inside a rung ends the climb with what is
+    best so far.
     """
     best = Climbed(start.result, start.confidence)
     for rung in rungs:
-        if best.confidence >= threshold:
+        if best.result is not None and best.confidence >= threshold:
             break
         before = best.confidence
         used_before = meter.used if meter is not None else Usage()
@@ -121,7 +122,9 @@ async def climb(
                 attempt = await rung.run()
             except BudgetExceeded as exc:
                 attempt, reason = Attempt[T](None, 0.0), f"budget ran out: {exc}"
-            improved = attempt.result is not None and attempt.confidence > best.confidence
+            improved = attempt.result is not None and (
+                best.result is None or attempt.confidence > best.confidence
+            )
             if improved:
                 best.result, best.confidence = attempt.result, attempt.confidence
             spent = _spent(used_before, meter)

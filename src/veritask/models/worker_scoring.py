@@ -161,12 +161,13 @@ def score_samples(
 
 def no_answer_reason(samples: Sequence[Sample]) -> str:
     """Why none of `samples` is an answer, in words: "the output was cut by the length
-    limit", or "no sample was an answer (3 cut by the length limit, 1 not a span...)"."""
+    limit", or "none of 4 samples was an answer: 3 cut by the length limit, 1 not a span
+    of the text"."""
     counts = Counter(s.reason or "off-format" for s in samples if s.value is None)
     if len(samples) == 1:
         return f"the output was {next(iter(counts))}"
     parts = ", ".join(f"{n} {why}" for why, n in counts.most_common())
-    return f"no sample was an answer ({parts})"
+    return f"none of {len(samples)} samples was an answer: {parts}"
 
 
 def _answer_probability(samples: Sequence[Sample], spans: bool) -> tuple[str, Confidence]:

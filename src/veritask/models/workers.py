@@ -20,7 +20,11 @@ whatever it shows: it is the start of something else ("fail" of "failure"),
 so it neither votes nor is reported. So is a span that names two competing
 candidates ("Bristol, near the Leeds road", "Bristol or Leeds"): a small model
 copies such a span in every sample, and agreement would make it a confident
-pick of one of the two (`veritask.models.mentions`).
+pick of one of the two (`veritask.models.mentions`). When no sample gives an
+answer (cut, ambiguous or off-format), the worker returns a result with no
+answer and the reason (`ToolResult.no_answer`, confidence 0) rather than
+raising: its task climbs the escalation ladder like an unsure one, and is a
+gap with that reason if no rung finds an answer.
 
 Each result carries its `votes` (with their output probabilities), so the
 escalation ladder's resample rung adds samples to them instead of starting
@@ -271,12 +275,13 @@ def _result(
     fields: Callable[[str], dict[str, Any]] | None = None,
 ) -> ToolResult:
     value, confidence = score_samples(samples, spans=tool == "llm.extract")
-    if value is None:
-        reason = confidence.signals.get("reason", "off-format output")
-        raise ToolError(f"{tool}: the model gave no valid answer: {reason}")
     confidence = confidence.model_copy(
         update={"signals": {**confidence.signals, "model": model, "tool": tool}}
     )
+    if value is None:  # under any threshold: the task may climb, else it is a gap
+        reason = confidence.signals.get("reason", "off-format output")
+        asked = [Source(tool=tool, query=query, source=model)]
+        return ToolResult(None, asked, confidence, f"{tool} gave no answer: {reason}")
     source = Source(tool=tool, query=query, source=model, fields=fields(value) if fields else {})
     return ToolResult(value, [source], confidence)
 

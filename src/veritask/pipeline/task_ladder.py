@@ -23,6 +23,12 @@ decides: `fail` (the task fails, the answer names the gap) or `accept` (the
 value flows on with its low score, flagged in its confidence signals, and
 the answer's confidence is no higher than it).
 
+A result with no answer (`ToolResult.no_answer`: a worker whose outputs were
+all cut by the length limit, ambiguous or off-format) climbs the same way, from
+confidence 0; the first rung that finds an answer replaces it. If none does,
+the task fails with the reason and the climb (`NoAnswer`) under either
+fallback: `accept` has nothing to accept.
+
 Which tasks have rungs: model workers (`llm.*`) all three; any other tool —
 a source of truth, which resampling cannot change — only the agent, and only
 when the task's own policy asks for `escalate`. A task with no rung goes
@@ -83,13 +89,15 @@ class TaskLadder:
         rungs = [r for r in self.rungs(task, args, best) if r.name not in done]
         climbed = await climb(
             rungs,
-            start=Attempt(best, score),
+            start=Attempt(None if best.no_answer else best, score),
             threshold=threshold,
             meter=meter,
             on_step=_step_logger(log, task.id),
         )
         final = climbed.result or best
         trail = recorded + [s.as_event(task.id) for s in climbed.steps]
+        if final.no_answer:
+            return ErrorInfo(type="NoAnswer", message=f"{final.no_answer} {_trail_text(trail)}")
         if climbed.confidence >= threshold:
             return _noted(final, trail, "")
         below = f"confidence {climbed.confidence:.2f} is below the task's minimum {threshold:.2f}"
@@ -152,7 +160,9 @@ async def _attempt(pending: Awaitable[ToolResult]) -> Attempt[ToolResult]:
 
     try:
         got = await pending
-    except ToolError:  # every sample off-format: this rung found nothing
+    except ToolError:  # the worker could not run (e.g. its input is empty)
+        return Attempt(None, 0.0)
+    if got.no_answer:  # every sample cut, ambiguous or off-format: this rung found nothing
         return Attempt(None, 0.0)
     return Attempt(got, got.confidence.score if got.confidence is not None else 0.0)
 

@@ -8,6 +8,12 @@ wait — and records whatever the hook concludes: a value (improved,
 or accepted and flagged) or an error (the task becomes a gap).
 
 Without a hook, `escalate` lets the result through as `accept` does.
+
+A result with no answer (`ToolResult.no_answer`: a model worker whose outputs
+were all cut or ambiguous) is under every threshold: with `escalate` and a
+hook it climbs like any unsure result; otherwise, and when the hook ends
+without an answer, the task fails with the reason (`NoAnswer`), whatever the
+fallback — `accept` has nothing to accept.
 """
 
 from __future__ import annotations
@@ -43,10 +49,34 @@ class LowConfidenceHook(Protocol):
     ) -> ToolResult | ErrorInfo: ...
 
 
-def wants_escalation(policy: Policy, score: float, hook: LowConfidenceHook | None) -> bool:
-    """Whether a result scoring `score` goes to the hook instead of straight into the log."""
+def wants_escalation(policy: Policy, result: ToolResult, hook: LowConfidenceHook | None) -> bool:
+    """Whether `result` goes to the hook instead of straight into the log."""
+    if hook is None or policy.on_low_confidence != "escalate":
+        return False
     threshold = policy.min_confidence or 0.0
-    return hook is not None and score < threshold and policy.on_low_confidence == "escalate"
+    return bool(result.no_answer) or score_of(result) < threshold
+
+
+def score_of(result: ToolResult) -> float:
+    """The result's confidence score; a result without one comes from a source of truth."""
+    return result.confidence.score if result.confidence is not None else 1.0
+
+
+def low_confidence_error(policy: Policy, score: float) -> ErrorInfo | None:
+    """An error when the policy says a result this unsure must fail the task. `accept` (and
+    `escalate` with no hook) lets it through, flagged by its score."""
+    threshold = policy.min_confidence or 0.0
+    if score >= threshold or policy.on_low_confidence != "fail":
+        return None
+    return ErrorInfo(
+        type="LowConfidence",
+        message=f"confidence {score:.2f} is below the task's minimum {threshold:.2f}",
+    )
+
+
+def no_answer_error(result: ToolResult) -> ErrorInfo | None:
+    """The gap a result without an answer leaves (its reason, as a failure), or None."""
+    return ErrorInfo(type="NoAnswer", message=result.no_answer) if result.no_answer else None
 
 
 async def escalate_low(
@@ -76,4 +106,11 @@ async def escalate_low(
         )
 
 
-__all__ = ["LowConfidenceHook", "escalate_low", "wants_escalation"]
+__all__ = [
+    "LowConfidenceHook",
+    "escalate_low",
+    "low_confidence_error",
+    "no_answer_error",
+    "score_of",
+    "wants_escalation",
+]

@@ -26,7 +26,14 @@ from veritask.runtime.backends.base import OUTCOME_UNKNOWN, Backend
 from veritask.runtime.backends.inline import InlineBackend
 from veritask.runtime.eventlog import EventLog
 from veritask.runtime.inline_choice import InlineChoice
-from veritask.runtime.low_confidence import LowConfidenceHook, escalate_low, wants_escalation
+from veritask.runtime.low_confidence import (
+    LowConfidenceHook,
+    escalate_low,
+    low_confidence_error,
+    no_answer_error,
+    score_of,
+    wants_escalation,
+)
 from veritask.runtime.outcome_json import dump_outcome, jsonable, storable, unstorable_message
 from veritask.runtime.policies import effective_policy as effective_policy
 from veritask.runtime.policies import plan_policies
@@ -412,11 +419,10 @@ class Scheduler:
         policy = self.policies[tid]
         if result.result is not None:
             r = result.result
-            score = r.confidence.score if r.confidence is not None else 1.0
-            if wants_escalation(policy, score, self.options.on_low_confidence):
+            if wants_escalation(policy, r, self.options.on_low_confidence):
                 self.running[tid] = asyncio.create_task(self._climb(tid, r, number, started))
                 return None  # the task stays running: only its dependents wait
-            low = self._low_confidence(policy, score)
+            low = no_answer_error(r) or low_confidence_error(policy, score_of(r))
             status = OutcomeStatus.SUCCEEDED if low is None else OutcomeStatus.FAILED
             self._put(
                 tid,
@@ -460,8 +466,10 @@ class Scheduler:
             done = ErrorInfo(type="BudgetExceeded", message=str(exc))
         if isinstance(done, ErrorInfo):
             return self._put(tid, OutcomeStatus.FAILED, number, started, error=done)
+        gap = no_answer_error(done)  # a hook may end without an answer too
         got = {"value": done.value, "confidence": done.confidence, "evidence": done.evidence}
-        self._put(tid, OutcomeStatus.SUCCEEDED, number, started, **got)
+        status = OutcomeStatus.FAILED if gap else OutcomeStatus.SUCCEEDED
+        self._put(tid, status, number, started, error=gap, **got)
 
     def _try_inline(self, tid: str) -> bool:
         """Run an inline tool's first attempt right here, without a task or a thread.
@@ -483,18 +491,6 @@ class Scheduler:
                 self._run_task(tid, first=result), name=f"veritask:{tid}"
             )
         return True
-
-    @staticmethod
-    def _low_confidence(policy: Policy, score: float) -> ErrorInfo | None:
-        """An error when the policy says a result this unsure must fail the task. `accept` (and
-        `escalate` with no hook, see low_confidence.py) lets it through, flagged by its score."""
-        threshold = policy.min_confidence or 0.0
-        if score >= threshold or policy.on_low_confidence != "fail":
-            return None
-        return ErrorInfo(
-            type="LowConfidence",
-            message=f"confidence {score:.2f} is below the task's minimum {threshold:.2f}",
-        )
 
     def _put(
         self,

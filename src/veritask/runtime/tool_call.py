@@ -34,6 +34,8 @@ class AttemptResult:
 
 TOOL_CONFIDENCE = Confidence(score=1.0, method=ConfidenceMethod.TOOL)
 """A value returned by a source of truth, with evidence: full confidence."""
+NO_ANSWER = Confidence(score=0.0, method=ConfidenceMethod.TOOL)
+"""A tool that found no answer and gave no confidence of its own."""
 
 
 def _default_source(spec: ToolSpec, args: dict[str, Any]) -> Source:
@@ -53,7 +55,8 @@ def normalise(spec: ToolSpec, args: dict[str, Any], raw: Any) -> ToolResult:
     """Give every tool result evidence and a confidence, whatever the tool returned."""
     if isinstance(raw, ToolResult):
         evidence = raw.evidence or [_default_source(spec, args)]
-        return ToolResult(raw.value, evidence, raw.confidence or TOOL_CONFIDENCE)
+        confidence = raw.confidence or (NO_ANSWER if raw.no_answer else TOOL_CONFIDENCE)
+        return ToolResult(raw.value, evidence, confidence, raw.no_answer)
     return ToolResult(raw, [_default_source(spec, args)], TOOL_CONFIDENCE)
 
 
@@ -171,6 +174,8 @@ async def attempt(
 
 
 def _checked(spec: ToolSpec, result: ToolResult) -> AttemptResult:
+    if result.no_answer:
+        return AttemptResult(result=result)  # nothing to check: the caller sees why
     problem = spec.check_result(result.value)
     if problem is not None:
         return AttemptResult(error=ErrorInfo(type="InvalidResult", message=problem))

@@ -32,12 +32,18 @@ class ToolResult:
     """What a tool returns when it wants to say more than a bare value.
 
     `evidence` names the records the value came from; `confidence` lets a
-    tool lower its own score (a fuzzy match, a stale record).
+    tool lower its own score (a fuzzy match, a stale record); `no_answer` says
+    it looked and found none.
     """
 
     value: Any
     evidence: list[Source] = field(default_factory=list)
     confidence: Confidence | None = None
+    no_answer: str = ""
+    """Why the tool found no answer; non-empty means `value` is none. A model worker whose
+    outputs were all cut or ambiguous says so here rather than raising: its task is then
+    a result under any threshold, which may climb the escalation ladder, and a gap (a
+    failed task with this reason) if it ends without an answer."""
 
 
 @dataclass(frozen=True)

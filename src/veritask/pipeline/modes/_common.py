@@ -102,6 +102,8 @@ class ToolCalls:
             error = got.error or ErrorInfo(type="ToolError", message="the tool failed")
             return _failed(tid, tool, query, error)
         r = got.result
+        if r.no_answer:
+            return _failed(tid, tool, query, ErrorInfo(type="NoAnswer", message=r.no_answer))
         return Outcome(
             task_id=tid,
             status=OutcomeStatus.SUCCEEDED,

@@ -272,6 +272,7 @@ def _call(registry: ToolRegistry, tool: str, args: dict[str, Any]) -> dict[str, 
                     "confidence": None
                     if raw.confidence is None
                     else raw.confidence.model_dump(mode="json"),
+                    "no_answer": raw.no_answer,
                 }
             }
         return {"ok": to_jsonable_python(raw)}
@@ -290,6 +291,7 @@ def unpack(message: dict[str, Any]) -> Any:
             value=r["value"],
             evidence=[Source.model_validate(s) for s in r.get("evidence", [])],
             confidence=None if conf is None else Confidence.model_validate(conf),
+            no_answer=str(r.get("no_answer") or ""),
         )
     if "tool_error" in message:
         text, retryable, kind = message["tool_error"]
