@@ -27,6 +27,15 @@ succeeded with confidence >= THRESHOLD (what the answer assembler calls
 item's distractors (a whole sentence naming only the answer is correct, one
 naming both rooms is not); confidently wrong when answered and not correct.
 Tokens are the run's input + output tokens.
+
+A row that failed for a machine reason (a timeout, a model that would not
+load or answer: the task's error is one of `MACHINE_ERRORS`, the run raised,
+or it got no model output at all) says nothing about escalation: it is run
+again, on a fresh Orchestrator, up to `TRIES` times, and left out (named)
+if it never succeeds, never kept as a wrong answer. `--json` is rewritten
+after every row, and a run given an existing `--json` file resumes it: the
+rows already there are kept and not run again, so a killed run loses at most
+the row it was on.
 """
 
 from __future__ import annotations
@@ -34,9 +43,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import re
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +58,11 @@ from veritask.models.confidence import normalize_answer
 THRESHOLD = 0.8
 BUDGET = Budget(max_tokens=2500)
 """Room for the resample rung (~300 tokens), not for the deep agent (~4,800)."""
+MACHINE_ERRORS = frozenset({"TaskTimeout", "ModelError", "EscalationFailed", "ConfigError"})
+"""Task errors that come from the machine, not the method: a model call that timed out or
+failed (a rung's ModelError ends its climb as EscalationFailed), a model that would not load."""
+TRIES = 3
+"""Runs of one row before it is left out for machine failures."""
 
 
 @dataclass(frozen=True)
@@ -161,6 +177,10 @@ class Row:
     """The first call's confidence (before any rung)."""
 
 
+class MachineFailure(Exception):
+    """A row failed for a machine reason (see the module doc): run it again."""
+
+
 async def run_one(orch: Orchestrator, item: Item, condition: str) -> Row:
     plan = {
         "goal": item.what,
@@ -174,8 +194,16 @@ async def run_one(orch: Orchestrator, item: Item, condition: str) -> Row:
         ],
     }
     started = time.perf_counter()
-    result = await orch.aexecute(plan)
+    try:
+        result = await orch.aexecute(plan)
+    except Exception as exc:  # the model would not load, the store broke: not a result
+        raise MachineFailure(f"the run raised {type(exc).__name__}: {exc}") from exc
     outcome = result.outcomes["x"]
+    tokens = result.usage.input_tokens + result.usage.output_tokens
+    if outcome.error is not None and outcome.error.type in MACHINE_ERRORS:
+        raise MachineFailure(f"{outcome.error.type}: {outcome.error.message[:160]}")
+    if tokens == 0:
+        raise MachineFailure("no model output at all")
     rungs = [
         str(e.data["rung"])
         for e in orch.store.events(result.run_id)
@@ -192,7 +220,7 @@ async def run_one(orch: Orchestrator, item: Item, condition: str) -> Row:
         round(outcome.confidence.score, 4),
         answered,
         correct(outcome.value, item),
-        result.usage.input_tokens + result.usage.output_tokens,
+        tokens,
         rungs,
         round(time.perf_counter() - started, 2),
         round(first, 4),
@@ -256,13 +284,33 @@ def plot(summary: dict[str, dict[str, float]], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-async def run_all(items: list[Item]) -> list[Row]:
-    orch = Orchestrator("memory://", memory=False, budget=BUDGET)
-    rows: list[Row] = []
+def new_orchestrator() -> Orchestrator:
+    return Orchestrator("memory://", memory=False, budget=BUDGET)
+
+
+async def run_all(
+    items: list[Item],
+    *,
+    save_to: Path | None = None,
+    orchestrator: Callable[[], Orchestrator] = new_orchestrator,
+) -> list[Row]:
+    """Every (item, condition) row not yet in `save_to`, saving after each one."""
+    rows = load_rows(save_to) if save_to is not None and save_to.exists() else []
+    if rows:
+        print(f"resuming {save_to}: {len(rows)} row(s) kept, not run again", flush=True)
+    done = {(r.item, r.condition) for r in rows}
+    orch = orchestrator()
     for item in items:
         for condition in POLICIES:
-            row = await run_one(orch, item, condition)
+            if (item.id, condition) in done:
+                continue
+            row, orch = await run_row(orch, item, condition, orchestrator)
+            if row is None:
+                print(f"{item.id:10} {condition:9} left out: failed {TRIES} times", flush=True)
+                continue
             rows.append(row)
+            if save_to is not None:
+                save(save_to, rows)
             print(
                 f"{row.item:10} {condition:9} {str(row.value)[:40]:40} "
                 f"conf {row.confidence:.2f} {'ok ' if row.correct else '-- '}"
@@ -270,6 +318,49 @@ async def run_all(items: list[Item]) -> list[Row]:
                 flush=True,
             )
     return rows
+
+
+async def run_row(
+    orch: Orchestrator, item: Item, condition: str, orchestrator: Callable[[], Orchestrator]
+) -> tuple[Row | None, Orchestrator]:
+    """One row, run again on a fresh Orchestrator after a machine failure (a failing
+    provider may have opened the router's circuit breaker); None after `TRIES` runs."""
+    for attempt in range(1, TRIES + 1):
+        try:
+            return await run_one(orch, item, condition), orch
+        except MachineFailure as exc:
+            print(f"{item.id:10} {condition:9} try {attempt}: {exc}", flush=True)
+            orch = orchestrator()
+    return None, orch
+
+
+def load_rows(path: Path) -> list[Row]:
+    """The rows of a --json file written with this benchmark's settings."""
+    saved = json.loads(path.read_text())
+    if saved.get("threshold") != THRESHOLD or saved.get("budget") != _budget():
+        raise SystemExit(
+            f"{path} was written with other settings (threshold {saved.get('threshold')}, "
+            f"budget {saved.get('budget')}); give another --json path to start a new run"
+        )
+    return [Row(**r) for r in saved["rows"]]
+
+
+def save(path: Path, rows: list[Row]) -> None:
+    """Write rows and their summary; atomically, so a run killed mid-write keeps the last."""
+    data = {
+        "threshold": THRESHOLD,
+        "budget": _budget(),
+        "machine": platform.platform(),
+        "summary": summarise(rows),
+        "rows": [asdict(r) for r in rows],
+    }
+    part = path.with_name(path.name + ".part")
+    part.write_text(json.dumps(data, indent=1))
+    os.replace(part, path)
+
+
+def _budget() -> dict[str, Any]:
+    return BUDGET.model_dump(exclude_none=True)
 
 
 def rescored(paths: list[Path]) -> list[Row]:
@@ -293,7 +384,12 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit", type=int, default=0, help="only the first N items")
     parser.add_argument("--items", default="", help="only these item ids, comma-separated")
-    parser.add_argument("--json", type=Path, help="write every row and the summary here")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        help="write every row and the summary here, after each row; an existing file is "
+        "resumed (its rows are kept and not run again)",
+    )
     parser.add_argument("--plot", type=Path, help="write the plot here (PNG)")
     parser.add_argument(
         "--rescore",
@@ -303,7 +399,10 @@ async def main() -> None:
     )
     args = parser.parse_args()
     chosen = [i for i in suite() if not args.items or i.id in args.items.split(",")]
-    rows = rescored(args.rescore) if args.rescore else await run_all(chosen[: args.limit or None])
+    if args.rescore:
+        rows = rescored(args.rescore)
+    else:
+        rows = await run_all(chosen[: args.limit or None], save_to=args.json)
     summary = summarise(rows)
     print(f"\n{'condition':10} accuracy  conf-wrong  coverage  acc(answered)  tokens/q  escalated")
     for name, s in summary.items():
@@ -313,18 +412,7 @@ async def main() -> None:
             f"{s['tokens_per_question']:8.0f}  {s['escalated']:9.2f}"
         )
     if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "threshold": THRESHOLD,
-                    "budget": BUDGET.model_dump(exclude_none=True),
-                    "machine": platform.platform(),
-                    "summary": summary,
-                    "rows": [asdict(r) for r in rows],
-                },
-                indent=1,
-            )
-        )
+        save(args.json, rows)
     if args.plot:
         plot(summary, args.plot)
 
