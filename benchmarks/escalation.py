@@ -153,10 +153,15 @@ def _holds(span: str, part: str) -> bool:
 
 def correct(value: Any, item: Item) -> bool:
     """The span holds the truth and none of the item's distractors (the other room, the
-    city the team left): it answers, and unambiguously."""
+    city the team left): it answers, and unambiguously. A bare number is right when it is
+    the truth's number: `llm.extract` answers a request for an amount with the number
+    alone ("240" for "240 euros")."""
     if not isinstance(value, str):
         return False
     span = normalize_answer(value)
+    number = re.search(r"\d+(?:\.\d+)?", item.truth)
+    if number is not None and value.strip() == number.group(0):
+        return True
     return _holds(span, item.truth) and not any(_holds(span, d) for d in item.distractors)
 
 

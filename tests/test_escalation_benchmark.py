@@ -108,3 +108,12 @@ def test_a_file_written_with_other_settings_is_not_resumed(
     out.write_text(json.dumps({"threshold": 0.5, "budget": {}, "rows": []}))
     with pytest.raises(SystemExit, match="other settings"):
         bench.load_rows(out)
+
+
+def test_an_amount_is_right_as_a_bare_number_but_not_as_its_distractor(
+    bench: ModuleType,
+) -> None:
+    item = next(i for i in bench.suite() if i.id == "hard-3-1")  # 31 euros, then 240 euros
+    assert bench.correct("240", item) and bench.correct("240 euros", item)
+    assert not bench.correct("31", item) and not bench.correct("24", item)
+    assert not bench.correct("31 euros, but after the discount it came to 240 euros", item)
