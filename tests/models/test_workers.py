@@ -24,6 +24,7 @@ from veritask.models.workers import (
     bind_router,
     choice_grammar,
     numbers_in,
+    numbers_named,
     span_grammar,
     unbind_router,
     votes_of,
@@ -247,14 +248,14 @@ async def test_a_resample_adds_the_mass_of_new_outputs_to_the_earlier_votes(
     assert len(votes_of(more.confidence)) == 8
 
 
-async def test_a_request_for_a_number_may_copy_only_the_numbers_the_text_writes(
+async def test_a_request_naming_a_numbers_unit_copies_that_number_bare(
     model: ScriptedModel,
 ) -> None:
     text = "The oven needs 45 minutes to reach 250 degrees; the first baker comes at 4:30."
     model.add("45")
     result = await WORKERS["llm.extract"]({"text": text, "what": "the number of minutes"}, ONE, ())
-    assert result.value == "45"
-    assert model.last_call.grammar == choice_grammar(["45", "250"])  # no "4", no "30"
+    assert result.value == "45"  # a number calc can compute with, not the sentence
+    assert model.last_call.grammar == choice_grammar(["45"])
     model.add("The oven needs 45 minutes")  # a provider that ignored the grammar
     args = {"text": text, "what": "how many minutes"}
     assert "not a number the text states" in await no_answer("llm.extract", args, ONE)
@@ -262,10 +263,25 @@ async def test_a_request_for_a_number_may_copy_only_the_numbers_the_text_writes(
         await WORKERS["llm.extract"]({"text": "Bake until golden.", "what": "how long"}, ONE, ())
 
 
+async def test_a_choice_between_numbers_the_request_does_not_tell_apart_is_a_span(
+    model: ScriptedModel,
+) -> None:
+    # Offered "12" and "87" bare, the 135M model chose the first amount at 0.81: the
+    # span ("87 euros", or the sentence naming both, which is no answer) says more.
+    text = "The first invoice was 12 euros, but after the discount it came to 87 euros."
+    model.add("87 euros")
+    args = {"text": text, "what": "the amount after the discount"}
+    result = await WORKERS["llm.extract"](args, ONE, ())
+    assert result.value == "87 euros"
+    assert model.last_call.grammar == span_grammar(text)
+
+
 def test_numbers_in_a_text_are_the_ones_calc_can_use() -> None:
     assert numbers_in("costs 1,200 or 2.5, at 4:30, v3.1, -3 and 45.") == ["2.5", "-3", "45"]
     assert asks_for_number("the number of days") and asks_for_number("How many seats")
     assert not asks_for_number("the name of the river")
+    assert numbers_named("40 seats in 3 rooms", "how many seats") == ["40"]
+    assert numbers_named("45 minutes, then 20 minutes", "the number of minutes") == ["45", "20"]
 
 
 # -- outputs the length limit cut: no answer, never the part that was shown ---------
