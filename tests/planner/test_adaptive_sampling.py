@@ -59,3 +59,17 @@ async def test_two_samples_setting_draws_two_even_when_they_disagree() -> None:
     result = await Planner(_Router(model), raising_registry(), settings=settings).aplan(QUESTION)
     assert len(model.calls) == 2
     assert result.confidence == pytest.approx(0.5)
+
+
+async def test_samples_agreeing_on_tools_but_stating_another_field_do_not_agree() -> None:
+    population = 'country_facts("France")\nAnswer: France has {$1.population} people.\n'
+    area = population.replace("population}", "area_km2}")
+    model = ScriptedModel(["1. " + population, "1. " + area, "1. " + population])
+    settings = PlannerSettings(check_relevance=False)
+    planner = Planner(_Router(model), raising_registry(), settings=settings)
+    result = await planner.aplan("How many people live in France?")
+    assert len(model.calls) == 3  # the first two disagree: a third sample decides
+    assert result.votes == 2
+    assert result.plan.answer_template is not None
+    assert "population" in result.plan.answer_template
+    assert result.confidence == pytest.approx(2 / 3)

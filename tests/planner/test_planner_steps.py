@@ -104,3 +104,12 @@ def test_closest_examples_by_meaning() -> None:
         "What is the combined population of Peru and Chile?", toolkit_pairs(CATALOG), 1
     )
     assert "total population" in question
+
+
+def test_canonical_keeps_apart_plans_that_state_different_fields() -> None:
+    looked_up = '1. country_facts("France")\n'
+    population = parse_steps(looked_up + "Answer: {$1.population} people", REG)
+    worded = parse_steps(looked_up + "Answer: France has {$1.population} inhabitants", REG)
+    area = parse_steps(looked_up + "Answer: {$1.area_km2} people", REG)
+    assert canonical(population) == canonical(worded)
+    assert canonical(population) != canonical(area)

@@ -123,7 +123,12 @@ def canonical(plan: Plan) -> str:
     `abs($1 - $2)` and `$2 + $1` for `$1 + $2`, compute the same answer: each step is
     keyed by what it reads (references replaced by the steps they name), commutative
     arithmetic of plain references is sorted, and the steps form a set. Samples that
-    agree on the meaning then vote together instead of splitting the vote."""
+    agree on the meaning then vote together instead of splitting the vote.
+
+    The Answer line's wording does not count, but what it states does: each of
+    its slots is keyed like a step's reference (the step it names and the
+    field), so two plans that look up the same things but answer with another
+    field (`{$1.population}`, `{$1.area}`) stay apart instead of agreeing."""
     by_id = {t.id: t for t in plan.tasks}
     memo: dict[str, str] = {}
 
@@ -135,7 +140,12 @@ def canonical(plan: Plan) -> str:
         memo[tid] = task.tool + json.dumps(sorted(args.items()))
         return memo[tid]
 
-    return json.dumps(sorted(resolved(t.id) for t in plan.tasks))
+    steps = sorted(resolved(t.id) for t in plan.tasks)
+    stated = sorted(
+        f"<{resolved(m.group(1))}>{m.group(2)}"
+        for m in REF_PATTERN.finditer(plan.answer_template or "")
+    )
+    return json.dumps([steps, stated])
 
 
 _PLAIN_TERM = r"<[^<>]*(?:<[^<>]*>[^<>]*)*>(?:\.\w+)*"
