@@ -18,7 +18,8 @@ them, in this process only (the library is not changed):
 - per plan sample: ``prompt eval`` (the first `Llama.eval` of a
   generation: the prompt tokens not already cached, with how many), ``sampler
   init`` (llama.cpp's sampler chain, which parses the grammar), ``sample``
-  (choosing each token: grammar and sampling over the vocabulary), ``decode``
+  (choosing each token: grammar and sampling over the vocabulary, from the
+  model's logits or from a replayed record), ``decode``
   (evaluating each generated token), ``other`` (the rest of the call);
 - ``checks``: `Planner._check` (parse, validate, relevance of each sample);
 - ``run``: `Orchestrator.drive` (the tasks), of which ``assembly``: the
@@ -42,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import veritask.models._llama_decode as decode
 import veritask.models.local as local
 import veritask.pipeline.question as question_mod
 import veritask.planner.planner as planner_mod
@@ -71,6 +73,7 @@ class SampleTimes:
     prompt_tokens: int = 0
     evaluated: int = 0
     generated: int = 0
+    replayed: int = 0
     total: float = 0.0
 
 
@@ -109,6 +112,8 @@ class Profile:
 
 
 PROFILE = Profile()
+REPLAY = True
+"""`--no-replay`: decode every sample in full (the engine's behaviour before replay)."""
 
 
 def timed(fn: Callable[..., Any], name: str, *, sample: bool = False) -> Callable[..., Any]:
@@ -143,6 +148,7 @@ def instrument_library() -> None:
 
     def sample(engine: local._Engine, tokens: list[int], **kw: Any) -> Any:
         instrument_engine(engine)
+        engine.replay = REPLAY
         times = SampleTimes(prompt_tokens=len(tokens))
         PROFILE.sample = times
         before = engine.evaluated
@@ -154,11 +160,16 @@ def instrument_library() -> None:
             times.evaluated = engine.evaluated - before
             PROFILE.sample = None
         times.generated = out.output_tokens
+        times.replayed = getattr(out, "replayed", 0)
         if PROFILE.current is not None:
             PROFILE.current.samples.append(times)
         return out
 
     local._Engine.sample = sample  # type: ignore[method-assign]
+    chooser = getattr(decode, "_Chooser", None)
+    if chooser is not None:  # the engine's own token loop: choosing a token, live or replayed
+        chooser.live = timed(chooser.live, "sample", sample=True)
+        chooser.replayed = timed(chooser.replayed, "sample", sample=True)
     local._Engine.prompt_tokens = timed(  # type: ignore[method-assign]
         local._Engine.prompt_tokens, "tokenize"
     )
@@ -227,7 +238,18 @@ def report(rows: list[QuestionTimes]) -> None:
         print(" | ".join(cells))
     print("\nPer sample (s; tokens):")
     print(
-        " | ".join(["question", "#", "prompt", "evaluated", "generated", "total", *SAMPLE_PHASES])
+        " | ".join(
+            [
+                "question",
+                "#",
+                "prompt",
+                "evaluated",
+                "generated",
+                "replayed",
+                "total",
+                *SAMPLE_PHASES,
+            ]
+        )
     )
     for r in rows:
         for i, s in enumerate(r.samples):
@@ -236,6 +258,7 @@ def report(rows: list[QuestionTimes]) -> None:
             for k, v in s.seconds.items():
                 grand[f"sample {k}"] += v
             cells = [r.qid, str(i), str(s.prompt_tokens), str(s.evaluated), str(s.generated)]
+            cells.append(str(s.replayed))
             cells += [f"{s.total:.3f}"] + [f"{s.seconds.get(p, 0.0):.3f}" for p in SAMPLE_PHASES]
             print(" | ".join(cells))
     total = grand["total"] or 1.0
@@ -254,7 +277,10 @@ def main() -> None:
     ap.add_argument("--ids", default="")
     ap.add_argument("--store", default="sqlite:////tmp/question_profile.db")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--no-replay", action="store_true", help="decode every sample in full")
     args = ap.parse_args()
+    global REPLAY
+    REPLAY = not args.no_replay
     instrument_library()
     config = BenchConfig(imports=tuple(args.imports), store=args.store)
     qs = pick(Path(args.suite), [i for i in args.ids.split(",") if i], args.questions)
@@ -272,6 +298,7 @@ def main() -> None:
                         "prompt_tokens": s.prompt_tokens,
                         "evaluated": s.evaluated,
                         "generated": s.generated,
+                        "replayed": s.replayed,
                         "total": s.total,
                         "phases": dict(s.seconds),
                     }

@@ -25,7 +25,9 @@ instructions — must be read again. So the engine also keeps a saved state for
 the last `PREFIX_STATES` system messages it has seen (`Llama.save_state`, one
 copy of the KV cache for those tokens: ~23 KB a token for SmolLM2-135M) and
 restores it when the cache no longer holds that prefix; see
-docs/benchmarks/speed.md for what each step saves.
+docs/benchmarks/speed.md for what each step saves. A later sample of the same
+prompt and grammar also follows the previous sample's recorded path without
+decoding while it picks the same tokens (`_llama_decode`).
 
 Token logprobs are read from the logits of each sampled position (a
 log-softmax over the raw logits, i.e. the model's own distribution before
@@ -33,7 +35,7 @@ temperature and grammar). That avoids llama.cpp's ``logits_all`` mode, which
 would keep a context-sized logits matrix (hundreds of MB) in memory. Under a
 grammar a choice also carries each token's log-probability among the tokens
 the grammar allowed at its position (`grammar_logprobs`, via
-`_GrammarMirror`) and that of stopping where it stopped (`end_logprob`): the
+`_llama_decode.GrammarMirror`) and that of stopping where it stopped (`end_logprob`): the
 probability of exactly that output among the outputs the grammar admits,
 which mass on forbidden tokens ("The answer is…", quotes) does not dilute.
 """
@@ -54,18 +56,16 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 from veritask.config import Settings
 from veritask.errors import ConfigError, ModelError
+from veritask.models._llama_decode import Cancelled, Record, Sample, generate
 from veritask.models.base import (
-    Choice,
     Completion,
     Message,
     SyncMixin,
-    TokenLogprob,
     check_request,
     parse_json,
 )
@@ -111,17 +111,6 @@ def resolve_model_path(model: str, settings: Settings | None = None) -> Path:
     return path
 
 
-class _Cancelled(Exception):
-    """The awaiting call was cancelled; stop generating and release the lock."""
-
-
-@dataclass
-class _Sample:
-    choice: Choice
-    prompt_tokens: int
-    output_tokens: int
-
-
 PREFIX_STATES = 2
 """System-message states kept per engine (each a copy of its KV cache: a 1,500-token
 prefix of SmolLM2-135M is ~35 MB), least recently used dropped first."""
@@ -138,55 +127,6 @@ def common_prefix(a: Iterable[Any], b: Iterable[Any]) -> int:
             break
         n += 1
     return n
-
-
-class _GrammarMirror:
-    """A second copy of a generation's grammar, kept in step with the sampler's.
-
-    llama.cpp applies the grammar inside its sampler chain, out of our reach;
-    this copy is applied to each position's logits to learn which tokens were
-    allowed there, so a token's log-probability is renormalised over them.
-    """
-
-    def __init__(self, engine: _Engine, grammar: Any) -> None:
-        lib = engine._llama_cpp
-        self._lib = lib
-        self._np = engine._np
-        self._ctx = engine.llama._ctx
-        self.n_vocab = engine.n_vocab
-        text, root = grammar._grammar, grammar._root  # LlamaGrammar holds only these
-        self._sampler = lib.llama_sampler_init_grammar(
-            engine.vocab, text.encode("utf-8"), root.encode("utf-8")
-        )
-        if not self._sampler:
-            raise ValueError("llama.cpp refused the grammar")
-        from llama_cpp._internals import LlamaTokenDataArray
-
-        self._data = LlamaTokenDataArray(n_vocab=self.n_vocab)
-
-    def logprob(self, token: int) -> float:
-        """`token`'s log-probability among the tokens the grammar allows; then accept it."""
-        import ctypes
-
-        np, data = self._np, self._data
-        ptr = self._ctx.get_logits_ith(-1)
-        data.copy_logits(np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)))
-        self._lib.llama_sampler_apply(self._sampler, ctypes.byref(data.candidates))
-        logits = data.candidates_data.logit[: data.candidates.size]
-        allowed = logits[np.isfinite(logits)]
-        ids = data.candidates_data.id[: data.candidates.size]
-        own = logits[ids == token]
-        if allowed.size == 0 or own.size == 0 or not np.isfinite(own[0]):
-            raise ValueError(f"token {token} is not allowed by the grammar here")
-        top = float(allowed.max())
-        lse = top + math.log(float(np.exp(allowed - top).sum(dtype=np.float64)))
-        self._lib.llama_sampler_accept(self._sampler, token)
-        return float(own[0]) - lse
-
-    def close(self) -> None:
-        if self._sampler:
-            self._lib.llama_sampler_free(self._sampler)
-            self._sampler = None
 
 
 class _Engine:
@@ -238,6 +178,12 @@ class _Engine:
         self._system_tokens: OrderedDict[str, list[int]] = OrderedDict()
         self.evaluated = 0
         """Prompt tokens evaluated so far (the measure prefix reuse lowers)."""
+        self.replay = True
+        """Let a sample follow the last one's recorded path (see `_llama_decode`); False
+        decodes every sample in full as before."""
+        self.record: Record | None = None
+        self.replayed = 0
+        """Sampled tokens taken from a record instead of decoded, so far."""
 
     def prompt_tokens(self, msgs: list[dict[str, str]]) -> list[int]:
         prompt = self.formatter(messages=cast(Any, msgs)).prompt
@@ -305,11 +251,15 @@ class _Engine:
     def last_logprob(self, token: int) -> float:
         """Log-probability of `token` under the logits of the last decoded position."""
         np = self._np
-        ptr = self.llama._ctx.get_logits_ith(-1)
-        logits = np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))  # a view, no copy
+        logits = self.last_logits()
         top = float(logits.max())
         lse = top + math.log(float(np.exp(logits - top).sum(dtype=np.float64)))
         return float(logits[token]) - lse
+
+    def last_logits(self) -> Any:
+        """The logits of the last decoded position: a view, valid until the next decode."""
+        ptr = self.llama._ctx.get_logits_ith(-1)
+        return self._np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
 
     def sample(
         self,
@@ -322,52 +272,19 @@ class _Engine:
         seed: int,
         cancel: threading.Event,
         prefix: int = 0,
-    ) -> _Sample:
+    ) -> Sample:
         """Generate one answer; the caller holds `lock`. `prefix`: see `fixed_prefix`."""
-        self.prefill(tokens, prefix)
-        self.llama.set_seed(seed)  # after prefill: restoring a saved state resets the seed
-        pieces: list[bytes] = []
-        lps: list[TokenLogprob] = []
-        finish = "length"
-        mirror = _GrammarMirror(self, grammar) if logprobs and grammar is not None else None
-        allowed: list[float] = []
-        end: float | None = None
-        gen = self.llama.generate(
+        return generate(
+            self,
             tokens,
-            temp=temperature,
-            top_k=40,
-            top_p=0.95,
-            min_p=0.05,
-            repeat_penalty=1.0,
             grammar=grammar,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            logprobs=logprobs,
+            seed=seed,
+            cancel=cancel,
+            prefix=prefix,
         )
-        try:
-            for token in gen:
-                if cancel.is_set():
-                    raise _Cancelled
-                if self.is_end(token):
-                    finish = "stop"
-                    if mirror is not None:  # stopping here was one choice among others
-                        end = mirror.logprob(token)
-                    break
-                piece = self.llama.detokenize([token])
-                if logprobs:
-                    offset = len(b"".join(pieces).decode("utf-8", errors="replace"))
-                    text = piece.decode("utf-8", errors="replace")
-                    lps.append(TokenLogprob(text, self.last_logprob(token), offset))
-                    if mirror is not None:
-                        allowed.append(mirror.logprob(token))
-                pieces.append(piece)
-                if len(pieces) >= max_tokens:
-                    break
-        finally:
-            gen.close()
-            if mirror is not None:
-                mirror.close()
-        text = b"".join(pieces).decode("utf-8", errors="replace")
-        constrained = tuple(allowed) if mirror is not None else None
-        choice = Choice(text, None, tuple(lps) if logprobs else None, finish, constrained, end)
-        return _Sample(choice, len(tokens), len(pieces))
 
 
 _ENGINES: dict[tuple[str, int], _Engine] = {}
@@ -517,7 +434,7 @@ class LocalProvider(SyncMixin):
         logprobs: bool,
         seeds: list[int],
         cancel: threading.Event,
-    ) -> list[_Sample]:
+    ) -> list[Sample]:
         engine = self.engine()
         with engine.lock:
             tokens = engine.prompt_tokens(msgs)
@@ -532,7 +449,7 @@ class LocalProvider(SyncMixin):
             out = []
             for seed in seeds:
                 if cancel.is_set():
-                    raise _Cancelled
+                    raise Cancelled
                 out.append(
                     engine.sample(
                         tokens,

@@ -1,0 +1,251 @@
+"""The token loop of the embedded model: sample, decode, and replay a recorded path.
+
+Why a loop of our own instead of `Llama.generate`: a question's plan samples
+share their prompt and grammar, and the first (greedy) one usually writes
+what the later ones write. The logits at a position depend only on the
+tokens before it, so while a later sample picks the same tokens as the
+recorded one, its logits are the recorded ones: it is sampled from them
+without decoding anything, and only from the first token where it differs
+does the model run again, from the KV cache the recorded sample left (which
+holds exactly the shared path). The sampler chain, its grammar state and its
+random draws are those of a plain run, token for token, so a replayed
+sample is the sample a plain run with the same seed would have drawn
+(`tests/models/test_local_replay.py` checks that on the real model).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from veritask.models.base import Choice, TokenLogprob
+
+if TYPE_CHECKING:
+    from veritask.models.local import _Engine
+
+
+class Cancelled(Exception):
+    """The awaiting call was cancelled; stop generating and release the lock."""
+
+
+@dataclass
+class Sample:
+    choice: Choice
+    prompt_tokens: int
+    output_tokens: int
+    replayed: int = 0
+    """Leading tokens taken from the previous sample's record, with no decoding."""
+
+
+@dataclass
+class Record:
+    """The path the last sample took: its prompt, grammar, tokens and the logits
+    each token was chosen from (`logits[i]` follows `prompt + tokens[:i]`)."""
+
+    prompt: tuple[int, ...]
+    grammar: tuple[str, str] | None
+    tokens: list[int] = field(default_factory=list)
+    logits: list[Any] = field(default_factory=list)
+
+
+def grammar_key(grammar: Any) -> tuple[str, str] | None:
+    """What makes two compiled grammars the same (LlamaGrammar holds only these)."""
+    return None if grammar is None else (grammar._grammar, grammar._root)
+
+
+class GrammarMirror:
+    """A second copy of a generation's grammar, kept in step with the sampler's.
+
+    llama.cpp applies the grammar inside its sampler chain, out of our reach;
+    this copy is applied to each position's logits to learn which tokens were
+    allowed there, so a token's log-probability is renormalised over them.
+    """
+
+    def __init__(self, engine: _Engine, grammar: Any) -> None:
+        lib = engine._llama_cpp
+        self._lib = lib
+        self._np = engine._np
+        self._ctx = engine.llama._ctx
+        self.n_vocab = engine.n_vocab
+        text, root = grammar._grammar, grammar._root
+        self._sampler = lib.llama_sampler_init_grammar(
+            engine.vocab, text.encode("utf-8"), root.encode("utf-8")
+        )
+        if not self._sampler:
+            raise ValueError("llama.cpp refused the grammar")
+        from llama_cpp._internals import LlamaTokenDataArray
+
+        self._data = LlamaTokenDataArray(n_vocab=self.n_vocab)
+
+    def logprob(self, token: int) -> float:
+        """`token`'s log-probability among the tokens the grammar allows; then accept it."""
+        np, data = self._np, self._data
+        ptr = self._ctx.get_logits_ith(-1)
+        data.copy_logits(np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)))
+        self._lib.llama_sampler_apply(self._sampler, ctypes.byref(data.candidates))
+        logits = data.candidates_data.logit[: data.candidates.size]
+        allowed = logits[np.isfinite(logits)]
+        ids = data.candidates_data.id[: data.candidates.size]
+        own = logits[ids == token]
+        if allowed.size == 0 or own.size == 0 or not np.isfinite(own[0]):
+            raise ValueError(f"token {token} is not allowed by the grammar here")
+        top = float(allowed.max())
+        lse = top + math.log(float(np.exp(allowed - top).sum(dtype=np.float64)))
+        self._lib.llama_sampler_accept(self._sampler, token)
+        return float(own[0]) - lse
+
+    def close(self) -> None:
+        if self._sampler:
+            self._lib.llama_sampler_free(self._sampler)
+            self._sampler = None
+
+
+class _Chooser:
+    """The sampler chain of one sample (what `Llama.generate` would build), applied
+    either to the context's last logits or to recorded ones."""
+
+    def __init__(self, engine: _Engine, grammar: Any, temperature: float) -> None:
+        self._engine = engine
+        self._lib = engine._llama_cpp
+        self.chain = engine.llama._init_sampler(
+            temp=temperature, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.0, grammar=grammar
+        )
+        self._data: Any = None
+
+    def live(self) -> int:
+        """Choose from the context's last logits (and accept), like `Llama.sample`."""
+        token: int = self._lib.llama_sampler_sample(
+            self.chain.sampler, self._engine.llama._ctx.ctx, -1
+        )
+        return token
+
+    def replayed(self, logits: Any) -> int:
+        """Choose from recorded logits exactly as `live` would from the same ones."""
+        if self._data is None:
+            from llama_cpp._internals import LlamaTokenDataArray
+
+            self._data = LlamaTokenDataArray(n_vocab=self._engine.n_vocab)
+        data = self._data
+        data.copy_logits(logits)
+        data.candidates.selected = -1
+        self._lib.llama_sampler_apply(self.chain.sampler, ctypes.byref(data.candidates))
+        selected = data.candidates.selected
+        if not 0 <= selected < data.candidates.size:
+            raise RuntimeError("llama.cpp's sampler chain selected no token")
+        token = int(data.candidates_data.id[selected])
+        self._lib.llama_sampler_accept(self.chain.sampler, token)
+        return token
+
+    def close(self) -> None:
+        self.chain.close()
+
+
+def replayable(engine: _Engine, tokens: list[int], grammar: Any) -> Record | None:
+    """The last sample's record if this sample may follow it: same prompt and grammar,
+    and the KV cache still holds that prompt and the recorded tokens but the last."""
+    record = engine.record
+    if record is None or not record.tokens or record.grammar != grammar_key(grammar):
+        return None
+    if record.prompt != tuple(tokens):
+        return None
+    held = len(tokens) + len(record.tokens) - 1
+    if engine.llama.n_tokens < held:
+        return None
+    cached = engine.llama.input_ids[:held].tolist()
+    return record if cached == [*tokens, *record.tokens[:-1]] else None
+
+
+class _Path:
+    """Where each next token comes from: the previous sample's record while this
+    sample picks the same tokens, then the model, decoding from the shared cache."""
+
+    def __init__(self, engine: _Engine, tokens: list[int], previous: Record | None) -> None:
+        self._engine = engine
+        self._prompt = len(tokens)
+        self._previous = previous
+        self._pending: list[int] = [] if previous is not None else tokens[engine.llama.n_tokens :]
+        self.replayed = 0
+
+    def next(self, chooser: _Chooser, step: int) -> tuple[int, Any]:
+        """The token at `step` (accepted by the chain) and the logits it came from."""
+        llama, previous = self._engine.llama, self._previous
+        if previous is not None and step < len(previous.tokens):
+            logits = previous.logits[step]
+            token = chooser.replayed(logits)
+            if token == previous.tokens[step]:
+                self.replayed += 1
+            else:  # the paths part here: the cache holds the shared part
+                llama.n_tokens = self._prompt + step
+                self._previous = None
+        else:
+            if previous is not None:  # followed the record past its end
+                llama.n_tokens = self._prompt + step - 1
+                self._previous = None
+            if self._pending:
+                llama.eval(self._pending)  # the prompt (counted by prefill), or the last token
+            token = chooser.live()
+            logits = self._engine.last_logits().copy()
+        self._pending = [token]
+        return token, logits
+
+
+def generate(
+    engine: _Engine,
+    tokens: list[int],
+    *,
+    grammar: Any,
+    max_tokens: int,
+    temperature: float,
+    logprobs: bool,
+    seed: int,
+    cancel: threading.Event,
+    prefix: int = 0,
+) -> Sample:
+    """Generate one answer; the caller holds the engine's lock. See the module's doc."""
+    llama = engine.llama
+    previous = replayable(engine, tokens, grammar) if engine.replay and not logprobs else None
+    if previous is None:
+        engine.prefill(tokens, prefix)
+    llama.set_seed(seed)  # after prefill: restoring a saved state resets the seed
+    chooser = _Chooser(engine, grammar, temperature)
+    path = _Path(engine, tokens, previous)
+    record = Record(tuple(tokens), grammar_key(grammar))
+    engine.record = None  # until this sample ends, the cache matches no record
+    mirror = GrammarMirror(engine, grammar) if logprobs and grammar is not None else None
+    pieces: list[bytes] = []
+    lps: list[TokenLogprob] = []
+    allowed: list[float] = []
+    finish, end = "length", None
+    try:
+        while len(pieces) < max_tokens:
+            if cancel.is_set():
+                raise Cancelled
+            token, logits = path.next(chooser, len(record.tokens))
+            record.tokens.append(token)
+            record.logits.append(logits)
+            if engine.is_end(token):
+                finish = "stop"
+                if mirror is not None:  # stopping here was one choice among others
+                    end = mirror.logprob(token)
+                break
+            piece = llama.detokenize([token])
+            if logprobs:
+                offset = len(b"".join(pieces).decode("utf-8", errors="replace"))
+                text = piece.decode("utf-8", errors="replace")
+                lps.append(TokenLogprob(text, engine.last_logprob(token), offset))
+                if mirror is not None:
+                    allowed.append(mirror.logprob(token))
+            pieces.append(piece)
+        engine.record = record
+        engine.replayed += path.replayed
+    finally:
+        chooser.close()
+        if mirror is not None:
+            mirror.close()
+    text = b"".join(pieces).decode("utf-8", errors="replace")
+    constrained = tuple(allowed) if mirror is not None else None
+    choice = Choice(text, None, tuple(lps) if logprobs else None, finish, constrained, end)
+    return Sample(choice, len(tokens), len(pieces), path.replayed)

@@ -1,0 +1,89 @@
+"""A later sample of the same prompt and grammar follows the previous one's recorded path.
+
+Each test draws the same seeds with replay off and on, on the real embedded
+model, and compares the texts (a replayed sample must be the sample a plain
+run draws) and the engine's counts of replayed tokens; none is about time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from veritask.models import get_provider
+from veritask.models.local import LocalProvider, _Engine, _grammar_from_gbnf
+
+PLAN = [
+    {
+        "role": "system",
+        "content": "You write plans: numbered tool calls, then an Answer line. Tools: "
+        "country_facts(country) returns population and area_km2; calc(expression).",
+    },
+    {"role": "user", "content": "What is the combined population of France and Spain?"},
+]
+OTHER = [{"role": "user", "content": "Write a haiku about rain."}]
+GRAMMAR = r"""root ::= step step step answer
+step ::= [1-3] ". " call "\n"
+call ::= "country_facts(" name ")" | "calc(\"" expr "\")"
+name ::= "\"France\"" | "\"Spain\""
+expr ::= "$" [1-2] ".population " [+/-] " $" [1-2] ".population"
+answer ::= "Answer: " [A-Za-z {}$.0-9]{1,60}
+"""
+SEEDS = [(0.0, 11), (0.7, 12), (0.7, 13), (1.5, 14), (0.7, 15)]
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[_Engine]:
+    provider = get_provider("local:smollm2-135m")
+    assert isinstance(provider, LocalProvider)
+    eng = provider.engine()
+    yield eng
+    eng.replay = True
+    eng.record = None
+
+
+def draw(engine: _Engine, messages: list[dict[str, str]], temperature: float, seed: int) -> str:
+    tokens = engine.prompt_tokens(messages)
+    sample = engine.sample(
+        tokens,
+        grammar=_grammar_from_gbnf(GRAMMAR),
+        max_tokens=80,
+        temperature=temperature,
+        logprobs=False,
+        seed=seed,
+        cancel=threading.Event(),
+        prefix=engine.fixed_prefix(messages, tokens),
+    )
+    return sample.choice.text
+
+
+def samples(engine: _Engine, *, replay: bool, between: bool = False) -> list[str]:
+    engine.replay = replay
+    engine.record = None
+    engine.llama.reset()
+    out = []
+    for temperature, seed in SEEDS:
+        out.append(draw(engine, PLAN, temperature, seed))
+        if between:  # another prompt runs between two samples of the plan
+            draw(engine, OTHER, 0.0, 1)
+    return out
+
+
+@pytest.mark.integration
+def test_replayed_samples_are_the_samples_a_plain_run_draws(engine: _Engine) -> None:
+    plain = samples(engine, replay=False)
+    before = engine.replayed
+    replayed = samples(engine, replay=True)
+    assert replayed == plain
+    assert engine.replayed - before > 0  # later samples took tokens from a record
+    assert plain[0].startswith("1. ")
+
+
+@pytest.mark.integration
+def test_a_prompt_in_between_ends_the_replay_without_changing_a_sample(engine: _Engine) -> None:
+    plain = samples(engine, replay=False)
+    before = engine.replayed
+    assert samples(engine, replay=True, between=True) == plain
+    assert engine.replayed == before  # the cache held another prompt: nothing to follow
