@@ -61,7 +61,7 @@ def planner_messages(qs: list[str]) -> list[list[dict[str, str]]]:
 def call(engine: _Engine, msgs: list[dict[str, str]], log: list[int] | None = None) -> float:
     """One max_tokens=1 greedy sample; returns its wall time, logs tokens evaluated."""
     tokens = engine.prompt_tokens(msgs)
-    prefix = engine.fixed_prefix(msgs, tokens)
+    prefix = engine.fixed_prefixes(msgs, tokens)
     before = engine.evaluated
     start = time.perf_counter()
     engine.sample(

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from veritask.models import get_provider, system, user
+from veritask.models import assistant, get_provider, system, user
+from veritask.models._llama_prefix import PREFIX_STATES
 from veritask.models.base import Message
-from veritask.models.local import PREFIX_STATES, LocalProvider, _Engine
+from veritask.models.local import LocalProvider, _Engine
 
 CATALOGUE = (
     "You write plans. A plan is a numbered list of tool calls, then an Answer line. "
@@ -108,3 +109,54 @@ async def test_saved_states_are_bounded(local: LocalProvider, engine: _Engine) -
 async def test_a_short_system_message_is_not_saved(local: LocalProvider, engine: _Engine) -> None:
     await local.acomplete(OTHER, max_tokens=1)
     assert len(engine.prefix_states) == 0
+
+
+EXAMPLE_Q = "What is the area of Chile?"
+EXAMPLE_PLAN = '1. country_facts("Chile")\nAnswer: Chile covers {$1.area_km2} square kilometres.'
+
+
+def with_example(question: str) -> list[Message]:
+    return [system(CATALOGUE), user(EXAMPLE_Q), assistant(EXAMPLE_PLAN), user(question)]
+
+
+@pytest.mark.integration
+async def test_the_examples_are_restored_with_the_catalogue(
+    local: LocalProvider, engine: _Engine
+) -> None:
+    q2 = with_example(Q2)
+    plain = [{"role": m["role"], "content": m["content"]} for m in q2]
+    full = tokens_of(engine, q2)
+    bounds = engine.fixed_prefixes(plain, full)
+    assert len(bounds) == 2 and bounds[0] == engine.fixed_prefix(plain, full)
+
+    await local.acomplete(with_example(Q1), max_tokens=1)  # saves both prefixes
+    assert len(engine.prefix_states) == 2
+    await local.acomplete(OTHER, max_tokens=1)
+    assert await evaluated_by(local, engine, q2) == len(full) - bounds[-1]  # the question only
+
+
+@pytest.mark.integration
+async def test_a_restored_example_prefix_answers_exactly_like_a_cold_prompt(
+    local: LocalProvider, engine: _Engine
+) -> None:
+    q2 = with_example(Q2)
+    engine.keep_prefix = False
+    engine.llama.reset()
+    cold = await local.acomplete(q2, max_tokens=16)
+
+    engine.keep_prefix = True
+    engine.llama.reset()
+    await local.acomplete(with_example(Q1), max_tokens=4)
+    await local.acomplete(OTHER, max_tokens=4)
+    restored = await local.acomplete(q2, max_tokens=16)
+    assert restored.text == cold.text
+
+
+@pytest.mark.integration
+async def test_a_saved_state_holds_the_cache_not_a_logits_matrix(
+    local: LocalProvider, engine: _Engine
+) -> None:
+    await local.acomplete(with_example(Q1), max_tokens=1)
+    held = sum(len(key) for key in engine.prefix_states.states)
+    # ~23 KB a token of KV cache; a copy of the logits rows would be ~200 KB a token.
+    assert 0 < engine.prefix_states.nbytes() < 40_000 * held

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import math
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -202,7 +203,7 @@ def generate(
     logprobs: bool,
     seed: int,
     cancel: threading.Event,
-    prefix: int = 0,
+    prefix: int | Sequence[int] = (),
 ) -> Sample:
     """Generate one answer; the caller holds the engine's lock. See the module's doc."""
     llama = engine.llama

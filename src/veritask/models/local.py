@@ -20,11 +20,12 @@ prompt, and `_Engine.prefill` keeps whatever leading tokens the next prompt
 shares with it, so the second and third samples of a question evaluate two
 tokens, not the whole prompt. That is lost as soon as a different prompt runs
 in between (another kind of call, another toolkit's planner, the single-agent
-loop) and the fixed part — the system message with the tool catalogue and
-instructions — must be read again. So the engine also keeps a saved state for
-the last `PREFIX_STATES` system messages it has seen (`Llama.save_state`, one
-copy of the KV cache for those tokens: ~23 KB a token for SmolLM2-135M) and
-restores it when the cache no longer holds that prefix; see
+loop, the next question with other examples) and the fixed parts — the system
+message with the tool catalogue and instructions, then the example turns —
+must be read again. So the engine also keeps saved states of those prefixes,
+one at each message boundary before the question (`_llama_prefix`: the KV
+cells in use, ~23 KB a token for SmolLM2-135M, for the most recently used
+prefixes) and restores the deepest one a prompt shares; see
 docs/benchmarks/speed.md for what each step saves. A later sample of the same
 prompt and grammar also follows the previous sample's recorded path without
 decoding while it picks the same tokens (`_llama_decode`).
@@ -62,6 +63,7 @@ from typing import Any, cast
 from veritask.config import Settings
 from veritask.errors import ConfigError, ModelError
 from veritask.models._llama_decode import Cancelled, Record, Sample, generate
+from veritask.models._llama_prefix import MIN_PREFIX, PrefixStates
 from veritask.models.base import (
     Completion,
     Message,
@@ -109,14 +111,6 @@ def resolve_model_path(model: str, settings: Settings | None = None) -> Path:
     if not path.is_file():
         raise ConfigError(f"local:{model}: model file {path} does not exist")
     return path
-
-
-PREFIX_STATES = 2
-"""System-message states kept per engine (each a copy of its KV cache: a 1,500-token
-prefix of SmolLM2-135M is ~35 MB), least recently used dropped first."""
-
-MIN_PREFIX = 64
-"""Shorter system messages are cheaper to re-read than to save and restore."""
 
 
 def common_prefix(a: Iterable[Any], b: Iterable[Any]) -> int:
@@ -174,8 +168,8 @@ class _Engine:
         self.n_vocab = self.llama.n_vocab()
         self.keep_prefix = True
         """Save and restore system-message states; False reads them again as before."""
-        self.prefix_states: OrderedDict[tuple[int, ...], Any] = OrderedDict()
-        self._system_tokens: OrderedDict[str, list[int]] = OrderedDict()
+        self.prefix_states = PrefixStates(llama_cpp)
+        self._heads: OrderedDict[tuple[tuple[str, str], ...], list[int]] = OrderedDict()
         self.evaluated = 0
         """Prompt tokens evaluated so far (the measure prefix reuse lowers)."""
         self.replay = True
@@ -190,60 +184,67 @@ class _Engine:
         tokens: list[int] = self.llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
         return tokens
 
-    def fixed_prefix(self, msgs: list[dict[str, str]], tokens: list[int]) -> int:
-        """How many leading tokens of `tokens` are the system message's (0 if none).
+    def _head(self, msgs: list[dict[str, str]]) -> list[int]:
+        """The tokens of `msgs` rendered alone (cached: the same heads recur)."""
+        key = tuple((m["role"], m["content"]) for m in msgs)
+        head = self._heads.get(key)
+        if head is None:
+            head = self.prompt_tokens(msgs)
+            self._heads[key] = head
+            if len(self._heads) > 4 * self.prefix_states.capacity:
+                self._heads.popitem(last=False)
+        else:
+            self._heads.move_to_end(key)
+        return head
 
-        The system message rendered alone shares exactly its own turn with the
-        full prompt; the two diverge where the full prompt's next turn begins.
+    def fixed_prefixes(self, msgs: list[dict[str, str]], tokens: list[int]) -> tuple[int, ...]:
+        """Where the fixed parts of `tokens` end: after the system message and after each
+        assistant turn (an example) before the last message; none shorter than
+        `MIN_PREFIX`.
+
+        Messages rendered alone share exactly their own turns with the full prompt;
+        the two diverge where the full prompt's next turn begins.
         """
+        out: list[int] = []
+        for k in range(1, len(msgs)):
+            if msgs[k - 1]["role"] not in ("system", "assistant"):
+                continue
+            n = common_prefix(self._head(msgs[:k]), tokens)
+            if n >= MIN_PREFIX and (not out or n > out[-1]):
+                out.append(n)
+        return tuple(out)
+
+    def fixed_prefix(self, msgs: list[dict[str, str]], tokens: list[int]) -> int:
+        """How many leading tokens of `tokens` are the system message's (0 if none)."""
         if len(msgs) < 2 or msgs[0]["role"] != "system":
             return 0
-        content = msgs[0]["content"]
-        head = self._system_tokens.get(content)
-        if head is None:
-            head = self.prompt_tokens(msgs[:1])
-            self._system_tokens[content] = head
-            if len(self._system_tokens) > 4 * PREFIX_STATES:
-                self._system_tokens.popitem(last=False)
-        n = common_prefix(head, tokens)
-        return n if n >= MIN_PREFIX else 0
+        bounds = self.fixed_prefixes(msgs[:2], tokens)
+        return bounds[0] if bounds else 0
 
-    def _restore_prefix(self, tokens: list[int], prefix: int, common: int) -> int:
-        """Bring the cache to hold `tokens[:prefix]`: restore its saved state, or
-        evaluate it and save the state for next time. Returns the new common length."""
-        llama = self.llama
-        key = tuple(tokens[:prefix])
-        state = self.prefix_states.get(key)
-        if state is not None:
-            llama.load_state(state)
-            self.prefix_states.move_to_end(key)
-            return prefix
-        llama.n_tokens = common
-        llama.eval(tokens[common:prefix])
-        self.evaluated += prefix - common
-        self.prefix_states[key] = llama.save_state()
-        while len(self.prefix_states) > PREFIX_STATES:
-            self.prefix_states.popitem(last=False)
-        return prefix
-
-    def prefill(self, tokens: list[int], prefix: int = 0) -> None:
+    def prefill(self, tokens: list[int], prefix: int | Sequence[int] = ()) -> None:
         """Keep the cached prefix of `tokens`, but never their last two.
+
+        `prefix`: where the prompt's fixed parts end (see `fixed_prefixes`); their
+        saved states are restored, or they are evaluated and saved, first.
 
         llama.cpp computes a batch of one token (matrix-vector) with different
         rounding than a batch of several (matrix-matrix, which is bitwise the
-        same whatever the split). Left alone, `generate` re-evaluates only the
-        last prompt token when the whole prompt is cached, so a repeated call
-        could answer differently from the first one on a near-tie of a small
-        model. Truncating the cache here makes `generate` evaluate at least two
-        tokens, so every call sees exactly the logits of a cold evaluation.
+        same whatever the split). A call whose whole prompt is cached would
+        otherwise re-evaluate only its last token, and could answer differently
+        from the first one on a near-tie of a small model. Truncating the cache
+        here makes the sample evaluate at least two tokens, so every call sees
+        exactly the logits of a cold evaluation.
         """
         llama = self.llama
         keep = max(0, len(tokens) - 2)
         common = common_prefix(llama._input_ids[:keep], tokens[:keep])
-        if self.keep_prefix and common < prefix <= keep:
-            common = self._restore_prefix(tokens, prefix, common)
+        bounds = (prefix,) if isinstance(prefix, int) else tuple(prefix)
+        if self.keep_prefix:
+            bounds = tuple(b for b in bounds if MIN_PREFIX <= b <= keep)
+            common, evaluated = self.prefix_states.bring(llama, tokens, bounds, common)
+            self.evaluated += evaluated
         self.evaluated += len(tokens) - common
-        llama.n_tokens = common  # generate() drops the KV cache past n_tokens
+        llama.n_tokens = common  # the sample evaluates from here
 
     def is_end(self, token: int) -> bool:
         return bool(self._llama_cpp.llama_vocab_is_eog(self.vocab, token))
@@ -271,7 +272,7 @@ class _Engine:
         logprobs: bool,
         seed: int,
         cancel: threading.Event,
-        prefix: int = 0,
+        prefix: int | Sequence[int] = (),
     ) -> Sample:
         """Generate one answer; the caller holds `lock`. `prefix`: see `fixed_prefix`."""
         return generate(
@@ -445,7 +446,7 @@ class LocalProvider(SyncMixin):
                     f"{engine.n_ctx}; shorten the prompt",
                     provider=self.name,
                 )
-            prefix = engine.fixed_prefix(msgs, tokens)
+            prefix = engine.fixed_prefixes(msgs, tokens)
             out = []
             for seed in seeds:
                 if cancel.is_set():

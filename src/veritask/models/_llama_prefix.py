@@ -1,0 +1,112 @@
+"""Saved llama.cpp states of a prompt's fixed prefixes, restored instead of re-read.
+
+A planner prompt is a system message (tool catalogue, instructions), example
+turns chosen per question, then the question. llama.cpp keeps only the last
+prompt's KV cache, so whatever ran in between (another question with other
+examples, another kind of prompt) makes the next prompt read its catalogue
+and examples again. This keeps the evaluated state at each message boundary
+before the question — after the system message and after each example turn
+— for the most recently used prefixes, and restores the deepest one a new
+prompt shares. Examples recur across questions of a kind, so most prompts
+find their catalogue and some or all of their examples saved.
+
+A state is the context's own data (`llama_state_get_data`: the KV cells in
+use, ~23 KB a token for SmolLM2-135M), not `Llama.save_state`, which also
+copies a logits matrix of up to 512 rows × the vocabulary (~100 MB for this
+model) that sampling never reads. The prompt is evaluated in pieces split
+at the boundaries; llama.cpp computes a batch of several tokens bitwise the
+same whatever the split, so a restored prefix answers exactly like a cold
+prompt (`tests/models/test_local_prefix.py`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+PREFIX_STATES = 12
+"""Prefix states kept per engine, least recently used dropped first (a 600-token
+prefix of SmolLM2-135M is ~14 MB)."""
+
+MIN_PREFIX = 64
+"""Shorter prefixes are cheaper to re-read than to save and restore."""
+
+
+@dataclass(frozen=True)
+class _State:
+    data: bytes
+    n_tokens: int
+
+
+class PrefixStates:
+    """An LRU of saved states keyed by the prefix's tokens."""
+
+    def __init__(self, lib: Any, capacity: int = PREFIX_STATES) -> None:
+        self._lib = lib
+        self.capacity = capacity
+        self.states: OrderedDict[tuple[int, ...], _State] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self.states)
+
+    def clear(self) -> None:
+        self.states.clear()
+
+    def nbytes(self) -> int:
+        """Memory the saved states hold."""
+        return sum(len(s.data) for s in self.states.values())
+
+    def bring(
+        self, llama: Any, tokens: list[int], bounds: Sequence[int], common: int
+    ) -> tuple[int, int]:
+        """Make the cache hold `tokens` up to the last of `bounds` (each ≤ what the caller
+        keeps), restoring the deepest saved prefix past `common` (the tokens it already
+        holds) and evaluating the rest boundary by boundary, saving each. Returns the
+        tokens the cache now holds and how many of them were evaluated here."""
+        for b in bounds:  # prefixes the cache already holds stay recent
+            if b <= common and tuple(tokens[:b]) in self.states:
+                self.states.move_to_end(tuple(tokens[:b]))
+        for b in reversed(bounds):
+            if b <= common:
+                break
+            state = self.states.get(tuple(tokens[:b]))
+            if state is not None:
+                self._load(llama, state, tokens)
+                self.states.move_to_end(tuple(tokens[:b]))
+                common = b
+                break
+        evaluated = 0
+        for b in bounds:
+            if b > common:
+                llama.n_tokens = common
+                llama.eval(tokens[common:b])
+                evaluated += b - common
+                common = b
+                self._put(tuple(tokens[:b]), self._save(llama))
+        return common, evaluated
+
+    def _put(self, key: tuple[int, ...], state: _State) -> None:
+        self.states[key] = state
+        self.states.move_to_end(key)
+        while len(self.states) > self.capacity:
+            self.states.popitem(last=False)
+
+    def _save(self, llama: Any) -> _State:
+        ctx = llama._ctx.ctx
+        size = self._lib.llama_state_get_size(ctx)
+        buf = (ctypes.c_uint8 * size)()
+        n = self._lib.llama_state_get_data(ctx, buf, size)
+        if n > size:
+            raise RuntimeError("llama.cpp wrote more state than it said it would")
+        return _State(ctypes.string_at(buf, n), llama.n_tokens)
+
+    def _load(self, llama: Any, state: _State, tokens: list[int]) -> None:
+        size = len(state.data)
+        buf = (ctypes.c_uint8 * size).from_buffer_copy(state.data)
+        if self._lib.llama_state_set_data(llama._ctx.ctx, buf, size) != size:
+            raise RuntimeError("llama.cpp refused a saved state")
+        llama.input_ids[: state.n_tokens] = tokens[: state.n_tokens]
+        llama.n_tokens = state.n_tokens
