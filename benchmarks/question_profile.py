@@ -25,8 +25,9 @@ them, in this process only (the library is not changed):
 - ``run``: `Orchestrator.drive` (the tasks), of which ``assembly``: the
   assembler.
 
-Printed: one row per question (seconds), one row per sample, and the total
-share of each phase. Wall times on a shared machine carry the neighbours'
+Printed: one row per question (seconds), one row per sample, the total
+share of each phase, and the process's CPU time (threads that spin while
+they wait show there, not in the phases). Wall times on a shared machine carry the neighbours'
 load; compare runs made back to back, and prefer ratios.
 """
 
@@ -35,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import resource
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -267,6 +269,8 @@ def report(rows: list[QuestionTimes]) -> None:
     for p in named:
         print(f"  {p:20s} {grand[p]:8.2f} s  {100 * grand[p] / total:5.1f} %")
     print(f"  {'total':20s} {grand['total']:8.2f} s")
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(f"  process CPU (user+sys, whole run) {usage.ru_utime + usage.ru_stime:.2f} s")
 
 
 def main() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+# First, before anything loads numpy or llama.cpp: see veritask._threads.
+import veritask._threads  # noqa: F401
 from veritask.config import Budget, Settings
 from veritask.errors import (
     BudgetExceeded,

@@ -60,6 +60,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, cast
 
+from veritask._threads import quiet_threads
 from veritask.config import Settings
 from veritask.errors import ConfigError, ModelError
 from veritask.models._llama_decode import Cancelled, Record, Sample, generate
@@ -129,8 +130,8 @@ class _Engine:
     def __init__(self, path: Path, n_ctx: int, n_threads: int) -> None:
         # llama.cpp's OpenMP threads spin while waiting by default; on a busy
         # machine (a test suite, other workers) that cuts decode speed by ~10x.
-        # Must be set before libgomp loads, i.e. before llama_cpp is imported.
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        # Must be set before libgomp loads; importing veritask already did it.
+        quiet_threads()
         try:
             import llama_cpp
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
