@@ -116,6 +116,8 @@ class Profile:
 PROFILE = Profile()
 REPLAY = True
 """`--no-replay`: decode every sample in full (the engine's behaviour before replay)."""
+FAST_GREEDY = True
+"""`--no-fast-greedy`: greedy samples run llama.cpp's whole sampler chain."""
 
 
 def timed(fn: Callable[..., Any], name: str, *, sample: bool = False) -> Callable[..., Any]:
@@ -151,6 +153,7 @@ def instrument_library() -> None:
     def sample(engine: local._Engine, tokens: list[int], **kw: Any) -> Any:
         instrument_engine(engine)
         engine.replay = REPLAY
+        engine.fast_greedy = FAST_GREEDY
         times = SampleTimes(prompt_tokens=len(tokens))
         PROFILE.sample = times
         before = engine.evaluated
@@ -168,10 +171,11 @@ def instrument_library() -> None:
         return out
 
     local._Engine.sample = sample  # type: ignore[method-assign]
-    chooser = getattr(decode, "_Chooser", None)
-    if chooser is not None:  # the engine's own token loop: choosing a token, live or replayed
-        chooser.live = timed(chooser.live, "sample", sample=True)
-        chooser.replayed = timed(chooser.replayed, "sample", sample=True)
+    for name in ("_Chooser", "_GreedyChooser"):  # the engine's own token loop, if any
+        chooser = getattr(decode, name, None)
+        if chooser is not None:  # choosing a token, live or replayed
+            chooser.live = timed(chooser.live, "sample", sample=True)
+            chooser.replayed = timed(chooser.replayed, "sample", sample=True)
     local._Engine.prompt_tokens = timed(  # type: ignore[method-assign]
         local._Engine.prompt_tokens, "tokenize"
     )
@@ -282,9 +286,11 @@ def main() -> None:
     ap.add_argument("--store", default="sqlite:////tmp/question_profile.db")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--no-replay", action="store_true", help="decode every sample in full")
+    ap.add_argument("--no-fast-greedy", action="store_true", help="greedy via the whole chain")
     args = ap.parse_args()
-    global REPLAY
+    global REPLAY, FAST_GREEDY
     REPLAY = not args.no_replay
+    FAST_GREEDY = not args.no_fast_greedy
     instrument_library()
     config = BenchConfig(imports=tuple(args.imports), store=args.store)
     qs = pick(Path(args.suite), [i for i in args.ids.split(",") if i], args.questions)

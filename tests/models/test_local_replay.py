@@ -1,8 +1,10 @@
-"""A later sample of the same prompt and grammar follows the previous one's recorded path.
+"""The engine's own token loop gives what llama.cpp's chain gives, with less work.
 
-Each test draws the same seeds with replay off and on, on the real embedded
-model, and compares the texts (a replayed sample must be the sample a plain
-run draws) and the engine's counts of replayed tokens; none is about time.
+A later sample of the same prompt and grammar follows the previous one's
+recorded path, and a greedy sample asks the grammar about its likeliest
+token first. Each test draws the same seeds with the shortcut off and on, on
+the real embedded model, and compares the texts (a shortcut must draw the
+sample the plain loop draws) and the engine's counts; none is about time.
 """
 
 from __future__ import annotations
@@ -41,14 +43,21 @@ def engine() -> Iterator[_Engine]:
     eng = provider.engine()
     yield eng
     eng.replay = True
+    eng.fast_greedy = True
     eng.record = None
 
 
-def draw(engine: _Engine, messages: list[dict[str, str]], temperature: float, seed: int) -> str:
+def draw(
+    engine: _Engine,
+    messages: list[dict[str, str]],
+    temperature: float,
+    seed: int,
+    grammar: str | None = GRAMMAR,
+) -> str:
     tokens = engine.prompt_tokens(messages)
     sample = engine.sample(
         tokens,
-        grammar=_grammar_from_gbnf(GRAMMAR),
+        grammar=_grammar_from_gbnf(grammar) if grammar is not None else None,
         max_tokens=80,
         temperature=temperature,
         logprobs=False,
@@ -87,3 +96,32 @@ def test_a_prompt_in_between_ends_the_replay_without_changing_a_sample(engine: _
     before = engine.replayed
     assert samples(engine, replay=True, between=True) == plain
     assert engine.replayed == before  # the cache held another prompt: nothing to follow
+
+
+# A grammar that refuses what the model would say first at most positions.
+ODD = r"""root ::= "Plan: " word (" " word){3,8}
+word ::= "zebra" | "quartz" | "France" | "Spain" | [0-9]{1,3}
+"""
+QUESTIONS = [
+    "What is the combined population of France and Spain?",
+    "How far apart are Lima and Quito?",
+    "Which is larger, Chile or Peru?",
+]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("grammar", [GRAMMAR, ODD, None])
+def test_a_greedy_sample_is_the_one_llama_cpps_chain_picks(
+    engine: _Engine, grammar: str | None
+) -> None:
+    engine.replay = False
+    texts = {}
+    for fast in (False, True):
+        engine.fast_greedy = fast
+        engine.llama.reset()
+        texts[fast] = [
+            draw(engine, [PLAN[0], {"role": "user", "content": q}], 0.0, 1, grammar)
+            for q in QUESTIONS
+        ]
+    assert texts[True] == texts[False]
+    assert all(texts[True])

@@ -179,6 +179,9 @@ class _Engine:
         self.record: Record | None = None
         self.replayed = 0
         """Sampled tokens taken from a record instead of decoded, so far."""
+        self.fast_greedy = True
+        """Greedy samples ask the grammar about the likeliest token first
+        (`_llama_decode._GreedyChooser`); False runs llama.cpp's whole chain."""
 
     def prompt_tokens(self, msgs: list[dict[str, str]]) -> list[int]:
         prompt = self.formatter(messages=cast(Any, msgs)).prompt
