@@ -10,7 +10,8 @@ Both libraries read these variables once, when they load, so importing
 worker, bench — imports the package before anything else). Values already
 in the environment are kept: a user who wants multi-threaded BLAS sets
 `OPENBLAS_NUM_THREADS` before starting Python. A process that loaded numpy
-before importing veritask keeps numpy's own setting.
+before importing veritask keeps numpy's own setting (the embedder still
+runs its own graph with one BLAS thread, through threadpoolctl).
 """
 
 from __future__ import annotations
