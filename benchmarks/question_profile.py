@@ -15,12 +15,14 @@ them, in this process only (the library is not changed):
 - ``grammar``: `build_grammar` (the question's GBNF), and ``compile``: the
   llama.cpp grammar object built from it;
 - ``tokenize``: the prompt's tokens (once per model call);
-- per plan sample: ``prompt eval`` (the first `Llama.eval` of a
-  generation: the prompt tokens not already cached, with how many), ``sampler
+- per plan sample: ``prompt eval`` (`Llama.eval` of more than one token: the
+  prompt tokens not already cached, in one piece or in pieces at the saved
+  prefixes' boundaries, with how many), ``prefix states`` (saving and
+  restoring them), ``sampler
   init`` (llama.cpp's sampler chain, which parses the grammar), ``sample``
   (choosing each token: grammar and sampling over the vocabulary, from the
-  model's logits or from a replayed record), ``decode``
-  (evaluating each generated token), ``other`` (the rest of the call);
+  model's logits or from a replayed record), ``decode`` (`Llama.eval` of one
+  token: each generated token), ``other`` (the rest of the call);
 - ``checks``: `Planner._check` (parse, validate, relevance of each sample);
 - ``run``: `Orchestrator.drive` (the tasks), of which ``assembly``: the
   assembler.
@@ -55,8 +57,13 @@ from veritask.models.base import user
 from veritask.pipeline.orchestrator import Orchestrator
 from veritask.planner.relevance import Relevance
 
+try:
+    import veritask.models._llama_prefix as prefix_mod
+except ImportError:  # before the prefix states had a module of their own
+    prefix_mod = None  # type: ignore[assignment]
+
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE_PHASES = ("prompt eval", "sampler init", "sample", "decode", "other")
+SAMPLE_PHASES = ("prompt eval", "prefix states", "sampler init", "sample", "decode", "other")
 QUESTION_PHASES = (
     "relevance",
     "prompt",
@@ -171,6 +178,10 @@ def instrument_library() -> None:
         return out
 
     local._Engine.sample = sample  # type: ignore[method-assign]
+    states = getattr(prefix_mod, "PrefixStates", None) if prefix_mod else None
+    if states is not None:  # saving and restoring the prompt prefixes' states
+        states._save = timed(states._save, "prefix states", sample=True)
+        states._load = timed(states._load, "prefix states", sample=True)
     for name in ("_Chooser", "_GreedyChooser"):  # the engine's own token loop, if any
         chooser = getattr(decode, name, None)
         if chooser is not None:  # choosing a token, live or replayed
@@ -190,9 +201,9 @@ def instrument_engine(engine: local._Engine) -> None:
     eval_fn, sample_fn, init_fn = llama.eval, llama.sample, llama._init_sampler
 
     def eval_(tokens: Any) -> Any:
-        times = PROFILE.sample
-        first = times is not None and "prompt eval" not in times.seconds
-        with PROFILE.phase("prompt eval" if first else "decode", sample=True):
+        # The prompt is evaluated in one piece, or in pieces at the saved prefixes'
+        # boundaries, always at least two tokens at the end; decoding is one token.
+        with PROFILE.phase("prompt eval" if len(tokens) > 1 else "decode", sample=True):
             return eval_fn(tokens)
 
     llama.eval = eval_
