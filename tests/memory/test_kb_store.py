@@ -83,6 +83,14 @@ def test_binary_and_missing_files_are_skipped_and_nothing_is_lost(
     assert kb.stats() == before
 
 
+def test_a_pdf_is_skipped_with_how_to_convert_it(kb: KnowledgeBase, docs: Path) -> None:
+    pdf = docs.parent / "handbook.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n")
+    report = kb.ingest([pdf])
+    (reason,) = [why for path, why in report.skipped if path == str(pdf)]
+    assert "unsupported file type" in reason and "pdftotext" in reason and "handbook.txt" in reason
+
+
 def test_hybrid_retrieval_ranks_the_right_passage_first(kb: KnowledgeBase) -> None:
     cases = {
         "How hot does the deck oven get?": "bakery.md",

@@ -271,7 +271,10 @@ class KnowledgeBase:
                 )
             elif p.exists() and p.is_file() and format_of(p) is None:
                 supported = ", ".join(sorted(SUFFIXES))
-                report.skipped.append((str(raw), f"unsupported file type (use {supported})"))
+                why = f"unsupported file type (use {supported})"
+                if p.suffix.lower() == ".pdf":  # quotes point into the file; a PDF's can't
+                    why += f"; convert it first: pdftotext -layout {p.name} {p.stem}.txt"
+                report.skipped.append((str(raw), why))
             elif p.exists():
                 files.append(p.resolve())
             else:
