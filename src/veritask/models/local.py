@@ -266,30 +266,9 @@ class _Engine:
         ptr = self.llama._ctx.get_logits_ith(-1)
         return self._np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
 
-    def sample(
-        self,
-        tokens: list[int],
-        *,
-        grammar: Any,
-        max_tokens: int,
-        temperature: float,
-        logprobs: bool,
-        seed: int,
-        cancel: threading.Event,
-        prefix: int | Sequence[int] = (),
-    ) -> Sample:
-        """Generate one answer; the caller holds `lock`. `prefix`: see `fixed_prefix`."""
-        return generate(
-            self,
-            tokens,
-            grammar=grammar,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            logprobs=logprobs,
-            seed=seed,
-            cancel=cancel,
-            prefix=prefix,
-        )
+    sample = generate
+    """Generate one answer; the caller holds `lock`. `prefix`: see `fixed_prefixes`.
+    (`_llama_decode.generate`, bound as a method: the token loop lives there.)"""
 
 
 _ENGINES: dict[tuple[str, int], _Engine] = {}
