@@ -68,12 +68,14 @@ def _batches(order: Sequence[int], lengths: Sequence[int]) -> Iterator[list[int]
     padded tokens (its longest text times its size), never fewer than one text.
     """
     batch: list[int] = []
+    width = 0  # the longest text of `batch`
     for index in order:
-        width = max([lengths[index], *(lengths[i] for i in batch)])
-        if batch and (len(batch) >= _BATCH or width * (len(batch) + 1) > _BATCH_TOKENS):
+        wider = max(width, lengths[index])
+        if batch and (len(batch) >= _BATCH or wider * (len(batch) + 1) > _BATCH_TOKENS):
             yield batch
-            batch = []
+            batch, wider = [], lengths[index]
         batch.append(index)
+        width = wider
     if batch:
         yield batch
 

@@ -83,9 +83,7 @@ def _whole_record_slots(plan: Plan, registry: ToolRegistry) -> list[str]:
 
 def _reader_tools(plan: Plan, registry: ToolRegistry) -> frozenset[str]:
     """The plan's tools that read a `Question` and answer it in words (a KB answerer)."""
-    return frozenset(
-        t.tool for t in plan.tasks if t.tool in registry and registry.get(t.tool).question_params
-    )
+    return frozenset(t.tool for t in plan.tasks if registry.reads_question(t.tool))
 
 
 def _answered_in_words(plan: Plan, readers: frozenset[str]) -> bool:

@@ -84,9 +84,7 @@ def questions_as_asked(plan: Plan, question: str, registry: ToolRegistry) -> Pla
     question it wrote ("What is the pass statement?") is widened to the one asked too;
     with several reader steps each keeps a question of its own (a compound goal's parts).
     """
-    readers = {
-        t.id for t in plan.tasks if t.tool in registry and registry.get(t.tool).question_params
-    }
+    readers = {t.id for t in plan.tasks if registry.reads_question(t.tool)}
     if not readers:
         return plan
     whole = len(readers) == 1

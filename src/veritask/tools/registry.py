@@ -339,6 +339,11 @@ class ToolRegistry:
         self._specs[spec.name] = spec
         return spec
 
+    def reads_question(self, name: str) -> bool:
+        """Whether tool `name` is registered and takes a `Question` (it answers in words)."""
+        spec = self._specs.get(name)
+        return spec is not None and bool(spec.question_params)
+
     @overload
     def tool(self, fn: ToolFn, /) -> ToolFn: ...
     @overload

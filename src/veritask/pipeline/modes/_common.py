@@ -21,6 +21,7 @@ from veritask.errors import BudgetExceeded, UnknownToolError
 from veritask.models.base import Completion
 from veritask.models.confidence import logprob_confidence
 from veritask.runtime.backends.inline import InlineBackend
+from veritask.runtime.low_confidence import no_answer_error
 from veritask.runtime.outcome_json import dump_outcome
 from veritask.runtime.policies import effective_policy
 from veritask.runtime.tool_call import attempt
@@ -102,8 +103,9 @@ class ToolCalls:
             error = got.error or ErrorInfo(type="ToolError", message="the tool failed")
             return _failed(tid, tool, query, error)
         r = got.result
-        if r.no_answer:
-            return _failed(tid, tool, query, ErrorInfo(type="NoAnswer", message=r.no_answer))
+        gap = no_answer_error(r)
+        if gap is not None:
+            return _failed(tid, tool, query, gap)
         return Outcome(
             task_id=tid,
             status=OutcomeStatus.SUCCEEDED,
