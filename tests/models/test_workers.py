@@ -259,6 +259,8 @@ async def test_a_request_naming_a_numbers_unit_copies_that_number_bare(
     model.add("The oven needs 45 minutes")  # a provider that ignored the grammar
     args = {"text": text, "what": "how many minutes"}
     assert "not a number the text states" in await no_answer("llm.extract", args, ONE)
+    model.add("250")  # in the text, but not the number the grammar offered
+    assert "not a number the text states" in await no_answer("llm.extract", args, ONE)
     with pytest.raises(ToolError, match="states no number"):
         await WORKERS["llm.extract"]({"text": "Bake until golden.", "what": "how long"}, ONE, ())
 

@@ -233,8 +233,9 @@ def _span_value(text: str, max_words: int | None) -> Check:
     return check
 
 
-def _number_value(text: str) -> Check:
-    numbers = set(numbers_in(text))
+def _number_value(offered: Sequence[str]) -> Check:
+    """The numbers the grammar offered, checked again after decoding like a span or a label."""
+    numbers = set(offered)
 
     def check(out: str) -> tuple[str | None, str]:
         number = out.strip()
@@ -358,7 +359,7 @@ async def run_extract(
         # none or several, which number is meant is the model's judgement: a span.
         named = numbers_named(text, what)
         if len(named) == 1:
-            grammar, check = choice_grammar(named), _number_value(text)
+            grammar, check = choice_grammar(named), _number_value(named)
     samples, model = await _samples(
         "llm.extract",
         "extract",
