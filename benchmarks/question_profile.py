@@ -125,6 +125,8 @@ REPLAY = True
 """`--no-replay`: decode every sample in full (the engine's behaviour before replay)."""
 FAST_GREEDY = True
 """`--no-fast-greedy`: greedy samples run llama.cpp's whole sampler chain."""
+FAST_TEMPERATURE = True
+"""`--no-fast-temperature`: samples at a temperature run llama.cpp's whole chain."""
 DECODE_THREADS = 0
 """`--decode-threads N`: decode single tokens on N threads (0: the engine's default)."""
 
@@ -163,6 +165,7 @@ def instrument_library() -> None:
         instrument_engine(engine)
         engine.replay = REPLAY
         engine.fast_greedy = FAST_GREEDY
+        engine.fast_temperature = FAST_TEMPERATURE
         if DECODE_THREADS:
             batch = engine._llama_cpp.llama_n_threads_batch(engine.llama._ctx.ctx)
             engine._llama_cpp.llama_set_n_threads(engine.llama._ctx.ctx, DECODE_THREADS, batch)
@@ -187,7 +190,8 @@ def instrument_library() -> None:
     if states is not None:  # saving and restoring the prompt prefixes' states
         states._save = timed(states._save, "prefix states", sample=True)
         states._load = timed(states._load, "prefix states", sample=True)
-    for name in ("_Chooser", "_GreedyChooser"):  # the engine's own token loop, if any
+    # the engine's own token loop, if any
+    for name in ("_Chooser", "_GreedyChooser", "_TemperatureChooser"):
         chooser = getattr(decode, name, None)
         if chooser is not None:  # choosing a token, live or replayed
             chooser.live = timed(chooser.live, "sample", sample=True)
@@ -303,9 +307,13 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     ap.add_argument("--no-replay", action="store_true", help="decode every sample in full")
     ap.add_argument("--no-fast-greedy", action="store_true", help="greedy via the whole chain")
+    ap.add_argument(
+        "--no-fast-temperature", action="store_true", help="temperature via the whole chain"
+    )
     ap.add_argument("--decode-threads", type=int, default=0, help="threads per decoded token")
     args = ap.parse_args()
-    global REPLAY, FAST_GREEDY, DECODE_THREADS
+    global REPLAY, FAST_GREEDY, FAST_TEMPERATURE, DECODE_THREADS
+    FAST_TEMPERATURE = not args.no_fast_temperature
     DECODE_THREADS = args.decode_threads
     REPLAY = not args.no_replay
     FAST_GREEDY = not args.no_fast_greedy

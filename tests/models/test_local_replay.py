@@ -125,3 +125,35 @@ def test_a_greedy_sample_is_the_one_llama_cpps_chain_picks(
         ]
     assert texts[True] == texts[False]
     assert all(texts[True])
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("grammar", [GRAMMAR, ODD, None])
+def test_a_temperature_sample_asks_few_tokens_and_draws_what_the_whole_vocabulary_gives(
+    engine: _Engine, grammar: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window walk (a few of the highest logits) and the whole-vocabulary
+    check draw the same tokens for the same seeds; and every draw obeys the grammar."""
+    from veritask.models import _llama_decode
+
+    engine.replay = False
+    texts = {}
+    original = _llama_decode._TemperatureChooser.__init__
+    for candidates in (64, 1):  # 1: the window never closes within the walk
+
+        def init(self: object, *a: object, _n: int = candidates, **kw: object) -> None:
+            original(self, *a, **kw)  # type: ignore[arg-type]
+            self.candidates = _n  # type: ignore[attr-defined]
+
+        monkeypatch.setattr(_llama_decode._TemperatureChooser, "__init__", init)
+        engine.llama.reset()
+        texts[candidates] = [
+            draw(engine, [PLAN[0], {"role": "user", "content": q}], temperature, seed, grammar)
+            for q in QUESTIONS
+            for temperature, seed in SEEDS
+            if temperature > 0
+        ]
+    assert texts[64] == texts[1]
+    assert len(set(texts[64])) > 1  # the seeds draw different samples
+    if grammar == ODD:
+        assert all(t.startswith("Plan: ") for t in texts[64])

@@ -206,6 +206,9 @@ class _Engine:
         self.fast_greedy = True
         """Greedy samples ask the grammar about the likeliest token first
         (`_llama_decode._GreedyChooser`); False runs llama.cpp's whole chain."""
+        self.fast_temperature = True
+        """Samples at a temperature ask the grammar only about tokens that can win
+        (`_llama_decode._TemperatureChooser`); False runs llama.cpp's whole chain."""
 
     def prompt_tokens(self, msgs: list[dict[str, str]]) -> list[int]:
         prompt = self.formatter(messages=cast(Any, msgs)).prompt
