@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from veritask import Budget, Orchestrator
 from veritask.budget import BudgetMeter
 from veritask.errors import BudgetExceeded
@@ -82,7 +84,9 @@ SUM_AREA = SUM.replace("population +", "area_km2 +")
 OTHER = SUM.replace('"Spain"', '"France and Spain"')
 
 
-def test_low_plan_agreement_resamples_and_logs_escalation() -> None:
+def test_low_plan_agreement_resamples_until_sure_enough_and_logs_escalation() -> None:
+    # Round 0: SUM and OTHER split the vote (0.5). The first resample sides with SUM
+    # (2 of 3 valid samples, 0.67 >= 0.6): the other three draws are not made.
     model = ScriptedModel([SUM, OTHER, SUM_AREA, SUM, SUM, SUM, OTHER])
     orch = Orchestrator("memory://", model=model, memory=False)
     result = orch.run(QUESTION)
@@ -90,8 +94,22 @@ def test_low_plan_agreement_resamples_and_logs_escalation() -> None:
     escalated = [e.data for e in events if e.type == EventType.ESCALATED]
     assert escalated and escalated[0]["rung"] == "resample" and escalated[0]["taken"]
     assert escalated[0]["after"] > escalated[0]["before"]
-    assert escalated[0]["usage"]["model_calls"] == 4
+    assert escalated[0]["usage"]["model_calls"] == 1
+    assert escalated[0]["after"] == pytest.approx(2 / 3)
+    assert len(model.calls) == 4
     assert result.answer is not None and result.answer.status.value == "answered"
+
+
+def test_a_resample_that_stays_split_draws_every_extra_sample() -> None:
+    model = ScriptedModel([SUM, OTHER, SUM_AREA, *[SUM_AREA] * 4], default=SUM_AREA)
+    orch = Orchestrator("memory://", model=model, memory=False)
+    result = orch.run(QUESTION)
+    escalated = [
+        e.data for e in orch.store.events(result.run_id) if e.type == EventType.ESCALATED
+    ]
+    # Every resample is rejected (area where population is asked): still 1-1 after all 4.
+    assert escalated[0]["usage"]["model_calls"] == 4
+    assert escalated[0]["after"] == pytest.approx(0.5)
 
 
 def test_stronger_model_rung_plans_with_the_escalate_route() -> None:

@@ -85,7 +85,7 @@ def test_run_with_no_valid_plan_abstains_and_logs_rejection() -> None:
     assert result.answer is not None and result.answer.status.value == "abstained"
     types = [e.type for e in orch.store.events(result.run_id)]
     assert EventType.PLAN_REJECTED in types
-    assert types.count(EventType.PLAN_PROPOSED) == 5
+    assert types.count(EventType.PLAN_PROPOSED) == 3 + 1  # three samples, one repair round
     assert EventType.TASK_STARTED not in types
 
 

@@ -7,6 +7,7 @@ the format.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from veritask.errors import PlanProblem
@@ -22,9 +23,31 @@ Tools:
 {catalog}{notes}"""
 
 
+_EXAMPLE_CLAUSE = re.compile(r",?\s*\(?\b(?:e\.g|i\.e)\.")
+_SENTENCE_END = re.compile(r"\.(?:\s|$)")
+
+
+def summary(spec: ToolSpec) -> str:
+    """The first sentence of a tool's description, without what the prompt says anyway.
+
+    Every token of the catalogue is read by every planner call, so the line
+    drops an "e.g." clause and, when the line lists the tool's fields, a list
+    of those fields after a colon ("Facts about a country: capital,
+    population, …" is "Facts about a country"): the Fields list says it.
+    """
+    text = _EXAMPLE_CLAUSE.split(spec.description, maxsplit=1)[0]
+    first = _SENTENCE_END.split(text, maxsplit=1)[0].strip().rstrip(".")
+    head, colon, listed = first.partition(":")
+    if colon and spec.output_fields:
+        items = [w.strip(" ,.").lower() for w in listed.split(",")]
+        if sum(w in spec.output_fields for w in items) * 2 >= len(items):
+            return head.strip()
+    return first
+
+
 def tool_line(spec: ToolSpec) -> str:
     params = ", ".join(spec.param_names)
-    line = f"- {spec.name}({params}): {spec.description.split('.')[0].strip()}"
+    line = f"- {spec.name}({params}): {summary(spec)}"
     if spec.output_fields:
         line += f". Fields: {', '.join(sorted(spec.output_fields))}"
     return line
