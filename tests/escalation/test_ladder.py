@@ -104,9 +104,7 @@ def test_a_resample_that_stays_split_draws_every_extra_sample() -> None:
     model = ScriptedModel([SUM, OTHER, SUM_AREA, *[SUM_AREA] * 4], default=SUM_AREA)
     orch = Orchestrator("memory://", model=model, memory=False)
     result = orch.run(QUESTION)
-    escalated = [
-        e.data for e in orch.store.events(result.run_id) if e.type == EventType.ESCALATED
-    ]
+    escalated = [e.data for e in orch.store.events(result.run_id) if e.type == EventType.ESCALATED]
     # Every resample is rejected (area where population is asked): still 1-1 after all 4.
     assert escalated[0]["usage"]["model_calls"] == 4
     assert escalated[0]["after"] == pytest.approx(0.5)

@@ -300,9 +300,7 @@ async def _escalate_plan(
     rungs: list[Rung[PlanningResult]] = [
         Rung(
             "resample",
-            lambda: _attempt(
-                planner.aresample(question, planned, 4, enough=PLAN_MIN_CONFIDENCE)
-            ),
+            lambda: _attempt(planner.aresample(question, planned, 4, enough=PLAN_MIN_CONFIDENCE)),
             estimated_tokens=4 * per_sample,
             estimated_calls=4,
         )
