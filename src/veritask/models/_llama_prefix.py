@@ -28,8 +28,13 @@ from dataclasses import dataclass
 from typing import Any
 
 PREFIX_STATES = 12
-"""Prefix states kept per engine, least recently used dropped first (a 600-token
-prefix of SmolLM2-135M is ~14 MB)."""
+"""Prefix states kept per engine (a 600-token prefix of SmolLM2-135M is ~14 MB).
+The least recently used goes first, but a system message's state (a prompt's
+first boundary) only when no deeper state is left: every call of its kind
+starts with it, while an example turn's state serves only questions with the
+same leading examples. Without that, the examples of a few planner questions
+pushed the deep agent's ~800-token system message out between two of its
+uses, and each use read it again (~2 s)."""
 
 MIN_PREFIX = 64
 """Shorter prefixes are cheaper to re-read than to save and restore."""
@@ -48,12 +53,15 @@ class PrefixStates:
         self._lib = lib
         self.capacity = capacity
         self.states: OrderedDict[tuple[int, ...], _State] = OrderedDict()
+        self._roots: set[tuple[int, ...]] = set()
+        """Keys of system-message states (a prompt's first boundary)."""
 
     def __len__(self) -> int:
         return len(self.states)
 
     def clear(self) -> None:
         self.states.clear()
+        self._roots.clear()
 
     def nbytes(self) -> int:
         """Memory the saved states hold."""
@@ -79,20 +87,25 @@ class PrefixStates:
                 common = b
                 break
         evaluated = 0
-        for b in bounds:
+        for i, b in enumerate(bounds):
             if b > common:
                 llama.n_tokens = common
                 llama.eval(tokens[common:b])
                 evaluated += b - common
                 common = b
-                self._put(tuple(tokens[:b]), self._save(llama))
+                self._put(tuple(tokens[:b]), self._save(llama), root=i == 0)
         return common, evaluated
 
-    def _put(self, key: tuple[int, ...], state: _State) -> None:
+    def _put(self, key: tuple[int, ...], state: _State, *, root: bool = False) -> None:
         self.states[key] = state
         self.states.move_to_end(key)
+        if root:
+            self._roots.add(key)
         while len(self.states) > self.capacity:
-            self.states.popitem(last=False)
+            deeper = next((k for k in self.states if k not in self._roots), None)
+            gone = deeper if deeper is not None else next(iter(self.states))
+            del self.states[gone]
+            self._roots.discard(gone)
 
     def _save(self, llama: Any) -> _State:
         ctx = llama._ctx.ctx
