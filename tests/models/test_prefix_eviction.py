@@ -65,3 +65,13 @@ def test_system_states_go_oldest_first_when_nothing_else_is_left() -> None:
         bring(states, llama, system)
     assert bring(states, llama, 3) == 0
     assert bring(states, llama, 1) == 100  # the oldest went
+
+
+def test_system_states_hold_at_most_half_the_room() -> None:
+    states, llama = Saving(lib=None, capacity=4), FakeLlama()
+    for system in (1, 2, 3, 4):  # four kinds of prompt, one state each
+        bring(states, llama, system)
+    bring(states, llama, 5, 50)  # a fifth kind with an example
+    assert len(states) == 4
+    assert bring(states, llama, 5, 50) == 0  # its states were kept, the oldest roots went
+    assert bring(states, llama, 1) == 100

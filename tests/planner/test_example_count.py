@@ -12,6 +12,8 @@ from __future__ import annotations
 import uuid
 from typing import TypedDict
 
+import pytest
+
 from helpers.routing import ScriptedRouter
 from veritask import Toolkit, tool
 from veritask.models import ScriptedModel
@@ -79,4 +81,16 @@ def test_without_a_near_template_every_example_slot_is_used() -> None:
 
 def test_the_threshold_is_a_setting() -> None:
     pairs = planner(near_match=1.01).example_pairs("What crop grows in the Cellar bed?")
+    assert len(pairs) == 3
+
+
+def test_without_the_embedding_model_no_example_counts_as_near(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # BM25 scores are relative to the best (always 1.0): they cannot tell a near
+    # template from a weak match, so every example slot is used.
+    import veritask.planner.planner as planner_module
+
+    monkeypatch.setattr(planner_module, "default_embedder", lambda: None)
+    pairs = planner().example_pairs("What crop grows in the Cellar bed?")
     assert len(pairs) == 3

@@ -61,3 +61,23 @@ def test_a_colon_that_introduces_no_fields_is_kept() -> None:
     assert line(note) == (
         f"- note_{SUFFIX}(bed_name): The gardener's note: what was done to a bed, in words"
     )
+
+
+@tool(name=f"price_{SUFFIX}", idempotent=True)
+def price(item: str) -> float:
+    """Price of an item (e.g. 'apple') in euros. Updated daily."""
+    return 1.0
+
+
+@tool(name=f"clock_{SUFFIX}", idempotent=True)
+def clock(bed_name: str) -> str:
+    """E.g. the watering time of a bed."""
+    return "06:00"
+
+
+def test_a_parenthesised_example_goes_and_the_rest_of_the_sentence_stays() -> None:
+    assert line(price) == f"- price_{SUFFIX}(item): Price of an item in euros"
+
+
+def test_a_sentence_that_is_only_an_example_is_kept_rather_than_emptied() -> None:
+    assert line(clock) == f"- clock_{SUFFIX}(bed_name): E.g. the watering time of a bed"

@@ -239,17 +239,18 @@ class _TemperatureChooser:
     """A sample at a temperature that asks the grammar only about tokens that can win.
 
     What it draws from: the grammar's allowed tokens whose probability is at
-    least `min_p` of the likeliest allowed one's, cut to the smallest set
-    holding `top_p` of their mass, sharpened or flattened by the
-    temperature — llama.cpp's chain (top-k 40, top-p 0.95, min-p 0.05) in
-    all but two details: top-p is taken within the min-p window, and the
-    random draw is numpy's, seeded by the sample's seed. Every token outside
-    the window has under 5 % of the best one's probability, so the window is
-    found by asking the grammar about the highest logits in turn, which is
-    a handful of tokens instead of the whole vocabulary (~0.2 ms a token
-    instead of ~4). When the highest `candidates` logits do not close the
-    window, the whole vocabulary is checked; both ways draw the same token
-    (`tests/models/test_local_replay.py`).
+    least `min_p` of the likeliest allowed one's, at most `top_k` of them, cut
+    to the smallest set holding `top_p` of their mass, sharpened or flattened
+    by the temperature — llama.cpp's chain (top-k 40, top-p 0.95, min-p 0.05)
+    in all but two details: top-p is taken within the min-p window (llama.cpp
+    takes it over the top-k before min-p), and the random draw is numpy's,
+    seeded by the sample's seed. Every token outside the window has under 5 %
+    of the best one's probability, so the window is found by asking the
+    grammar about the highest logits in turn, which is a handful of tokens
+    instead of the whole vocabulary (~0.2 ms a token instead of ~4). When the
+    highest `candidates` logits do not close the window, the whole vocabulary
+    is checked; both ways draw the same token (comparisons in float64 on both,
+    `tests/models/test_local_replay.py`).
     """
 
     def __init__(
@@ -261,6 +262,7 @@ class _TemperatureChooser:
         *,
         min_p: float = 0.05,
         top_p: float = 0.95,
+        top_k: int = 40,
         candidates: int = 64,
     ) -> None:
         np = engine._np
@@ -271,6 +273,7 @@ class _TemperatureChooser:
         self._rng = np.random.default_rng(seed)
         self._gap = math.log(1.0 / min_p)
         self._top_p = top_p
+        self._top_k = top_k
         self.candidates = candidates
 
     def live(self) -> int:
@@ -283,7 +286,8 @@ class _TemperatureChooser:
         return token
 
     def _window(self, logits: Any) -> tuple[Any, Any]:
-        """The allowed tokens within the min-p window, likeliest first, and their logits."""
+        """The allowed tokens within the min-p window (at most top-k), likeliest first,
+        and their logits."""
         np = self._np
         n = min(self.candidates, logits.shape[0])
         top = np.argpartition(-logits, n - 1)[:n] if n < logits.shape[0] else np.arange(n)
@@ -298,14 +302,16 @@ class _TemperatureChooser:
                 if floor is None:
                     floor = logit - self._gap
                 kept.append(token)
+                if len(kept) == self._top_k:
+                    return np.array(kept), logits[kept]
         if n == logits.shape[0] and kept:
             return np.array(kept), logits[kept]
-        allowed = self._grammar.allowed_logits(logits)
+        allowed = self._grammar.allowed_logits(logits).astype(np.float64)
         best = float(allowed.max())
         if not math.isfinite(best):
             raise RuntimeError("the grammar allows no token here")
         ids = np.flatnonzero(allowed >= best - self._gap)
-        ids = ids[np.lexsort((ids, -logits[ids]))]
+        ids = ids[np.lexsort((ids, -allowed[ids]))][: self._top_k]
         return ids, logits[ids]
 
     def _draw(self, ids: Any, window: Any) -> int:

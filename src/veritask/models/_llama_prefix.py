@@ -30,7 +30,8 @@ from typing import Any
 PREFIX_STATES = 12
 """Prefix states kept per engine (a 600-token prefix of SmolLM2-135M is ~14 MB).
 The least recently used goes first, but a system message's state (a prompt's
-first boundary) only when no deeper state is left: every call of its kind
+first boundary) only when no deeper state is left or such states fill more
+than half the room: every call of its kind
 starts with it, while an example turn's state serves only questions with the
 same leading examples. Without that, the examples of a few planner questions
 pushed the deep agent's ~800-token system message out between two of its
@@ -103,7 +104,9 @@ class PrefixStates:
             self._roots.add(key)
         while len(self.states) > self.capacity:
             deeper = next((k for k in self.states if k not in self._roots), None)
-            gone = deeper if deeper is not None else next(iter(self.states))
+            # Roots may hold at most half the room, or stale ones would keep it forever.
+            crowded = len(self._roots) > self.capacity // 2
+            gone = next(iter(self.states)) if deeper is None or crowded else deeper
             del self.states[gone]
             self._roots.discard(gone)
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from veritask.embedding import default_embedder
 from veritask.errors import ModelError, PlanError, PlanProblem
 from veritask.models.base import Completion, Message
 from veritask.plan.validation import validate_plan
@@ -155,7 +156,10 @@ class Planner:
             made = synthesized(self.catalog, asked or self.relevance.asked(question))
             return list(reversed(made))
         pool.sort(key=lambda item: (item[0], item[1]), reverse=True)
-        if k > 1 and pool[0][0] >= self.settings.near_match:
+        # Without the embedding model the scores are BM25 relative to the best (always
+        # 1.0), which says nothing about how near the best is: keep every example.
+        near = default_embedder() is not None and pool[0][0] >= self.settings.near_match
+        if k > 1 and near:
             k -= 1
         best = [pair for _, _, pair in pool[:k]]
         # Most similar example last: small models copy the nearest turn most.

@@ -23,8 +23,10 @@ Tools:
 {catalog}{notes}"""
 
 
-_EXAMPLE_CLAUSE = re.compile(r",?\s*\(?\b(?:e\.g|i\.e)\.")
-_SENTENCE_END = re.compile(r"\.(?:\s|$)")
+_EXAMPLE_CLAUSE = re.compile(
+    r"\s*\((?:e\.g|i\.e)\.[^)]*\)|,\s*(?:e\.g|i\.e)\.[^,.]*(?:\.[^,.\s][^,.]*)*", re.I
+)
+_SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)\.(?:\s|$)", re.I)
 
 
 def summary(spec: ToolSpec) -> str:
@@ -35,9 +37,9 @@ def summary(spec: ToolSpec) -> str:
     of those fields after a colon ("Facts about a country: capital,
     population, …" is "Facts about a country"): the Fields list says it.
     """
-    text = _EXAMPLE_CLAUSE.split(spec.description, maxsplit=1)[0]
-    first = _SENTENCE_END.split(text, maxsplit=1)[0].strip().rstrip(".")
-    head, colon, listed = first.partition(":")
+    whole = _SENTENCE_END.split(spec.description.strip(), maxsplit=1)[0].strip().rstrip(".")
+    first = _EXAMPLE_CLAUSE.sub("", whole).strip().rstrip(".") or whole
+    head, colon, listed = first.rpartition(": ")
     if colon and spec.output_fields:
         items = [w.strip(" ,.").lower() for w in listed.split(",")]
         if sum(w in spec.output_fields for w in items) * 2 >= len(items):
