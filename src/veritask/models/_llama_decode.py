@@ -57,53 +57,6 @@ def grammar_key(grammar: Any) -> tuple[str, str] | None:
     return None if grammar is None else (grammar._grammar, grammar._root)
 
 
-class GrammarMirror:
-    """A second copy of a generation's grammar, kept in step with the sampler's.
-
-    llama.cpp applies the grammar inside its sampler chain, out of our reach;
-    this copy is applied to each position's logits to learn which tokens were
-    allowed there, so a token's log-probability is renormalised over them.
-    """
-
-    def __init__(self, engine: _Engine, grammar: Any) -> None:
-        lib = engine._llama_cpp
-        self._lib = lib
-        self._np = engine._np
-        self._ctx = engine.llama._ctx
-        self.n_vocab = engine.n_vocab
-        text, root = grammar._grammar, grammar._root
-        self._sampler = lib.llama_sampler_init_grammar(
-            engine.vocab, text.encode("utf-8"), root.encode("utf-8")
-        )
-        if not self._sampler:
-            raise ValueError("llama.cpp refused the grammar")
-        from llama_cpp._internals import LlamaTokenDataArray
-
-        self._data = LlamaTokenDataArray(n_vocab=self.n_vocab)
-
-    def logprob(self, token: int) -> float:
-        """`token`'s log-probability among the tokens the grammar allows; then accept it."""
-        np, data = self._np, self._data
-        ptr = self._ctx.get_logits_ith(-1)
-        data.copy_logits(np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)))
-        self._lib.llama_sampler_apply(self._sampler, ctypes.byref(data.candidates))
-        logits = data.candidates_data.logit[: data.candidates.size]
-        allowed = logits[np.isfinite(logits)]
-        ids = data.candidates_data.id[: data.candidates.size]
-        own = logits[ids == token]
-        if allowed.size == 0 or own.size == 0 or not np.isfinite(own[0]):
-            raise ValueError(f"token {token} is not allowed by the grammar here")
-        top = float(allowed.max())
-        lse = top + math.log(float(np.exp(allowed - top).sum(dtype=np.float64)))
-        self._lib.llama_sampler_accept(self._sampler, token)
-        return float(own[0]) - lse
-
-    def close(self) -> None:
-        if self._sampler:
-            self._lib.llama_sampler_free(self._sampler)
-            self._sampler = None
-
-
 class _Chooser:
     """The sampler chain of one sample (what `Llama.generate` would build), applied
     either to the context's last logits or to recorded ones."""
@@ -150,7 +103,8 @@ class _GrammarProbe:
     llama.cpp's sampler chain checks every token of the vocabulary against the
     grammar at every position (a few ms a token for a 49k vocabulary); the
     choosers below ask only about the few tokens that can win, and fall back
-    to the whole vocabulary only when those are all refused.
+    to the whole vocabulary only when those are all refused. `GrammarMirror`
+    asks about all of them, to renormalise a token's log-probability.
     """
 
     def __init__(self, engine: _Engine, grammar: Any) -> None:
@@ -170,11 +124,6 @@ class _GrammarProbe:
         self._one_array = lib.llama_token_data_array(
             data=self._one, size=1, selected=-1, sorted=False
         )
-
-    @property
-    def free(self) -> bool:
-        """No grammar: every token is allowed."""
-        return self._sampler is None
 
     def allows(self, token: int, logit: float) -> bool:
         if self._sampler is None:
@@ -206,6 +155,35 @@ class _GrammarProbe:
         if self._sampler:
             self._lib.llama_sampler_free(self._sampler)
             self._sampler = None
+
+
+class GrammarMirror:
+    """A second copy of a generation's grammar, kept in step with the sampler's.
+
+    llama.cpp applies the grammar inside its sampler chain, out of our reach;
+    this copy is applied to each position's logits to learn which tokens were
+    allowed there, so a token's log-probability is renormalised over them.
+    """
+
+    def __init__(self, engine: _Engine, grammar: Any) -> None:
+        self._engine = engine
+        self._grammar = _GrammarProbe(engine, grammar)
+
+    def logprob(self, token: int) -> float:
+        """`token`'s log-probability among the tokens the grammar allows; then accept it."""
+        np = self._engine._np
+        logits = self._grammar.allowed_logits(self._engine.last_logits())
+        allowed = logits[np.isfinite(logits)]
+        own = float(logits[token])
+        if allowed.size == 0 or not math.isfinite(own):
+            raise ValueError(f"token {token} is not allowed by the grammar here")
+        top = float(allowed.max())
+        lse = top + math.log(float(np.exp(allowed - top).sum(dtype=np.float64)))
+        self._grammar.accept(token)
+        return own - lse
+
+    def close(self) -> None:
+        self._grammar.close()
 
 
 class _GreedyChooser:

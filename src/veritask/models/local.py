@@ -139,8 +139,9 @@ def decode_threads(path: Path, n_threads: int) -> int:
     another process holds a core. A prompt is one big batch of products,
     where threads pay off (2.3 vs 4.2 ms a token), so `n_threads_batch`
     keeps every thread. Above `ONE_DECODE_THREAD_BELOW` a token's products
-    are long enough to share. Measured with docs/benchmarks/speed.md's
-    `decode_threads` commands.
+    are long enough to share. The figures and how they were taken are in
+    docs/benchmarks/speed.md (2026-12-03, afternoon); `benchmarks/question_profile.py
+    --decode-threads N` repeats the A/B on whole questions.
     """
     small = path.stat().st_size < ONE_DECODE_THREAD_BELOW
     return 1 if small else n_threads
