@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from test_planner_loop import BROKEN, QUESTION, RATIO, SUM, _Router, raising_registry
 
+from helpers.apiary import APIARY_CATALOG
+from helpers.routing import ScriptedRouter
 from veritask.models import ScriptedModel
 from veritask.planner.planner import Planner, PlannerSettings, agreement
 
@@ -73,3 +75,18 @@ async def test_samples_agreeing_on_tools_but_stating_another_field_do_not_agree(
     assert result.plan.answer_template is not None
     assert "population" in result.plan.answer_template
     assert result.confidence == pytest.approx(2 / 3)
+
+
+async def test_two_failed_samples_go_straight_to_the_repair_round() -> None:
+    # An invented apiary: the first two plans read a field the question does not ask
+    # for; the third call is already the repair, whose prompt names the problem.
+    frames = '1. hive("Clover")\nAnswer: The Clover hive holds {$1.frames} frames.\n'
+    honey = '1. hive("Clover")\nAnswer: The Clover hive gave {$1.honey_kg} kg.\n'
+    model = ScriptedModel([frames, frames, honey], default=honey)
+    planner = Planner(ScriptedRouter(model), APIARY_CATALOG)  # type: ignore[arg-type]
+    result = await planner.aplan("How much honey did the Clover hive give?")
+    assert len(model.calls) == 3
+    assert [c.round for c in result.candidates] == [0, 0, 1]
+    assert "frames" in model.calls[2].messages[-1]["content"]
+    assert result.plan.answer_template is not None and "honey_kg" in result.plan.answer_template
+

@@ -8,9 +8,12 @@ and an argument's provenance from the question itself.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 
 from veritask.embedding.lexical import stem
 from veritask.plan.refs import find_refs, template_refs
+from veritask.planner.catalog import Catalog
+from veritask.planner.grammar import chosen_tools, entity_spans
 from veritask.planner.question_text import (
     asks_unsigned_difference,
     compared_names,
@@ -54,9 +57,40 @@ def relevance_problems(
     names = _names_used(question, features.entity_words)
     uncovered = relevance.uncovered(question, names)
     if uncovered:
-        listed = ", ".join(repr(w) for w in uncovered)
-        problems.append(f"the question asks about {listed}, {UNCOVERED}")
+        problems.append(uncovered_problem(uncovered))
     return problems
+
+
+def uncovered_problem(words: Sequence[str]) -> str:
+    listed = ", ".join(repr(w) for w in words)
+    return f"the question asks about {listed}, {UNCOVERED}"
+
+
+def offered_names(question: str, catalog: Catalog, asked: Asked) -> list[str]:
+    """Every text argument the question's grammar lets a plan's look-ups take: its
+    spans, and the fixed choices (enum values) of the tools offered."""
+    enums = [
+        str(v)
+        for spec in chosen_tools(catalog, asked)
+        for name in spec.param_names
+        for v in spec.param_enum(name) or ()
+    ]
+    return [*entity_spans(question, catalog), *enums]
+
+
+def uncovered_by_every_plan(
+    question: str, relevance: Relevance, offered: Iterable[str]
+) -> list[str]:
+    """Words of the question no tool covers that no plan can name either: with
+    `offered` every argument the question's grammar lets a look-up take, each
+    sample would be refused for them (`relevance_problems`), so the planner
+    refuses before drawing any.
+
+    A plan escapes the refusal only by looking a word up as a name, and its
+    names are a subset of `offered`; `uncovered` can only shrink as names grow.
+    """
+    words = frozenset(w for name in offered for w in words_of(name))
+    return relevance.uncovered(question, _names_used(question, words))
 
 
 def _whole_record_slots(plan: Plan, registry: ToolRegistry) -> list[str]:
@@ -457,4 +491,12 @@ def _names_used(question: str, entity_words: frozenset[str]) -> frozenset[str]:
     return frozenset(used)
 
 
-__all__ = ["UNCOVERED", "argument_problems", "relevance_problems", "unused_numbers"]
+__all__ = [
+    "UNCOVERED",
+    "argument_problems",
+    "offered_names",
+    "relevance_problems",
+    "uncovered_by_every_plan",
+    "uncovered_problem",
+    "unused_numbers",
+]

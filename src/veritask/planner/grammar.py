@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from veritask.planner.answer_text import answer_text_rules
 from veritask.planner.catalog import Catalog
 from veritask.planner.question_text import (
     asks_unsigned_difference,
@@ -32,8 +33,6 @@ from veritask.tools.registry import ToolSpec
 MAX_STEPS = 5
 MAX_TOOLS = 6
 """Tools offered to the model per question (the catalog may have fifty)."""
-_TEXT_CHARS = "[ a-zA-Z\\u00C0-\\u024F,;:'()%&/-]"
-"""Characters an answer sentence may use around its slots."""
 EXPRESSION_PARAMS = frozenset({"expression"})
 """Parameters whose value is arithmetic over earlier steps (calc's), not an entity name."""
 
@@ -142,8 +141,7 @@ def _fields(catalog: Catalog, tools: list[ToolSpec], asked: Asked) -> tuple[set[
 def build_grammar(question: str, catalog: Catalog, asked: Asked, max_steps: int = MAX_STEPS) -> str:
     """The GBNF grammar for plans answering `question` with the catalog's relevant tools."""
     tools = chosen_tools(catalog, asked)
-    known = frozenset(w.lower() for w in _catalog_words(catalog))
-    spans = question_spans(question, known) or ["?"]
+    spans = entity_spans(question, catalog) or ["?"]
     numbers = question_numbers(question)
     slot_fields, numeric = _fields(catalog, tools, asked)
     text_fields = {
@@ -164,11 +162,7 @@ def build_grammar(question: str, catalog: Catalog, asked: Asked, max_steps: int 
         f"nfield ::= {_choice(numeric or slot_fields)}",
         f"num ::= {_alts(numbers) if numbers else _lit('0')}",
         f"op ::= {_alts(f' {o} ' for o in sorted(asked.operators or {'+', '-', '*', '/'}))}",
-        # One sentence: a ramble past the first full stop states what no step established.
-        # Letters (Latin, accented too), spaces and light punctuation only: no digits of
-        # its own ("= 40000", "⅛ km") — a number in an answer is a step's value or one
-        # the question gave.
-        f"text ::= {_TEXT_CHARS}{{0,80}}" + (f" (num {_TEXT_CHARS}{{0,40}})?" if numbers else ""),
+        *answer_text_rules(bool(numbers)),
     ]
     for spec in tools:
         for name in spec.param_names:
@@ -230,6 +224,12 @@ def build_grammar(question: str, catalog: Catalog, asked: Asked, max_steps: int 
 MAX_PAIRED_NAMES = 5
 """A look-up of several names (a journey from A to B) is offered every ordering of up
 to this many of the question's names; with more, the plain rules stand."""
+
+
+def entity_spans(question: str, catalog: Catalog) -> list[str]:
+    """The question's spans a look-up may take as a name (the grammar's `ent`)."""
+    known = frozenset(w.lower() for w in _catalog_words(catalog))
+    return question_spans(question, known)
 
 
 def _call_values(spec: ToolSpec, spans: list[str], question: str) -> list[Call] | None:
