@@ -15,6 +15,10 @@ Measures, on this machine, for `local:smollm2-135m`:
   time and in process CPU time (on a busy machine wall time mostly measures
   the neighbours);
 - the extra cost of ``logprobs=True`` (our per-token log-softmax);
+- two calls at once (``asyncio.gather``, as the planner draws its first two
+  samples) against the same two calls one after the other: the second runs
+  on the twin context (`veritask.models._llama_twin`) when the model decodes
+  on one thread and there are two cores;
 - what the `Router` adds per call around a model that answers instantly;
 - peak resident memory of the process.
 
@@ -124,6 +128,34 @@ def run(runs: int, tokens: int) -> dict[str, Any]:
     }
 
 
+def two_calls(runs: int, tokens: int) -> dict[str, float]:
+    """Wall time of two greedy calls one after the other and at once (median of runs)."""
+    provider = LocalProvider()
+    engine = provider.engine()
+
+    async def pair(at_once: bool) -> None:
+        for slot in (engine, engine.twin):
+            if slot is not None:
+                slot.llama.reset()
+        calls = [provider.acomplete(PROMPT, max_tokens=tokens) for _ in range(2)]
+        if at_once:
+            await asyncio.gather(*calls)
+        else:
+            for call in calls:
+                await call
+
+    asyncio.run(pair(True))  # makes the twin context, warms both
+    apart, together = [], []
+    for _ in range(runs):
+        apart.append(timed(lambda: asyncio.run(pair(False)))[0])
+        together.append(timed(lambda: asyncio.run(pair(True)))[0])
+    return {
+        "two_calls_one_after_the_other_s": round(median(apart), 3),
+        "two_calls_at_once_s": round(median(together), 3),
+        "two_calls_at_once_speedup": round(median(apart) / median(together), 2),
+    }
+
+
 def router_overhead_us(calls: int = 2000) -> dict[str, float]:
     """What the Router adds per call (chain, breaker, caps, timeout, budget charge),
     measured around a model that answers instantly, with a budget meter bound."""
@@ -159,7 +191,7 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result = run(args.runs, args.tokens) | router_overhead_us()
+    result = run(args.runs, args.tokens) | two_calls(args.runs, args.tokens) | router_overhead_us()
     if args.json:
         print(json.dumps(result, indent=2))
         return

@@ -89,4 +89,3 @@ async def test_two_failed_samples_go_straight_to_the_repair_round() -> None:
     assert [c.round for c in result.candidates] == [0, 0, 1]
     assert "frames" in model.calls[2].messages[-1]["content"]
     assert result.plan.answer_template is not None and "honey_kg" in result.plan.answer_template
-

@@ -21,11 +21,11 @@ prompt (`tests/models/test_local_prefix.py`).
 
 from __future__ import annotations
 
-import ctypes
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from veritask.models._llama_twin import SavedState, load_state, save_state
 
 PREFIX_STATES = 12
 """Prefix states kept per engine (a 600-token prefix of SmolLM2-135M is ~14 MB).
@@ -41,10 +41,7 @@ MIN_PREFIX = 64
 """Shorter prefixes are cheaper to re-read than to save and restore."""
 
 
-@dataclass(frozen=True)
-class _State:
-    data: bytes
-    n_tokens: int
+_State = SavedState
 
 
 class PrefixStates:
@@ -111,18 +108,7 @@ class PrefixStates:
             self._roots.discard(gone)
 
     def _save(self, llama: Any) -> _State:
-        ctx = llama._ctx.ctx
-        size = self._lib.llama_state_get_size(ctx)
-        buf = (ctypes.c_uint8 * size)()
-        n = self._lib.llama_state_get_data(ctx, buf, size)
-        if n > size:
-            raise RuntimeError("llama.cpp wrote more state than it said it would")
-        return _State(ctypes.string_at(buf, n), llama.n_tokens)
+        return save_state(self._lib, llama)
 
     def _load(self, llama: Any, state: _State, tokens: list[int]) -> None:
-        size = len(state.data)
-        buf = (ctypes.c_uint8 * size).from_buffer_copy(state.data)
-        if self._lib.llama_state_set_data(llama._ctx.ctx, buf, size) != size:
-            raise RuntimeError("llama.cpp refused a saved state")
-        llama.input_ids[: state.n_tokens] = tokens[: state.n_tokens]
-        llama.n_tokens = state.n_tokens
+        load_state(self._lib, llama, state, tokens)

@@ -55,7 +55,7 @@ import random
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, cast
@@ -65,6 +65,7 @@ from veritask.config import Settings
 from veritask.errors import ConfigError, ModelError
 from veritask.models._llama_decode import Cancelled, Record, Sample, generate
 from veritask.models._llama_prefix import MIN_PREFIX, PrefixStates
+from veritask.models._llama_twin import Handoff, load_state, save_state, twin_llama
 from veritask.models.base import (
     Completion,
     Message,
@@ -151,8 +152,16 @@ class _Engine:
     """One loaded GGUF model and the lock that serialises its use."""
 
     def __init__(
-        self, path: Path, n_ctx: int, n_threads: int, n_decode_threads: int | None = None
+        self,
+        path: Path,
+        n_ctx: int,
+        n_threads: int,
+        n_decode_threads: int | None = None,
+        *,
+        like: _Engine | None = None,
     ) -> None:
+        """`like`: make this the twin of that engine (see `_llama_twin`): its own
+        context on the same weights, sharing the saved prompt states."""
         # llama.cpp's OpenMP threads spin while waiting by default; on a busy
         # machine (a test suite, other workers) that cuts decode speed by ~10x.
         # Must be set before libgomp loads; importing veritask already did it.
@@ -168,13 +177,26 @@ class _Engine:
         self._llama_cpp = llama_cpp
         self.path = path
         self.lock = threading.Lock()
-        self.llama = llama_cpp.Llama(
-            model_path=str(path),
-            n_ctx=n_ctx,
-            n_threads=n_decode_threads or decode_threads(path, n_threads),
-            n_threads_batch=n_threads,
-            verbose=False,
-        )
+        decoding = n_decode_threads or decode_threads(path, n_threads)
+        if like is None:
+            self.llama = llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_threads=decoding,
+                n_threads_batch=n_threads,
+                verbose=False,
+            )
+        else:
+            self.llama = twin_llama(like.llama)
+        self.n_threads = n_threads
+        self.twins = like is None and decoding == 1 and n_threads >= 2
+        """Whether a second call may run on a twin context at the same time: only when
+        a token decodes on one thread and another core is free for the twin's."""
+        self.twin: _Engine | None = None
+        self.in_flight = 0
+        """Calls submitted to this context and not yet done (see `slot`)."""
+        self.prompt_key: Hashable = None
+        """The messages of the call being generated (see `Handoff`)."""
         model = self.llama._model
         eos, bos = model.token_eos(), model.token_bos()
         template = self.llama.metadata.get("tokenizer.chat_template")
@@ -194,7 +216,8 @@ class _Engine:
         self.n_vocab = self.llama.n_vocab()
         self.keep_prefix = True
         """Save and restore system-message states; False reads them again as before."""
-        self.prefix_states = PrefixStates(llama_cpp)
+        self.prefix_states: PrefixStates = like.prefix_states if like else PrefixStates(llama_cpp)
+        self.handoff: Handoff = like.handoff if like else Handoff()
         self._heads: OrderedDict[tuple[tuple[str, str], ...], list[int]] = OrderedDict()
         self.evaluated = 0
         """Prompt tokens evaluated so far (the measure prefix reuse lowers)."""
@@ -269,14 +292,37 @@ class _Engine:
         """
         llama = self.llama
         keep = max(0, len(tokens) - 2)
-        common = common_prefix(llama._input_ids[:keep], tokens[:keep])
-        bounds = (prefix,) if isinstance(prefix, int) else tuple(prefix)
-        if self.keep_prefix:
-            bounds = tuple(b for b in bounds if MIN_PREFIX <= b <= keep)
-            common, evaluated = self.prefix_states.bring(llama, tokens, bounds, common)
-            self.evaluated += evaluated
+        with self.handoff.lock:  # saved states are shared with the twin context
+            common = common_prefix(llama._input_ids[:keep], tokens[:keep])
+            whole = tuple(tokens[:keep])
+            left = self.handoff.take(whole) if common < keep else None
+            if left is not None:  # the twin call read this prompt and left its state
+                load_state(self._llama_cpp, llama, left, tokens)
+                common = keep
+            elif self.keep_prefix:
+                bounds = (prefix,) if isinstance(prefix, int) else tuple(prefix)
+                bounds = tuple(b for b in bounds if MIN_PREFIX <= b <= keep)
+                common, evaluated = self.prefix_states.bring(llama, tokens, bounds, common)
+                self.evaluated += evaluated
+            if left is None and self.handoff.shared(self.prompt_key):
+                # Another call has the same prompt: read it whole once, leave it the state.
+                llama.n_tokens = common
+                llama.eval(tokens[common:keep])
+                self.evaluated += keep - common
+                common = keep
+                llama._ctx.kv_cache_seq_rm(-1, keep, -1)
+                self.handoff.leave(whole, save_state(self._llama_cpp, llama))
         self.evaluated += len(tokens) - common
         llama.n_tokens = common  # the sample evaluates from here
+
+    def slot(self) -> _Engine:
+        """The context a new call should run on: this one, or its twin when this one
+        is busy and the twin less so (the twin is made on first need)."""
+        if not self.twins or self.in_flight == 0:
+            return self
+        if self.twin is None:
+            self.twin = _Engine(self.path, self.n_ctx, self.n_threads, like=self)
+        return self.twin if self.twin.in_flight < self.in_flight else self
 
     def is_end(self, token: int) -> bool:
         return bool(self._llama_cpp.llama_vocab_is_eog(self.vocab, token))
@@ -331,6 +377,9 @@ def _close_engines() -> None:
     an ignored-exception traceback at every exit."""
     with _ENGINES_LOCK:
         for engine in _ENGINES.values():
+            twin = engine.twin
+            if twin is not None and twin.lock.acquire(timeout=5):
+                twin.llama.close()  # its context only; the weights are the engine's
             if engine.lock.acquire(timeout=5):  # never free a model mid-generation
                 engine.llama.close()
         _ENGINES.clear()
@@ -414,11 +463,19 @@ class LocalProvider(SyncMixin):
         engine = self._engine
         if engine is None:  # first call: load off the event loop
             engine = await asyncio.to_thread(self.engine)
+        if engine.twins and engine.in_flight and engine.twin is None:
+            await asyncio.to_thread(engine.slot)  # makes the twin context, off the loop
+        slot = engine.slot()
+        key = tuple((m["role"], m["content"]) for m in msgs)  # the prompt, not the grammar
+        slot.in_flight += 1
+        engine.handoff.announce(key)
         loop = asyncio.get_running_loop()
         try:
             samples = await loop.run_in_executor(
-                engine.executor,
+                slot.executor,
                 self._generate,
+                slot,
+                key,
                 msgs,
                 compiled,
                 max_tokens,
@@ -430,6 +487,9 @@ class LocalProvider(SyncMixin):
         except asyncio.CancelledError:
             cancel.set()
             raise
+        finally:
+            slot.in_flight -= 1
+            engine.handoff.withdraw(key)
         latency = time.perf_counter() - started
         choices = []
         for s in samples:
@@ -448,6 +508,8 @@ class LocalProvider(SyncMixin):
 
     def _generate(
         self,
+        engine: _Engine,
+        key: Hashable,
         msgs: list[dict[str, str]],
         grammar: Any,
         max_tokens: int,
@@ -456,8 +518,8 @@ class LocalProvider(SyncMixin):
         seeds: list[int],
         cancel: threading.Event,
     ) -> list[Sample]:
-        engine = self.engine()
         with engine.lock:
+            engine.prompt_key = key
             tokens = engine.prompt_tokens(msgs)
             room = engine.n_ctx - len(tokens)
             if room < 1:

@@ -116,7 +116,9 @@ async def run_agent(
     token = bind_meter(meter)
     try:
         answer = await asyncio.wait_for(
-            run_single_agent(goal, scoped, scratch, AgentSettings(max_steps=max_steps)),
+            run_single_agent(
+                goal, scoped, scratch, AgentSettings(max_steps=max_steps, kind="deep")
+            ),
             max_seconds,
         )
     except TimeoutError:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from veritask.assembler.grounding import check, facts
 from veritask.escalation.ladder import Attempt
+from veritask.models.local import SMOLLM2
 from veritask.planner.question_text import name_runs, question_sentence, spelled_in
 from veritask.types import Answer, AnswerStatus, Confidence, ConfidenceMethod, Outcome
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from veritask.runtime.eventlog import EventLog
 
 DEEP_AGENT_STEPS = 4
+EMBEDDED = f"local:{SMOLLM2}"
 DEEP_AGENT_CEILING = 0.75
 """A grounded agent answer is trusted less than a validated, agreed plan."""
 
@@ -91,6 +93,24 @@ def refusal(answer: Answer, outcomes: list[Outcome], question: str) -> str:
     return ""
 
 
+def not_worth_it(orch: Orchestrator) -> str:
+    """Why the rung is skipped for a question no plan passed ('' when it runs): the
+    `unplanned_agent` setting, and in `auto` an agent that would run on the
+    embedded model — the model that just failed to plan the question."""
+    mode = orch.settings.unplanned_agent
+    if mode == "never":
+        return "unplanned_agent is 'never'"
+    chain = getattr(orch.router, "chain", None)
+    if mode == "always" or chain is None:
+        return ""
+    if all(name == EMBEDDED for name in chain("deep")):
+        return (
+            "the embedded model would run it, and it has just failed to plan this "
+            "question; route `deep` to a stronger model, or set unplanned_agent = 'always'"
+        )
+    return ""
+
+
 def capped(answer: Answer, rung: str) -> Confidence:
     """A grounded agent answer's confidence: the agent's own, at most DEEP_AGENT_CEILING."""
     score = min(DEEP_AGENT_CEILING, answer.confidence.score)
@@ -106,7 +126,8 @@ async def deep_agent(question: str, orch: Orchestrator, log: EventLog) -> Attemp
     from veritask.pipeline.modes.single_agent import AgentSettings, run_single_agent
     from veritask.runtime.state import fold
 
-    answer = await run_single_agent(question, orch, log, AgentSettings(max_steps=DEEP_AGENT_STEPS))
+    settings = AgentSettings(max_steps=DEEP_AGENT_STEPS, kind="deep")
+    answer = await run_single_agent(question, orch, log, settings)
     log.flush()
     outcomes = sourced(
         [o for o in fold(log.store.events(log.run_id)).outcomes.values() if o.ok], question

@@ -338,13 +338,14 @@ async def _deep_agent_rung(
     orch: Orchestrator, question: str, log: EventLog, meter: BudgetMeter
 ) -> Answer | None:
     """No valid plan: give a bounded agent a chance, keep its answer only if grounded."""
-    from veritask.pipeline.deep_agent import DEEP_AGENT_STEPS, deep_agent
+    from veritask.pipeline.deep_agent import DEEP_AGENT_STEPS, deep_agent, not_worth_it
 
     rung = Rung(
         "deep_agent",
         lambda: deep_agent(question, orch, log),
         estimated_tokens=DEEP_AGENT_STEPS * 1200,
         estimated_calls=DEEP_AGENT_STEPS,
+        unavailable=not_worth_it(orch),
     )
     climbed = await climb(
         [rung],

@@ -14,6 +14,7 @@ running a plan it knows is wrong.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -196,11 +197,20 @@ class Planner:
         candidates: list[Candidate] = []
         for round_no in range(s.repair_rounds + 1):
             count = s.samples if round_no == 0 else 1
-            batch: list[Candidate] = []
-            for i in range(count):
-                batch.append(await self._sample(messages, grammar, question, i, round_no, asked))
+            # The first two samples are drawn at once: a provider that can run two
+            # calls side by side (a twin context of the embedded model, any remote
+            # API) plans an easy question in the time of one sample.
+            first = [
+                self._sample(messages, grammar, question, i, round_no, asked, notify=False)
+                for i in range(min(count, 2))
+            ]
+            batch: list[Candidate] = list(await asyncio.gather(*first))
+            for cand in batch:
+                self._notify(cand)
+            for i in range(len(batch), count):
                 if _settled(batch, count) or _stuck(batch, count):
                     break
+                batch.append(await self._sample(messages, grammar, question, i, round_no, asked))
             candidates.extend(batch)
             chosen = _vote([c for c in batch if c.valid])
             if chosen is not None:
@@ -256,6 +266,8 @@ class Planner:
         index: int,
         round_no: int,
         asked: Asked,
+        *,
+        notify: bool = True,
     ) -> Candidate:
         temperature = 0.0 if index == 0 else self.settings.temperature
         try:
@@ -276,9 +288,13 @@ class Planner:
                 model=completion.model,
                 usage=completion.usage,
             )
+        if notify:
+            self._notify(cand)
+        return cand
+
+    def _notify(self, cand: Candidate) -> None:
         if self.on_candidate is not None:
             self.on_candidate(cand)
-        return cand
 
     def _check(self, text: str, question: str, round_no: int, asked: Asked) -> Candidate:
         try:

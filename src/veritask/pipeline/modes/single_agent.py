@@ -47,6 +47,9 @@ class AgentSettings:
     """Observations longer than this are cut (a 135M model has a 4k-token window)."""
     example: bool = True
     """Show the worked example episode before the question."""
+    kind: str = MODEL_KIND
+    """The route the model is chosen by: `plan` for the baseline mode (the planner's
+    model, a fair comparison), `deep` when the loop is an escalation rung."""
 
 
 @dataclass
@@ -89,7 +92,7 @@ async def _loop(
         while episode.steps < s.max_steps:
             episode.steps += 1
             completion = await orch.router.acomplete(
-                MODEL_KIND,
+                s.kind,
                 episode.messages,
                 grammar=turn_grammar(question, orch.registry, episode.observed, episode.errors),
                 max_tokens=s.max_tokens,
