@@ -13,7 +13,7 @@ from helpers.apiary import APIARY
 from veritask import Orchestrator
 from veritask.config import Settings
 from veritask.models import ScriptedModel
-from veritask.pipeline.deep_agent import not_worth_it
+from veritask.pipeline.deep_agent import agent_kind, not_worth_it
 from veritask.types import EventType
 
 QUESTION = "How much honey did the Clover hive give?"
@@ -26,7 +26,7 @@ def orchestrator(**settings: object) -> Orchestrator:
 
 def test_the_embedded_model_does_not_run_the_agent_by_default() -> None:
     reason = not_worth_it(orchestrator())
-    assert "embedded model" in reason and "unplanned_agent = 'always'" in reason
+    assert "embedded SmolLM2 model" in reason and "unplanned_agent = 'always'" in reason
 
 
 def test_a_stronger_model_for_deep_or_the_setting_brings_it_back() -> None:
@@ -60,3 +60,10 @@ def test_with_a_scripted_model_the_agent_still_runs() -> None:
     (step,) = [e.data for e in orch.store.events(result.run_id) if e.type == EventType.ESCALATED]
     assert step["taken"] is True
     assert len(model.calls) > 3
+
+
+def test_the_agent_uses_the_deep_route_only_when_one_is_set() -> None:
+    assert agent_kind(orchestrator()) == "plan"  # the planner's model, as before
+    assert agent_kind(orchestrator(routes={"deep": ["openai:gpt-4o-mini"]})) == "deep"
+    # A planner routed to a stronger model brings the agent along.
+    assert not_worth_it(orchestrator(routes={"plan": ["openai:gpt-4o-mini"]})) == ""

@@ -19,7 +19,7 @@ from helpers.apiary import APIARY_CATALOG
 from veritask.models import get_provider
 from veritask.models._llama_decode import _GrammarProbe
 from veritask.models.local import LocalProvider, _Engine, _grammar_from_gbnf
-from veritask.planner.answer_text import ANSWER_WORDS
+from veritask.planner.answer_text import ANSWER_WORDS, answer_text_rules
 from veritask.planner.grammar import build_grammar
 from veritask.planner.relevance import Relevance
 
@@ -81,3 +81,13 @@ def test_a_dozen_words_between_slots_is_the_most(engine: _Engine, grammar: str) 
     assert admits(engine, grammar, f"{STEP}Answer: {words} {{$1.honey_kg}}.\n")
     assert not admits(engine, grammar, f"{STEP}Answer: {words} answer")
     assert not admits(engine, grammar, f"{STEP}Answer: {{$1.honey_kg}} {words} answer")
+
+
+def test_a_number_of_the_question_may_carry_a_suffix(engine: _Engine) -> None:
+    # The answer rules alone, around one slot, with the question's number "3".
+    grammar = "\n".join(
+        ['root ::= "Answer: " text "{$1}" text "."? "\\n"', 'num ::= "3"', *answer_text_rules(True)]
+    )
+    assert admits(engine, grammar, "Answer: In 3 weeks it gave {$1} kg.\n")
+    assert admits(engine, grammar, "Answer: In its 3rd week, {$1} kg.\n")
+    assert not admits(engine, grammar, "Answer: In 4 weeks")  # not the question's number

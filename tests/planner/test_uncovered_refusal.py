@@ -14,10 +14,13 @@ import pytest
 
 from helpers.apiary import APIARY_CATALOG as CATALOG
 from helpers.routing import ScriptedRouter
+from veritask import Question, Toolkit, tool
 from veritask.errors import PlanError
 from veritask.models import ScriptedModel
+from veritask.planner.catalog import Catalog
 from veritask.planner.checks import UNCOVERED, offered_names, uncovered_by_every_plan
 from veritask.planner.planner import Planner
+from veritask.planner.relevance import Relevance
 
 PLAN = '1. hive("Clover")\nAnswer: The Clover hive gave {$1.honey_kg} kg.\n'
 
@@ -60,3 +63,21 @@ async def test_a_covered_question_is_planned_as_before() -> None:
     result = await plan.aplan("How much honey did the Clover hive give?")
     assert [t.args for t in result.plan.tasks] == [{"name": "Clover"}]
     assert len(model.calls) == 2  # greedy and one agreeing sample
+
+
+async def test_a_tool_that_reads_the_whole_question_covers_every_word() -> None:
+    # A plan may pass the question itself to a `Question` parameter (the words of a
+    # question a notebook tool answers in words): no word is out of its reach.
+    @tool(name="beekeeping_notes", idempotent=True)
+    def beekeeping_notes(question: Question) -> str:
+        """Answers a beekeeping question in words from the apiary's notebook."""
+        return "Swarmings happen in May."
+
+    catalog = Catalog.from_toolkits(
+        [Toolkit(name="notes", description="The apiary's notebook.", tools=[beekeeping_notes])]
+    )
+    question = "How much honey did the Clover hive give in 3 swarmings?"
+    asked = Relevance(catalog).asked(question)
+    offered = offered_names(question, catalog, asked)
+    assert question in offered
+    assert not uncovered_by_every_plan(question, Relevance(catalog), offered)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import inspect
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Hashable
@@ -67,32 +68,44 @@ class Handoff:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         """Held while a context prefills: saved states are read and written under it."""
+        self.enabled = False
+        """True once the engine has a twin: without one, nothing could take a state."""
         self._count_lock = threading.Lock()
+        """Guards the counts and the states (never held for long: the event loop takes it)."""
         self._calls: Counter[Hashable] = Counter()
-        self._states: OrderedDict[tuple[int, ...], SavedState] = OrderedDict()
+        self._states: OrderedDict[tuple[int, ...], tuple[Hashable, SavedState]] = OrderedDict()
 
     def announce(self, key: Hashable) -> None:
         with self._count_lock:
             self._calls[key] += 1
 
     def withdraw(self, key: Hashable) -> None:
+        """The call ended; when no call of its prompt is left, neither is its state."""
         with self._count_lock:
             self._calls[key] -= 1
-            if self._calls[key] <= 0:
-                del self._calls[key]
+            if self._calls[key] > 0:
+                return
+            del self._calls[key]
+            for tokens in [t for t, (k, _) in self._states.items() if k == key]:
+                del self._states[tokens]
 
     def shared(self, key: Hashable) -> bool:
         """Whether another call announced the same prompt."""
         with self._count_lock:
             return self._calls[key] > 1
 
-    def leave(self, tokens: tuple[int, ...], state: SavedState) -> None:
-        self._states[tokens] = state
-        while len(self._states) > HANDOFF_STATES:
-            self._states.popitem(last=False)
+    def leave(self, key: Hashable, tokens: tuple[int, ...], state: SavedState) -> None:
+        with self._count_lock:
+            if key not in self._calls:
+                return  # the other call has ended meanwhile
+            self._states[tokens] = (key, state)
+            while len(self._states) > HANDOFF_STATES:
+                self._states.popitem(last=False)
 
     def take(self, tokens: tuple[int, ...]) -> SavedState | None:
-        return self._states.pop(tokens, None)
+        with self._count_lock:
+            left = self._states.pop(tokens, None)
+        return None if left is None else left[1]
 
 
 def twin_llama(llama: Any) -> Any:
@@ -102,7 +115,14 @@ def twin_llama(llama: Any) -> Any:
     from llama_cpp import _internals as internals
 
     twin = object.__new__(type(llama))
-    twin.__dict__.update(llama.__dict__)
+    # Every attribute but functions set on the instance: a method patched onto the
+    # original (a profiler's timer around `eval`) is bound to the original's
+    # context, and the twin would decode on it from another thread.
+    twin.__dict__.update(
+        (k, v)
+        for k, v in llama.__dict__.items()
+        if not (inspect.isfunction(v) or inspect.ismethod(v))
+    )
     stack = contextlib.ExitStack()
     twin._stack = stack
     twin._ctx = stack.enter_context(

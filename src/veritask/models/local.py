@@ -8,9 +8,12 @@ Other GGUF files run as ``local:NAME`` with ``[models."local:NAME"] path``.
 
 Concurrency: the weights are loaded lazily, once per process and file, and
 shared by every provider instance. llama.cpp contexts are not re-entrant, so
-one generation runs at a time: each runs on the engine's single worker
-thread (calls from any event loop or thread queue there; a `threading.Lock`
-guards direct use of the engine too), and the event loop stays responsive.
+one generation runs at a time per context: each runs on its context's single
+worker thread (calls from any event loop or thread queue there; a
+`threading.Lock` guards direct use of the engine too), and the event loop
+stays responsive. A small model, which decodes on one thread, gets a twin
+context on the same weights when a second call arrives while the first
+runs (`_llama_twin`): two calls then decode at once on two cores.
 A cancelled call (e.g. the router's timeout) sets a flag the generation loop
 checks after every token, so the model is free again within one token
 instead of after the full generation; a call still queued is dropped.
@@ -193,6 +196,7 @@ class _Engine:
         """Whether a second call may run on a twin context at the same time: only when
         a token decodes on one thread and another core is free for the twin's."""
         self.twin: _Engine | None = None
+        self._twin_lock = threading.Lock()
         self.in_flight = 0
         """Calls submitted to this context and not yet done (see `slot`)."""
         self.prompt_key: Hashable = None
@@ -233,6 +237,9 @@ class _Engine:
         self.fast_temperature = True
         """Samples at a temperature ask the grammar only about tokens that can win
         (`_llama_decode._TemperatureChooser`); False runs llama.cpp's whole chain."""
+        if like is not None:  # a twin decodes as its engine was told to
+            for toggle in ("keep_prefix", "replay", "fast_greedy", "fast_temperature"):
+                setattr(self, toggle, getattr(like, toggle))
 
     def prompt_tokens(self, msgs: list[dict[str, str]]) -> list[int]:
         prompt = self.formatter(messages=cast(Any, msgs)).prompt
@@ -304,25 +311,34 @@ class _Engine:
                 bounds = tuple(b for b in bounds if MIN_PREFIX <= b <= keep)
                 common, evaluated = self.prefix_states.bring(llama, tokens, bounds, common)
                 self.evaluated += evaluated
-            if left is None and self.handoff.shared(self.prompt_key):
+            if left is None and self.handoff.enabled and self.handoff.shared(self.prompt_key):
                 # Another call has the same prompt: read it whole once, leave it the state.
                 llama.n_tokens = common
                 llama.eval(tokens[common:keep])
                 self.evaluated += keep - common
                 common = keep
                 llama._ctx.kv_cache_seq_rm(-1, keep, -1)
-                self.handoff.leave(whole, save_state(self._llama_cpp, llama))
+                self.handoff.leave(self.prompt_key, whole, save_state(self._llama_cpp, llama))
         self.evaluated += len(tokens) - common
         llama.n_tokens = common  # the sample evaluates from here
 
     def slot(self) -> _Engine:
         """The context a new call should run on: this one, or its twin when this one
-        is busy and the twin less so (the twin is made on first need)."""
+        is busy and the twin less so (the twin is made on first need; if it cannot
+        be made, calls queue here as they did before twins)."""
         if not self.twins or self.in_flight == 0:
             return self
-        if self.twin is None:
-            self.twin = _Engine(self.path, self.n_ctx, self.n_threads, like=self)
-        return self.twin if self.twin.in_flight < self.in_flight else self
+        with self._twin_lock:
+            if self.twin is None and self.twins:
+                try:
+                    self.twin = _Engine(self.path, self.n_ctx, self.n_threads, like=self)
+                except Exception:  # no memory for a second context: one is enough
+                    self.twins = False
+                    self.handoff.enabled = False
+                    return self
+                self.handoff.enabled = True
+        twin = self.twin
+        return twin if twin is not None and twin.in_flight < self.in_flight else self
 
     def is_end(self, token: int) -> bool:
         return bool(self._llama_cpp.llama_vocab_is_eog(self.vocab, token))
@@ -378,7 +394,9 @@ def _close_engines() -> None:
     with _ENGINES_LOCK:
         for engine in _ENGINES.values():
             twin = engine.twin
-            if twin is not None and twin.lock.acquire(timeout=5):
+            if twin is not None:
+                if not twin.lock.acquire(timeout=5):
+                    continue  # freeing the weights would free its context mid-generation
                 twin.llama.close()  # its context only; the weights are the engine's
             if engine.lock.acquire(timeout=5):  # never free a model mid-generation
                 engine.llama.close()
@@ -463,12 +481,16 @@ class LocalProvider(SyncMixin):
         engine = self._engine
         if engine is None:  # first call: load off the event loop
             engine = await asyncio.to_thread(self.engine)
-        if engine.twins and engine.in_flight and engine.twin is None:
-            await asyncio.to_thread(engine.slot)  # makes the twin context, off the loop
-        slot = engine.slot()
         key = tuple((m["role"], m["content"]) for m in msgs)  # the prompt, not the grammar
+        engine.handoff.announce(key)  # before any wait: a call already running sees it
+        try:
+            if engine.twins and engine.in_flight and engine.twin is None:
+                await asyncio.to_thread(engine.slot)  # makes the twin context, off the loop
+        except BaseException:
+            engine.handoff.withdraw(key)
+            raise
+        slot = engine.slot()
         slot.in_flight += 1
-        engine.handoff.announce(key)
         loop = asyncio.get_running_loop()
         try:
             samples = await loop.run_in_executor(

@@ -28,7 +28,7 @@ from pydantic import Field
 from veritask.budget import BudgetMeter, bind_meter, current_meter, unbind_meter
 from veritask.config import Budget
 from veritask.errors import ToolError
-from veritask.pipeline.deep_agent import capped, refusal, sourced
+from veritask.pipeline.deep_agent import agent_kind, capped, refusal, sourced
 from veritask.runtime.backends.base import current_run_id
 from veritask.runtime.eventlog import EventLog
 from veritask.store.memory import MemoryRunStore
@@ -117,7 +117,7 @@ async def run_agent(
     try:
         answer = await asyncio.wait_for(
             run_single_agent(
-                goal, scoped, scratch, AgentSettings(max_steps=max_steps, kind="deep")
+                goal, scoped, scratch, AgentSettings(max_steps=max_steps, kind=agent_kind(orch))
             ),
             max_seconds,
         )

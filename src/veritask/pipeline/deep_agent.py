@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 
 from veritask.assembler.grounding import check, facts
 from veritask.escalation.ladder import Attempt
-from veritask.models.local import SMOLLM2
+from veritask.models.local import resolve_model_path, smollm2_path
+from veritask.pipeline.modes._common import MODEL_KIND
 from veritask.planner.question_text import name_runs, question_sentence, spelled_in
 from veritask.types import Answer, AnswerStatus, Confidence, ConfidenceMethod, Outcome
 
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from veritask.runtime.eventlog import EventLog
 
 DEEP_AGENT_STEPS = 4
-EMBEDDED = f"local:{SMOLLM2}"
 DEEP_AGENT_CEILING = 0.75
 """A grounded agent answer is trusted less than a validated, agreed plan."""
 
@@ -93,22 +93,39 @@ def refusal(answer: Answer, outcomes: list[Outcome], question: str) -> str:
     return ""
 
 
+def agent_kind(orch: Orchestrator) -> str:
+    """The route a deep agent's model is chosen by: `deep` when it is routed, else the
+    planner's (`plan`) as before the `deep` kind was used."""
+    return "deep" if orch.settings.routes.get("deep") else MODEL_KIND
+
+
 def not_worth_it(orch: Orchestrator) -> str:
     """Why the rung is skipped for a question no plan passed ('' when it runs): the
-    `unplanned_agent` setting, and in `auto` an agent that would run on the
-    embedded model — the model that just failed to plan the question."""
+    `unplanned_agent` setting, and in `auto` an agent whose every model is the
+    embedded SmolLM2 file — which has just failed to plan the question when it is
+    the planner's model too."""
     mode = orch.settings.unplanned_agent
     if mode == "never":
         return "unplanned_agent is 'never'"
     chain = getattr(orch.router, "chain", None)
     if mode == "always" or chain is None:
         return ""
-    if all(name == EMBEDDED for name in chain("deep")):
+    if all(_is_embedded(name, orch) for name in chain(agent_kind(orch))):
         return (
-            "the embedded model would run it, and it has just failed to plan this "
-            "question; route `deep` to a stronger model, or set unplanned_agent = 'always'"
+            "the agent would run on the embedded SmolLM2 model, which rescued no such "
+            "question on the benchmark suites; route `deep` to a stronger model, or set "
+            "unplanned_agent = 'always'"
         )
     return ""
+
+
+def _is_embedded(name: str, orch: Orchestrator) -> bool:
+    if not name.startswith("local:"):
+        return False
+    try:
+        return resolve_model_path(name.removeprefix("local:"), orch.settings) == smollm2_path()
+    except Exception:  # a missing file is the router's error to report, not ours
+        return False
 
 
 def capped(answer: Answer, rung: str) -> Confidence:
@@ -126,7 +143,7 @@ async def deep_agent(question: str, orch: Orchestrator, log: EventLog) -> Attemp
     from veritask.pipeline.modes.single_agent import AgentSettings, run_single_agent
     from veritask.runtime.state import fold
 
-    settings = AgentSettings(max_steps=DEEP_AGENT_STEPS, kind="deep")
+    settings = AgentSettings(max_steps=DEEP_AGENT_STEPS, kind=agent_kind(orch))
     answer = await run_single_agent(question, orch, log, settings)
     log.flush()
     outcomes = sourced(

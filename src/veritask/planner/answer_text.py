@@ -16,15 +16,16 @@ from __future__ import annotations
 WORD_CHARS = "[a-zA-Z\\u00C0-\\u024F,;:'()%&/-]"
 ANSWER_WORDS = 12
 """Most words between two slots (the longest part of an example sentence,
-"The country whose capital is Nairobi is in", has eight)."""
+"The country whose capital is Nairobi is in", has eight); a question's own
+number written among them may be followed by half as many again."""
 
 
 def answer_text_rules(question_numbers: bool) -> list[str]:
     """GBNF rules `word` and `text`; `text` may hold one of the question's numbers
     (rule `num`) when the question gives any."""
     text = f'text ::= " "? (word (" " word){{0,{ANSWER_WORDS - 1}}} " "?)?'
-    if question_numbers:
-        text += f' (num (" " word){{0,{ANSWER_WORDS // 2}}} " "?)?'
+    if question_numbers:  # "15%", "3rd", "(3)," then up to half as many words again
+        text += f' (num {WORD_CHARS}{{0,3}} (" " word){{0,{ANSWER_WORDS // 2}}} " "?)?'
     return [f"word ::= {WORD_CHARS}{{1,24}}", text]
 
 

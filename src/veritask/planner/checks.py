@@ -68,14 +68,19 @@ def uncovered_problem(words: Sequence[str]) -> str:
 
 def offered_names(question: str, catalog: Catalog, asked: Asked) -> list[str]:
     """Every text argument the question's grammar lets a plan's look-ups take: its
-    spans, and the fixed choices (enum values) of the tools offered."""
+    spans, the fixed choices (enum values) of the tools offered, and the whole
+    question when one of them reads it (a `Question` parameter, filled with the
+    question as asked).
+
+    This assumes the samples follow the grammar, as the embedded model and
+    llama.cpp servers make them; a server that ignores it could let a plan
+    look up any text written in the question."""
+    tools = chosen_tools(catalog, asked)
     enums = [
-        str(v)
-        for spec in chosen_tools(catalog, asked)
-        for name in spec.param_names
-        for v in spec.param_enum(name) or ()
+        str(v) for spec in tools for name in spec.param_names for v in spec.param_enum(name) or ()
     ]
-    return [*entity_spans(question, catalog), *enums]
+    whole = [question] if any(spec.question_params for spec in tools) else []
+    return [*entity_spans(question, catalog), *enums, *whole]
 
 
 def uncovered_by_every_plan(

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from veritask.budget import current_meter
 from veritask.embedding import default_embedder
 from veritask.errors import ModelError, PlanError, PlanProblem
 from veritask.models.base import Completion, Message
@@ -92,10 +93,13 @@ Remembered = Callable[[str, int], Sequence[tuple[str, str]]]
 
 @dataclass
 class PlannerSettings:
-    samples: int = 3
-    """Most plans drawn in the first round; the first at temperature 0, the rest at
-    `temperature`. Drawing stops after two when those two validate and agree, or
-    when both fail a check (the repair round follows; see `_stuck`)."""
+    samples: int = 4
+    """Most plans drawn in the first round, two at a time (at once: see `Planner.aplan`);
+    the first at temperature 0, the rest at `temperature`. Drawing stops after two
+    when those two validate and agree, or when both fail a check (the repair round
+    follows; see `_stuck`). Four, not three: when the first two disagree, the
+    other two are drawn at once, in the time of one, and a 1-1 split is then
+    usually decided without the resample rung's further round."""
     temperature: float = 0.7
     repair_rounds: int = 1
     """Rounds that show the model its rejected plan and the problems. One: on the
@@ -197,20 +201,13 @@ class Planner:
         candidates: list[Candidate] = []
         for round_no in range(s.repair_rounds + 1):
             count = s.samples if round_no == 0 else 1
-            # The first two samples are drawn at once: a provider that can run two
-            # calls side by side (a twin context of the embedded model, any remote
-            # API) plans an easy question in the time of one sample.
-            first = [
-                self._sample(messages, grammar, question, i, round_no, asked, notify=False)
-                for i in range(min(count, 2))
-            ]
-            batch: list[Candidate] = list(await asyncio.gather(*first))
-            for cand in batch:
-                self._notify(cand)
-            for i in range(len(batch), count):
-                if _settled(batch, count) or _stuck(batch, count):
-                    break
-                batch.append(await self._sample(messages, grammar, question, i, round_no, asked))
+            # Samples are drawn two at once: a provider that can run two calls side
+            # by side (a twin context of the embedded model, any remote API) plans
+            # an easy question in the time of one sample.
+            batch: list[Candidate] = []
+            while len(batch) < count and not (_settled(batch, count) or _stuck(batch, count)):
+                pair = range(len(batch), min(count, len(batch) + 2))
+                batch += await self._samples(messages, grammar, question, pair, round_no, asked)
             candidates.extend(batch)
             chosen = _vote([c for c in batch if c.valid])
             if chosen is not None:
@@ -243,8 +240,9 @@ class Planner:
         round_no = max((c.round for c in previous.candidates), default=0) + 1
         pool = [c for c in previous.candidates if c.round == 0]
         fresh: list[Candidate] = []
-        for i in range(extra):
-            fresh.append(await self._sample(messages, grammar, question, i + 1, round_no, asked))
+        while len(fresh) < extra:  # two at once, as in the first round
+            pair = range(len(fresh) + 1, min(extra, len(fresh) + 2) + 1)
+            fresh += await self._samples(messages, grammar, question, pair, round_no, asked)
             if enough is None:
                 continue
             drawn = [*pool, *fresh]
@@ -257,6 +255,46 @@ class Planner:
             return previous
         plan, votes = chosen
         return PlanningResult(plan, agreement(votes, pool), votes, [*previous.candidates, *fresh])
+
+    async def _samples(
+        self,
+        messages: list[Message],
+        grammar: str,
+        question: str,
+        indexes: range,
+        round_no: int,
+        asked: Asked,
+    ) -> list[Candidate]:
+        """Samples `indexes`, drawn at once; reported in index order when all are back.
+
+        One at a time when the run's budget allows fewer model calls than the
+        pair (both would pass the budget check before either is charged). If one
+        call raises (the budget ran out), the other is cancelled, not orphaned.
+        """
+        meter = current_meter()
+        calls_left = None
+        if meter is not None and meter.budget.max_model_calls is not None:
+            calls_left = meter.budget.max_model_calls - meter.used.model_calls
+        if calls_left is not None and calls_left < len(indexes):
+            return [
+                await self._sample(messages, grammar, question, i, round_no, asked) for i in indexes
+            ]
+        tasks = [
+            asyncio.ensure_future(
+                self._sample(messages, grammar, question, i, round_no, asked, notify=False)
+            )
+            for i in indexes
+        ]
+        try:
+            drawn = await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        for cand in drawn:
+            self._notify(cand)
+        return list(drawn)
 
     async def _sample(
         self,
@@ -333,14 +371,15 @@ def agreement(votes: int, candidates: Sequence[Candidate]) -> float:
 def _settled(batch: Sequence[Candidate], planned: int) -> bool:
     """Whether to stop drawing this round's samples: the first two validate and agree.
 
-    With the default three samples, two agreeing votes already beat anything
-    the third could say (2 against at most 1), so stopping never changes the
-    chosen plan; it saves a full model call on every question the model finds
-    easy. With `samples` above three, three later samples agreeing on another
-    plan could in principle have outvoted the pair; stopping anyway is the
-    setting's meaning here ("up to N samples"), and that residue is why the
-    confidence of an early stop is not higher than that of two agreeing
-    samples. Any disagreement, or a sample that fails a check, draws the rest.
+    With up to four samples, two agreeing votes already decide the vote (the
+    other two could at most tie it, and a tie goes to the earliest sample, which
+    is in the pair), so stopping never changes the chosen plan; it saves two
+    model calls on every question the model finds easy. With `samples` above
+    four, three later samples agreeing on another plan could in principle have
+    outvoted the pair; stopping anyway is the setting's meaning here ("up to N
+    samples"), and that residue is why the confidence of an early stop is not
+    higher than that of two agreeing samples. Any disagreement, or a sample
+    that fails a check, draws the rest.
     """
     if len(batch) != 2 or planned <= 2:
         return False
@@ -360,7 +399,8 @@ def _stuck(batch: Sequence[Candidate], planned: int) -> bool:
     of a question that ends unplanned). One valid sample of two still draws
     the third: it may break the tie.
     """
-    return len(batch) == 2 < planned and not any(c.valid for c in batch)
+    written = all(c.error_type is None for c in batch)  # a model that failed wrote nothing
+    return len(batch) == 2 < planned and written and not any(c.valid for c in batch)
 
 
 def _vote(valid: list[Candidate]) -> tuple[Plan, int] | None:
