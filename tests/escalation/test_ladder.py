@@ -85,10 +85,10 @@ OTHER = SUM.replace('"Spain"', '"France and Spain"')
 
 
 def test_low_plan_agreement_resamples_until_sure_enough_and_logs_escalation() -> None:
-    # Round 0: SUM and OTHER split the vote (0.5; the area plans are rejected). The
-    # first resampled pair sides with SUM (3 of 4 valid samples, 0.75 >= 0.6): the
-    # other pair is not drawn.
-    model = ScriptedModel([SUM, OTHER, SUM_AREA, SUM_AREA, SUM, SUM, SUM, OTHER])
+    # Round 0: SUM and OTHER split the vote (0.5; the area plan is rejected). The
+    # first resampled pair (drawn at once) sides with SUM (3 of 4 valid samples,
+    # 0.75 >= 0.6): the other pair is not drawn.
+    model = ScriptedModel([SUM, OTHER, SUM_AREA, SUM, SUM, SUM, OTHER])
     orch = Orchestrator("memory://", model=model, memory=False)
     result = orch.run(QUESTION)
     events = orch.store.events(result.run_id)
@@ -97,7 +97,7 @@ def test_low_plan_agreement_resamples_until_sure_enough_and_logs_escalation() ->
     assert escalated[0]["after"] > escalated[0]["before"]
     assert escalated[0]["usage"]["model_calls"] == 2
     assert escalated[0]["after"] == pytest.approx(3 / 4)
-    assert len(model.calls) == 6
+    assert len(model.calls) == 5
     assert result.answer is not None and result.answer.status.value == "answered"
 
 
@@ -117,7 +117,7 @@ def test_stronger_model_rung_plans_with_the_escalate_route() -> None:
 
     # Round 0: two valid plans that disagree (0.5); the resample draws only plans the
     # checks reject (area where population is asked), so agreement stays at 0.5.
-    weak = ScriptedModel([SUM, OTHER, SUM_AREA, *[SUM_AREA] * 5], name="weak")
+    weak = ScriptedModel([SUM, OTHER, SUM_AREA, *[SUM_AREA] * 4], name="weak")
     strong = ScriptedModel([SUM, SUM, SUM], name="strong")
     settings = Settings(model="weak", routes={"escalate": ["strong"]})
     router = Router(settings, providers={"weak": weak, "strong": strong})

@@ -32,25 +32,24 @@ async def test_two_agreeing_samples_are_exactly_two_model_calls(second: str) -> 
 
 
 @pytest.mark.parametrize(
-    "second",
+    ("second", "third", "votes"),
     [
-        RATIO,  # the second fails the relevance check
-        BROKEN,  # the second does not validate
-        SUM_OTHER,  # two valid plans that differ
+        (RATIO, SUM, 2),  # the second fails the relevance check: a third sample decides
+        (BROKEN, SUM, 2),  # the second does not validate
+        (SUM_OTHER, SUM, 2),  # two valid plans that differ
     ],
 )
-async def test_disagreement_draws_the_other_two_samples_at_once(second: str) -> None:
-    model = ScriptedModel([SUM, second, SUM, BROKEN])
+async def test_disagreement_draws_a_third_sample(second: str, third: str, votes: int) -> None:
+    model = ScriptedModel([SUM, second, third])
     result = await Planner(_Router(model), raising_registry()).aplan(QUESTION)
-    assert len(model.calls) == 4
-    assert [c.temperature > 0 for c in model.calls] == [False, True, True, True]
-    assert result.votes == 2 and len(result.candidates) == 4
-    assert result.confidence == pytest.approx(agreement(2, result.candidates))
+    assert len(model.calls) == 3
+    assert result.votes == votes and len(result.candidates) == 3
+    assert result.confidence == pytest.approx(agreement(votes, result.candidates))
     assert "+" in result.plan.tasks[2].args["expression"]
 
 
-async def test_samples_that_split_keep_the_vote_share_as_confidence() -> None:
-    model = ScriptedModel([SUM, SUM_OTHER, SUM, BROKEN])
+async def test_three_samples_that_split_keep_the_vote_share_as_confidence() -> None:
+    model = ScriptedModel([SUM, SUM_OTHER, SUM])
     result = await Planner(_Router(model), raising_registry()).aplan(QUESTION)
     assert [t.args for t in result.plan.tasks[:2]] == [{"country": "France"}, {"country": "Spain"}]
     assert result.confidence == pytest.approx(2 / 3)
@@ -67,11 +66,11 @@ async def test_two_samples_setting_draws_two_even_when_they_disagree() -> None:
 async def test_samples_agreeing_on_tools_but_stating_another_field_do_not_agree() -> None:
     population = 'country_facts("France")\nAnswer: France has {$1.population} people.\n'
     area = population.replace("population}", "area_km2}")
-    model = ScriptedModel(["1. " + population, "1. " + area, "1. " + population, BROKEN])
+    model = ScriptedModel(["1. " + population, "1. " + area, "1. " + population])
     settings = PlannerSettings(check_relevance=False)
     planner = Planner(_Router(model), raising_registry(), settings=settings)
     result = await planner.aplan("How many people live in France?")
-    assert len(model.calls) == 4  # the first two disagree: two more samples decide
+    assert len(model.calls) == 3  # the first two disagree: a third sample decides
     assert result.votes == 2
     assert result.plan.answer_template is not None
     assert "population" in result.plan.answer_template

@@ -47,7 +47,7 @@ class _Router:
 
 
 async def test_planner_never_calls_a_tool_and_votes() -> None:
-    model = ScriptedModel([SUM, RATIO, SUM, RATIO])
+    model = ScriptedModel([SUM, RATIO, SUM])
     planner = Planner(_Router(model), raising_registry())
     result = await planner.aplan(QUESTION)
     assert result.votes == 2
