@@ -129,15 +129,19 @@ def run(runs: int, tokens: int) -> dict[str, Any]:
 
 
 def two_calls(runs: int, tokens: int) -> dict[str, float]:
-    """Wall time of two greedy calls one after the other and at once (median of runs)."""
-    provider = LocalProvider()
+    """Wall time of two calls one after the other and at once (median of runs): the
+    planner's pair, one greedy and one at a temperature, on the same prompt. One
+    after the other, the second follows the first's recorded path until they
+    part (`_llama_decode`); at once, it decodes on the twin from the start."""
+    provider = LocalProvider(seed=3)
     engine = provider.engine()
 
     async def pair(at_once: bool) -> None:
         for slot in (engine, engine.twin):
             if slot is not None:
                 slot.llama.reset()
-        calls = [provider.acomplete(PROMPT, max_tokens=tokens) for _ in range(2)]
+                slot.record = None
+        calls = [provider.acomplete(PROMPT, max_tokens=tokens, temperature=t) for t in (0.0, 0.9)]
         if at_once:
             await asyncio.gather(*calls)
         else:
