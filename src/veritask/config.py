@@ -87,9 +87,10 @@ class Settings(BaseSettings):
     (VERITASK_BROKER_URL)."""
     unplanned_agent: Literal["auto", "always", "never"] = "auto"
     """The bounded deep agent given a question no plan passed. `auto` runs it unless
-    its model (route `deep`, else `model`) is the embedded SmolLM2-135M, which has
-    just failed to plan the question: on the geography and railway suites that
-    agent rescued none of 21 such questions, at ~3 s each (VERITASK_UNPLANNED_AGENT)."""
+    its model (route `deep`, else the planner's `plan` route) is the embedded
+    SmolLM2-135M, which has just failed to plan the question: on the geography and
+    railway suites that agent rescued none of 21 such questions, at ~3 s each
+    (VERITASK_UNPLANNED_AGENT)."""
     routes: dict[str, list[str]] = Field(default_factory=dict)
     """Task kind (plan, extract, synthesize, verify, deep, escalate) → models to try in order."""
     models: dict[str, ModelEntry] = Field(default_factory=dict)

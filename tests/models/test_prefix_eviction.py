@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from veritask.models._llama_prefix import PrefixStates, _State
+from veritask.models._llama_prefix import PrefixStates
+from veritask.models._llama_twin import SavedState
 
 
 class FakeLlama:
@@ -24,10 +25,10 @@ class FakeLlama:
 
 
 class Saving(PrefixStates):
-    def _save(self, llama: Any) -> _State:
-        return _State(b"x", llama.n_tokens)
+    def _save(self, llama: Any) -> SavedState:
+        return SavedState(b"x", llama.n_tokens)
 
-    def _load(self, llama: Any, state: _State, tokens: list[int]) -> None:
+    def _load(self, llama: Any, state: SavedState, tokens: list[int]) -> None:
         llama.n_tokens = state.n_tokens
 
 

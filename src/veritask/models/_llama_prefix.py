@@ -41,16 +41,13 @@ MIN_PREFIX = 64
 """Shorter prefixes are cheaper to re-read than to save and restore."""
 
 
-_State = SavedState
-
-
 class PrefixStates:
     """An LRU of saved states keyed by the prefix's tokens."""
 
     def __init__(self, lib: Any, capacity: int = PREFIX_STATES) -> None:
         self._lib = lib
         self.capacity = capacity
-        self.states: OrderedDict[tuple[int, ...], _State] = OrderedDict()
+        self.states: OrderedDict[tuple[int, ...], SavedState] = OrderedDict()
         self._roots: set[tuple[int, ...]] = set()
         """Keys of system-message states (a prompt's first boundary)."""
 
@@ -94,7 +91,7 @@ class PrefixStates:
                 self._put(tuple(tokens[:b]), self._save(llama), root=i == 0)
         return common, evaluated
 
-    def _put(self, key: tuple[int, ...], state: _State, *, root: bool = False) -> None:
+    def _put(self, key: tuple[int, ...], state: SavedState, *, root: bool = False) -> None:
         self.states[key] = state
         self.states.move_to_end(key)
         if root:
@@ -107,8 +104,8 @@ class PrefixStates:
             del self.states[gone]
             self._roots.discard(gone)
 
-    def _save(self, llama: Any) -> _State:
+    def _save(self, llama: Any) -> SavedState:
         return save_state(self._lib, llama)
 
-    def _load(self, llama: Any, state: _State, tokens: list[int]) -> None:
+    def _load(self, llama: Any, state: SavedState, tokens: list[int]) -> None:
         load_state(self._lib, llama, state, tokens)

@@ -316,8 +316,7 @@ class _Engine:
                 llama.n_tokens = common
                 llama.eval(tokens[common:keep])
                 self.evaluated += keep - common
-                common = keep
-                llama._ctx.kv_cache_seq_rm(-1, keep, -1)
+                common = keep  # eval dropped any cells past the prompt first
                 self.handoff.leave(self.prompt_key, whole, save_state(self._llama_cpp, llama))
         self.evaluated += len(tokens) - common
         llama.n_tokens = common  # the sample evaluates from here
@@ -485,11 +484,12 @@ class LocalProvider(SyncMixin):
         engine.handoff.announce(key)  # before any wait: a call already running sees it
         try:
             if engine.twins and engine.in_flight and engine.twin is None:
-                await asyncio.to_thread(engine.slot)  # makes the twin context, off the loop
+                slot = await asyncio.to_thread(engine.slot)  # makes the twin, off the loop
+            else:
+                slot = engine.slot()
         except BaseException:
             engine.handoff.withdraw(key)
             raise
-        slot = engine.slot()
         slot.in_flight += 1
         loop = asyncio.get_running_loop()
         try:

@@ -96,7 +96,7 @@ def refusal(answer: Answer, outcomes: list[Outcome], question: str) -> str:
 def agent_kind(orch: Orchestrator) -> str:
     """The route a deep agent's model is chosen by: `deep` when it is routed, else the
     planner's (`plan`) as before the `deep` kind was used."""
-    return "deep" if orch.settings.routes.get("deep") else MODEL_KIND
+    return "deep" if orch.router.settings.routes.get("deep") else MODEL_KIND
 
 
 def not_worth_it(orch: Orchestrator) -> str:
@@ -107,10 +107,9 @@ def not_worth_it(orch: Orchestrator) -> str:
     mode = orch.settings.unplanned_agent
     if mode == "never":
         return "unplanned_agent is 'never'"
-    chain = getattr(orch.router, "chain", None)
-    if mode == "always" or chain is None:
+    if mode == "always":
         return ""
-    if all(_is_embedded(name, orch) for name in chain(agent_kind(orch))):
+    if all(_is_embedded(name, orch) for name in orch.router.chain(agent_kind(orch))):
         return (
             "the agent would run on the embedded SmolLM2 model, which rescued no such "
             "question on the benchmark suites; route `deep` to a stronger model, or set "
@@ -123,7 +122,8 @@ def _is_embedded(name: str, orch: Orchestrator) -> bool:
     if not name.startswith("local:"):
         return False
     try:
-        return resolve_model_path(name.removeprefix("local:"), orch.settings) == smollm2_path()
+        settings = orch.router.settings
+        return resolve_model_path(name.removeprefix("local:"), settings) == smollm2_path()
     except Exception:  # a missing file is the router's error to report, not ours
         return False
 

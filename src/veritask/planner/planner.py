@@ -277,13 +277,15 @@ class Planner:
         if meter is not None and meter.budget.max_model_calls is not None:
             calls_left = meter.budget.max_model_calls - meter.used.model_calls
         if calls_left is not None and calls_left < len(indexes):
-            return [
-                await self._sample(messages, grammar, question, i, round_no, asked) for i in indexes
-            ]
+            one_by_one = []
+            for i in indexes:
+                one_by_one.append(
+                    await self._sample(messages, grammar, question, i, round_no, asked)
+                )
+                self._notify(one_by_one[-1])
+            return one_by_one
         tasks = [
-            asyncio.ensure_future(
-                self._sample(messages, grammar, question, i, round_no, asked, notify=False)
-            )
+            asyncio.ensure_future(self._sample(messages, grammar, question, i, round_no, asked))
             for i in indexes
         ]
         try:
@@ -305,8 +307,6 @@ class Planner:
         index: int,
         round_no: int,
         asked: Asked,
-        *,
-        notify: bool = True,
     ) -> Candidate:
         temperature = 0.0 if index == 0 else self.settings.temperature
         try:
@@ -327,8 +327,6 @@ class Planner:
                 model=completion.model,
                 usage=completion.usage,
             )
-        if notify:
-            self._notify(cand)
         return cand
 
     def _notify(self, cand: Candidate) -> None:
