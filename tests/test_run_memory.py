@@ -41,6 +41,10 @@ def test_a_question_run_on_the_embedded_model_stays_under_a_gib(tmp_path: Path) 
     )
     first, _, output = done.stdout.partition("\n")
     code, peak_kib = (int(x) for x in first.split())
-    assert code == 0, output
-    assert json.loads(output)["status"] == "answered"
+    # The run must end with an answer or an honest abstention (exit 1): the plan's
+    # samples are drawn at a temperature, and in about one run in a hundred two of
+    # them agree on city_facts for the countries, which outvotes the greedy plan and
+    # ends in an abstention. Answering this question is tested elsewhere; here, memory.
+    assert code in (0, 1), output
+    assert json.loads(output)["status"] in ("answered", "abstained"), output
     assert peak_kib / 1024 < 1024, f"veritask run peaked at {peak_kib / 1024:.0f} MiB"

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from veritask.models._llama_forced import forced_text
 from veritask.models.base import Choice, TokenLogprob
 
 if TYPE_CHECKING:
@@ -50,6 +51,9 @@ class Record:
     grammar: tuple[str, str] | None
     tokens: list[int] = field(default_factory=list)
     logits: list[Any] = field(default_factory=list)
+    """None for a token the grammar forced (see `_llama_forced`): it had no choice."""
+    tail: int = 1
+    """Trailing tokens never evaluated: the last chosen one and any forced after it."""
 
 
 def grammar_key(grammar: Any) -> tuple[str, str] | None:
@@ -92,6 +96,10 @@ class _Chooser:
         token = int(data.candidates_data.id[selected])
         self._lib.llama_sampler_accept(self.chain.sampler, token)
         return token
+
+    def force(self, token: int) -> None:
+        """Accept a token the grammar forced, with no choice drawn."""
+        self._lib.llama_sampler_accept(self.chain.sampler, token)
 
     def close(self) -> None:
         self.chain.close()
@@ -209,6 +217,9 @@ class _GreedyChooser:
         self._grammar.accept(token)
         return token
 
+    def force(self, token: int) -> None:
+        self._grammar.accept(token)
+
     def close(self) -> None:
         self._grammar.close()
 
@@ -262,6 +273,9 @@ class _TemperatureChooser:
         token = self._draw(ids, window)
         self._grammar.accept(token)
         return token
+
+    def force(self, token: int) -> None:
+        self._grammar.accept(token)
 
     def _window(self, logits: Any) -> tuple[Any, Any]:
         """The allowed tokens within the min-p window (at most top-k), likeliest first,
@@ -317,11 +331,11 @@ def replayable(engine: _Engine, tokens: list[int], grammar: Any) -> Record | Non
         return None
     if record.prompt != tuple(tokens):
         return None
-    held = len(tokens) + len(record.tokens) - 1
+    held = len(tokens) + len(record.tokens) - record.tail
     if engine.llama.n_tokens < held:
         return None
     cached = engine.llama.input_ids[:held].tolist()
-    return record if cached == [*tokens, *record.tokens[:-1]] else None
+    return record if cached == [*tokens, *record.tokens[: held - len(tokens)]] else None
 
 
 class _Path:
@@ -348,7 +362,7 @@ class _Path:
                 self._previous = None
         else:
             if previous is not None:  # followed the record past its end
-                llama.n_tokens = self._prompt + step - 1
+                llama.n_tokens = self._prompt + step - len(self._pending)
                 self._previous = None
             if self._pending:
                 llama.eval(self._pending)  # the prompt (counted by prefill), or the last token
@@ -356,6 +370,48 @@ class _Path:
             logits = self._engine.last_logits().copy()
         self._pending = [token]
         return token, logits
+
+    def forced(self, tokens: list[int]) -> None:
+        """Tokens the grammar forced after the last one: evaluated with it in one batch."""
+        self._pending.extend(tokens)
+
+    @property
+    def unevaluated(self) -> int:
+        return len(self._pending)
+
+
+def _chooser(engine: _Engine, grammar: Any, temperature: float, seed: int) -> Chooser:
+    if temperature == 0.0 and engine.fast_greedy:
+        return _GreedyChooser(engine, grammar)
+    if temperature > 0.0 and engine.fast_temperature:
+        return _TemperatureChooser(engine, grammar, temperature, seed)
+    return _Chooser(engine, grammar, temperature)
+
+
+def _logprob(engine: _Engine, token: int, piece: bytes, pieces: list[bytes]) -> TokenLogprob:
+    """The chosen `token`'s log-probability over the whole vocabulary, at its text offset."""
+    offset = len(b"".join(pieces).decode("utf-8", errors="replace"))
+    text = piece.decode("utf-8", errors="replace")
+    return TokenLogprob(text, engine.last_logprob(token), offset)
+
+
+def _force(
+    tokens: list[int],
+    chooser: Chooser,
+    path: _Path,
+    record: Record,
+    pieces: list[bytes],
+    max_tokens: int,
+    llama: Any,
+) -> None:
+    """Take the grammar's forced `tokens` as output, up to `max_tokens` in all."""
+    tokens = tokens[: max_tokens - len(pieces)]
+    for token in tokens:
+        chooser.force(token)
+        record.tokens.append(token)
+        record.logits.append(None)
+        pieces.append(llama.detokenize([token]))
+    path.forced(tokens)
 
 
 def generate(
@@ -376,22 +432,20 @@ def generate(
     if previous is None:
         engine.prefill(tokens, prefix)
     llama.set_seed(seed)  # after prefill: restoring a saved state resets the seed
-    chooser: Chooser
-    if temperature == 0.0 and engine.fast_greedy:
-        chooser = _GreedyChooser(engine, grammar)
-    elif temperature > 0.0 and engine.fast_temperature:
-        chooser = _TemperatureChooser(engine, grammar, temperature, seed)
-    else:
-        chooser = _Chooser(engine, grammar, temperature)
+    chooser = _chooser(engine, grammar, temperature, seed)
     path = _Path(engine, tokens, previous)
     record = Record(tuple(tokens), grammar_key(grammar))
     engine.record = None  # until this sample ends, the cache matches no record
     mirror = GrammarMirror(engine, grammar) if logprobs and grammar is not None else None
+    # Log-probabilities are per chosen token: a sample that reports them forces nothing.
+    forced = None if logprobs else forced_text(engine, grammar)
     pieces: list[bytes] = []
     lps: list[TokenLogprob] = []
     allowed: list[float] = []
     finish, end = "length", None
     try:
+        if forced is not None:
+            _force(forced.after(None), chooser, path, record, pieces, max_tokens, llama)
         while len(pieces) < max_tokens:
             if cancel.is_set():
                 raise Cancelled
@@ -405,18 +459,21 @@ def generate(
                 break
             piece = llama.detokenize([token])
             if logprobs:
-                offset = len(b"".join(pieces).decode("utf-8", errors="replace"))
-                text = piece.decode("utf-8", errors="replace")
-                lps.append(TokenLogprob(text, engine.last_logprob(token), offset))
+                lps.append(_logprob(engine, token, piece, pieces))
                 if mirror is not None:
                     allowed.append(mirror.logprob(token))
             pieces.append(piece)
+            if forced is not None:
+                _force(forced.after(token), chooser, path, record, pieces, max_tokens, llama)
+        record.tail = min(path.unevaluated, len(record.tokens))  # a prompt tail is not one
         engine.record = record
         engine.replayed += path.replayed
     finally:
         chooser.close()
         if mirror is not None:
             mirror.close()
+        if forced is not None:
+            forced.close()
     text = b"".join(pieces).decode("utf-8", errors="replace")
     constrained = tuple(allowed) if mirror is not None else None
     choice = Choice(text, None, tuple(lps) if logprobs else None, finish, constrained, end)

@@ -67,6 +67,7 @@ from veritask._threads import quiet_threads
 from veritask.config import Settings
 from veritask.errors import ConfigError, ModelError
 from veritask.models._llama_decode import Cancelled, Record, Sample, generate
+from veritask.models._llama_forced import ByteTokens
 from veritask.models._llama_prefix import MIN_PREFIX, PrefixStates
 from veritask.models._llama_twin import Handoff, load_state, save_state, twin_llama
 from veritask.models.base import (
@@ -237,8 +238,21 @@ class _Engine:
         self.fast_temperature = True
         """Samples at a temperature ask the grammar only about tokens that can win
         (`_llama_decode._TemperatureChooser`); False runs llama.cpp's whole chain."""
+        self.jump_forward = True
+        """Text the grammar forces is read in one batch with the token before it
+        (`_llama_forced`); False decodes it token by token as before."""
+        self.first: _Engine = like if like is not None else self
+        """The engine that loaded the model (a twin's `like`): holds what the two share."""
+        self.byte_tokens: ByteTokens | None = None
+        """The vocabulary's one-byte tokens (found on first need, on `first`)."""
         if like is not None:  # a twin decodes as its engine was told to
-            for toggle in ("keep_prefix", "replay", "fast_greedy", "fast_temperature"):
+            for toggle in (
+                "keep_prefix",
+                "replay",
+                "fast_greedy",
+                "fast_temperature",
+                "jump_forward",
+            ):
                 setattr(self, toggle, getattr(like, toggle))
 
     def prompt_tokens(self, msgs: list[dict[str, str]]) -> list[int]:
