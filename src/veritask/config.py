@@ -7,6 +7,7 @@ code or on the command line. `.env.example` lists every variable.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -91,6 +92,11 @@ class Settings(BaseSettings):
     SmolLM2-135M, which has just failed to plan the question: on the geography and
     railway suites that agent rescued none of 21 such questions, at ~3 s each
     (VERITASK_UNPLANNED_AGENT)."""
+    model_state_dir: str = Field(default_factory=lambda: default_state_dir())
+    """Where the embedded model keeps the evaluated state of system messages (the
+    planner's instructions and tool catalogue, ~13 MB each, at most 6 files) so
+    that the next process does not read them again (~2 s on two cores); "" keeps
+    none (VERITASK_MODEL_STATE_DIR; default ~/.cache/veritask/model-states)."""
     routes: dict[str, list[str]] = Field(default_factory=dict)
     """Task kind (plan, extract, synthesize, verify, deep, escalate) → models to try in order."""
     models: dict[str, ModelEntry] = Field(default_factory=dict)
@@ -115,6 +121,16 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def default_state_dir() -> str:
+    """`VERITASK_MODEL_STATE_DIR` if set ("" keeps nothing), else the user's cache
+    directory (`XDG_CACHE_HOME`, else ~/.cache) / veritask / model-states."""
+    chosen = os.environ.get("VERITASK_MODEL_STATE_DIR")
+    if chosen is not None:
+        return chosen
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return str(Path(cache) / "veritask" / "model-states")
 
 
 def load_settings(**overrides: Any) -> Settings:

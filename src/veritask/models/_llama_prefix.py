@@ -25,6 +25,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
+from veritask.models._llama_disk import DiskStates
 from veritask.models._llama_twin import SavedState, load_state, save_state
 
 PREFIX_STATES = 12
@@ -44,9 +45,13 @@ MIN_PREFIX = 64
 class PrefixStates:
     """An LRU of saved states keyed by the prefix's tokens."""
 
-    def __init__(self, lib: Any, capacity: int = PREFIX_STATES) -> None:
+    def __init__(
+        self, lib: Any, capacity: int = PREFIX_STATES, *, disk: DiskStates | None = None
+    ) -> None:
         self._lib = lib
         self.capacity = capacity
+        self.disk = disk
+        """Where system-message states are also kept for later processes (`_llama_disk`)."""
         self.states: OrderedDict[tuple[int, ...], SavedState] = OrderedDict()
         self._roots: set[tuple[int, ...]] = set()
         """Keys of system-message states (a prompt's first boundary)."""
@@ -75,12 +80,16 @@ class PrefixStates:
         for b in reversed(bounds):
             if b <= common:
                 break
-            state = self.states.get(tuple(tokens[:b]))
+            key = tuple(tokens[:b])
+            state = self.states.get(key)
             if state is not None:
                 self._load(llama, state, tokens)
-                self.states.move_to_end(tuple(tokens[:b]))
+                self.states.move_to_end(key)
                 common = b
                 break
+            if b == bounds[0] and self.disk is not None:
+                restored = self._from_disk(llama, key, tokens)
+                common = common if restored is None else restored
         evaluated = 0
         for i, b in enumerate(bounds):
             if b > common:
@@ -88,8 +97,29 @@ class PrefixStates:
                 llama.eval(tokens[common:b])
                 evaluated += b - common
                 common = b
-                self._put(tuple(tokens[:b]), self._save(llama), root=i == 0)
+                state = self._save(llama)
+                self._put(tuple(tokens[:b]), state, root=i == 0)
+                if i == 0 and self.disk is not None:
+                    self.disk.put(tuple(tokens[:b]), state)
         return common, evaluated
+
+    def _from_disk(self, llama: Any, key: tuple[int, ...], tokens: list[int]) -> int | None:
+        """Restore a system message's state an earlier process kept: the tokens the cache
+        then holds, or None when no file holds it. When llama.cpp refuses the file, it
+        goes and 0 is returned: what the refused load left is read again from the start."""
+        assert self.disk is not None
+        state = self.disk.get(key)
+        if state is None:
+            return None
+        try:
+            self._load(llama, state, tokens)
+        except RuntimeError:
+            self.disk.forget(key)
+            llama.n_tokens = 0
+            return 0
+        self.disk.loaded += 1
+        self._put(key, state, root=True)
+        return len(key)
 
     def _put(self, key: tuple[int, ...], state: SavedState, *, root: bool = False) -> None:
         self.states[key] = state

@@ -64,9 +64,10 @@ from pathlib import Path
 from typing import Any, cast
 
 from veritask._threads import quiet_threads
-from veritask.config import Settings
+from veritask.config import Settings, default_state_dir
 from veritask.errors import ConfigError, ModelError
 from veritask.models._llama_decode import Cancelled, Record, Sample, generate
+from veritask.models._llama_disk import DiskStates
 from veritask.models._llama_forced import ByteTokens
 from veritask.models._llama_prefix import MIN_PREFIX, PrefixStates
 from veritask.models._llama_twin import Handoff, load_state, save_state, twin_llama
@@ -163,9 +164,12 @@ class _Engine:
         n_decode_threads: int | None = None,
         *,
         like: _Engine | None = None,
+        state_dir: str = "",
     ) -> None:
         """`like`: make this the twin of that engine (see `_llama_twin`): its own
-        context on the same weights, sharing the saved prompt states."""
+        context on the same weights, sharing the saved prompt states. `state_dir`:
+        where system-message states are kept for later processes ("": nowhere;
+        see `_llama_disk`)."""
         # llama.cpp's OpenMP threads spin while waiting by default; on a busy
         # machine (a test suite, other workers) that cuts decode speed by ~10x.
         # Must be set before libgomp loads; importing veritask already did it.
@@ -221,7 +225,10 @@ class _Engine:
         self.n_vocab = self.llama.n_vocab()
         self.keep_prefix = True
         """Save and restore system-message states; False reads them again as before."""
-        self.prefix_states: PrefixStates = like.prefix_states if like else PrefixStates(llama_cpp)
+        disk = DiskStates(Path(state_dir), path, self.n_ctx) if state_dir and not like else None
+        self.prefix_states: PrefixStates = (
+            like.prefix_states if like else PrefixStates(llama_cpp, disk=disk)
+        )
         self.handoff: Handoff = like.handoff if like else Handoff()
         self._heads: OrderedDict[tuple[tuple[str, str], ...], list[int]] = OrderedDict()
         self.evaluated = 0
@@ -384,6 +391,7 @@ def load_engine(
     n_ctx: int = DEFAULT_N_CTX,
     n_threads: int | None = None,
     n_decode_threads: int | None = None,
+    state_dir: str = "",
 ) -> _Engine:
     """The process-wide engine for `path`, loading it on first use.
 
@@ -393,7 +401,8 @@ def load_engine(
     with _ENGINES_LOCK:
         engine = _ENGINES.get(key)
         if engine is None:
-            engine = _Engine(path, n_ctx, n_threads or os.cpu_count() or 1, n_decode_threads)
+            threads = n_threads or os.cpu_count() or 1
+            engine = _Engine(path, n_ctx, threads, n_decode_threads, state_dir=state_dir)
             if not _ENGINES:
                 atexit.register(_close_engines)
             _ENGINES[key] = engine
@@ -464,7 +473,11 @@ class LocalProvider(SyncMixin):
     def engine(self) -> _Engine:
         """The loaded model (loads it now if this process has not yet)."""
         if self._engine is None:
-            self._engine = load_engine(self.path, n_ctx=self.n_ctx, n_threads=self.n_threads)
+            settings = self.settings
+            state_dir = default_state_dir() if settings is None else settings.model_state_dir
+            self._engine = load_engine(
+                self.path, n_ctx=self.n_ctx, n_threads=self.n_threads, state_dir=state_dir
+            )
         return self._engine
 
     async def acomplete(
