@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from helpers.apiary import APIARY_CATALOG
 from veritask.plan.validation import validate_plan
 from veritask.planner.catalog import Catalog
 from veritask.planner.examples import closest, toolkit_pairs
@@ -114,3 +115,31 @@ def test_canonical_keeps_apart_plans_that_state_different_fields() -> None:
     area = parse_steps(looked_up + "Answer: {$1.area_km2} people", REG)
     assert canonical(population) == canonical(worded)
     assert canonical(population) != canonical(area)
+
+
+def test_canonical_lets_a_comparison_take_its_two_sides_in_either_order() -> None:
+    """Which hive gave more honey, Bramble or Clover? `larger` names the same winner
+    whichever side each hive is on, so the two orders vote together; a plan that
+    compares other fields, or pairs one hive's name with the other's value, does not."""
+    reg = APIARY_CATALOG.registry
+    hives = '1. hive("Bramble")\n2. hive("Clover")\n'
+
+    def plan(call: str) -> str:
+        return canonical(parse_steps(f"{hives}3. {call}\nAnswer: {{$3}} gave more.", reg))
+
+    bramble_first = plan('larger("$1.colony", "$1.honey_kg", "$2.colony", "$2.honey_kg")')
+    clover_first = plan('larger("$2.colony", "$2.honey_kg", "$1.colony", "$1.honey_kg")')
+    by_frames = plan('larger("$2.colony", "$2.frames", "$1.colony", "$1.frames")')
+    crossed = plan('larger("$1.colony", "$2.honey_kg", "$2.colony", "$1.honey_kg")')
+    fewer = plan('smaller("$2.colony", "$2.honey_kg", "$1.colony", "$1.honey_kg")')
+    assert bramble_first == clover_first
+    assert len({bramble_first, by_frames, crossed, fewer}) == 4
+    assert plan('smaller("$1.colony", "$1.honey_kg", "$2.colony", "$2.honey_kg")') == fewer
+
+
+def test_canonical_keeps_a_difference_in_its_order() -> None:
+    reg = APIARY_CATALOG.registry
+    hives = '1. hive("Bramble")\n2. hive("Clover")\n'
+    ahead = parse_steps(hives + '3. calc("$1.honey_kg - $2.honey_kg")\nAnswer: {$3} kg', reg)
+    behind = parse_steps(hives + '3. calc("$2.honey_kg - $1.honey_kg")\nAnswer: {$3} kg', reg)
+    assert canonical(ahead) != canonical(behind)

@@ -120,10 +120,11 @@ def canonical(plan: Plan) -> str:
     """A key under which equivalent plans compare equal (used to vote between samples).
 
     Plans that look the same things up in another order, or write `abs($2 - $1)` for
-    `abs($1 - $2)` and `$2 + $1` for `$1 + $2`, compute the same answer: each step is
-    keyed by what it reads (references replaced by the steps they name), commutative
-    arithmetic of plain references is sorted, and the steps form a set. Samples that
-    agree on the meaning then vote together instead of splitting the vote.
+    `abs($1 - $2)`, `$2 + $1` for `$1 + $2` and `larger($2…, $1…)` for `larger($1…,
+    $2…)`, compute the same answer: each step is keyed by what it reads (references
+    replaced by the steps they name), commutative arithmetic of plain references and
+    the sides of a comparison (`SIDES`) are sorted, and the steps form a set. Samples
+    that agree on the meaning then vote together instead of splitting the vote.
 
     The Answer line's wording does not count, but what it states does: each of
     its slots is keyed like a step's reference (the step it names and the
@@ -137,7 +138,7 @@ def canonical(plan: Plan) -> str:
             return memo.get(tid, tid)
         task = by_id[tid]
         args = {k: _commuted(_inline(str(v), resolved, depth)) for k, v in task.args.items()}
-        memo[tid] = task.tool + json.dumps(sorted(args.items()))
+        memo[tid] = task.tool + json.dumps(sorted(_sides_sorted(task.tool, args).items()))
         return memo[tid]
 
     steps = sorted(resolved(t.id) for t in plan.tasks)
@@ -155,6 +156,28 @@ def _inline(text: str, resolved: Callable[[str, int], str], depth: int) -> str:
     """`text` with each reference replaced by the key of the step it names."""
     inlined = REF_PATTERN.sub(lambda m: f"<{resolved(m.group(1), depth + 1)}>{m.group(2)}", text)
     return inlined.replace(" ", "")
+
+
+SIDES: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
+    tool: (("first", "first_value"), ("second", "second_value")) for tool in ("larger", "smaller")
+}
+"""Tools whose two sides (a name and its value each) may be swapped without changing the
+result: the core comparisons name the same winner whichever side it is on (an
+equal pair is an error either way). `larger(B, b, A, a)` is keyed as
+`larger(A, a, B, b)`, so samples that put the two things in the other order
+vote together: on the geography suite they split the vote and sent the
+question to the resample rung (q017: 7 samples, 2.8 s)."""
+
+
+def _sides_sorted(tool: str, args: dict[str, str]) -> dict[str, str]:
+    sides = SIDES.get(tool)
+    if sides is None or any(k not in args for side in sides for k in side):
+        return args
+    (name_a, value_a), (name_b, value_b) = sides
+    first, second = (args[name_a], args[value_a]), (args[name_b], args[value_b])
+    if second >= first:
+        return args
+    return {**args, name_a: second[0], value_a: second[1], name_b: first[0], value_b: first[1]}
 
 
 def _commuted(text: str) -> str:
