@@ -19,10 +19,11 @@ Measures, on this machine, for `local:smollm2-135m`:
   samples) against the same two calls one after the other: the second runs
   on the twin context (`veritask.models._llama_twin`) when the model decodes
   on one thread and there are two cores;
-- a plan sample pair (greedy and temperature 0.7, one after the other) on a
-  plan grammar (an invented apiary toolkit), with the text the grammar forces
-  read in one batch (`veritask.models._llama_forced`, the default) and token by
-  token: wall time and tokens written;
+- plan samples on the planner's real prompts and grammars (the railway toolkit
+  `examples.transit`, eight questions, greedy and temperature 0.7 each), with
+  the text the grammar forces read in one batch
+  (`veritask.models._llama_forced`, the default) and token by token: wall time
+  and tokens written;
 - what the `Router` adds per call around a model that answers instantly;
 - peak resident memory of the process.
 
@@ -41,9 +42,10 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from veritask.models import system, user
+from veritask.models import user
 from veritask.models.local import LocalProvider
 
 PROMPT = [user("Write a long, detailed story about a lighthouse keeper and a storm.")]
@@ -165,57 +167,58 @@ def two_calls(runs: int, tokens: int) -> dict[str, float]:
     }
 
 
-PLAN_GRAMMAR = r"""root ::= step{1,3} "Answer: " words "{$" [1-3] "." field "}.\n"
-step ::= [1-3] ". " tool "(\"" hive "\")\n"
-tool ::= "hive_inspection" | "hive_harvest" | "queen_record"
-hive ::= "Clover Ridge" | "Heather Bank" | "Hawthorn Corner"
-field ::= "honey_kg" | "frames" | "temper" | "queen_age"
-words ::= [A-Za-z]+ (" " [A-Za-z]+){0,11} " "
-"""
-PLAN_PROMPT = [
-    system(
-        "You write plans for questions about our apiary: numbered tool calls, then an "
-        "Answer line with {$N.field} slots. Tools: hive_inspection(hive) returns frames "
-        "and temper; hive_harvest(hive) returns honey_kg; queen_record(hive) returns queen_age."
-    ),
-    user("Which hive gave more honey, Clover Ridge or Heather Bank?"),
-]
-
-
 def forced_text(runs: int) -> dict[str, float]:
-    """The planner's pair (greedy and temperature 0.7) on a plan grammar, with the
-    text the grammar forces read in one batch (`_llama_forced`) and without:
-    median wall time of the pair, one after the other, and tokens written."""
+    """The planner's real prompts and grammars (railway toolkit `examples.transit`,
+    the first eight questions of its suite): a greedy and a temperature-0.7 sample
+    of each, one after the other, with the text the grammar forces read in one
+    batch (`_llama_forced`, the default) and token by token, runs interleaved.
+    Median over runs of the eight questions' total wall time, and tokens written."""
+    from veritask.bench.suite import load_suite
+    from veritask.planner.planner import Planner
+    from veritask.planner.catalog import Catalog
+    from veritask.planner.grammar import build_grammar
+
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root))
+    from examples.transit import transit
+
+    catalog_planner = Planner(LocalProvider(seed=5), Catalog.from_toolkits([transit]))
+    suite = load_suite(root / "bench" / "suites" / "transit.jsonl")
+    questions = [q.question for q in suite[:8]]
+    prompts = []
+    for question in questions:
+        asked = catalog_planner.relevance.asked(question)
+        grammar = build_grammar(question, catalog_planner.catalog, asked)
+        prompts.append((catalog_planner.messages(question, asked), grammar))
     provider = LocalProvider(seed=5)
     engine = provider.engine()
 
-    async def pair(jump: bool) -> int:
+    async def pass_(jump: bool) -> int:
         engine.jump_forward = jump
-        engine.llama.reset()
-        engine.record = None
         written = 0
-        for t in (0.0, 0.7):
-            out = await provider.acomplete(
-                PLAN_PROMPT, grammar=PLAN_GRAMMAR, max_tokens=96, temperature=t
-            )
-            written += out.usage.output_tokens if out.usage else 0
+        for messages, grammar in prompts:
+            for t in (0.0, 0.7):
+                out = await provider.acomplete(
+                    messages, grammar=grammar, max_tokens=160, temperature=t
+                )
+                written += out.usage.output_tokens if out.usage else 0
         return written
 
-    asyncio.run(pair(True))  # warm-up
+    asyncio.run(pass_(True))  # warm-up: loads the model, saves the catalogue's state
     times: dict[bool, list[float]] = {True: [], False: []}
     tokens: dict[bool, list[int]] = {True: [], False: []}
     for _ in range(runs):
         for jump in (False, True):
-            wall, _, written = timed(functools.partial(asyncio.run, pair(jump)))
+            wall, _, written = timed(functools.partial(asyncio.run, pass_(jump)))
             times[jump].append(wall)
             tokens[jump].append(written)
     engine.jump_forward = True
     return {
-        "plan_pair_token_by_token_s": round(median(times[False]), 3),
-        "plan_pair_forced_in_batches_s": round(median(times[True]), 3),
-        "plan_pair_forced_speedup": round(median(times[False]) / median(times[True]), 2),
-        "plan_pair_tokens_token_by_token": statistics.median(tokens[False]),
-        "plan_pair_tokens_forced": statistics.median(tokens[True]),
+        "plan_samples_token_by_token_s": round(median(times[False]), 3),
+        "plan_samples_forced_in_batches_s": round(median(times[True]), 3),
+        "plan_samples_forced_speedup": round(median(times[False]) / median(times[True]), 2),
+        "plan_samples_tokens_token_by_token": statistics.median(tokens[False]),
+        "plan_samples_tokens_forced": statistics.median(tokens[True]),
     }
 
 
