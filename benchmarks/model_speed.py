@@ -174,9 +174,9 @@ def forced_text(runs: int) -> dict[str, float]:
     batch (`_llama_forced`, the default) and token by token, runs interleaved.
     Median over runs of the eight questions' total wall time, and tokens written."""
     from veritask.bench.suite import load_suite
-    from veritask.planner.planner import Planner
     from veritask.planner.catalog import Catalog
     from veritask.planner.grammar import build_grammar
+    from veritask.planner.planner import Planner
 
     root = Path(__file__).resolve().parents[1]
     sys.path.insert(0, str(root))

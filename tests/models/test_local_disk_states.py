@@ -102,8 +102,15 @@ def test_a_damaged_state_is_dropped_and_the_prompt_read_again(
     assert [p.stat().st_size for p in tmp_path.glob("*.kv")] == [whole]
 
 
-def states(tmp_path: Path, keep: int = 6) -> DiskStates:
-    return DiskStates(tmp_path, smollm2_path(), 2048, keep=keep)
+def states(
+    tmp_path: Path, keep: int = 6, n_ctx: int = 2048, directory: Path | None = None
+) -> DiskStates:
+    """States in `tmp_path`/states (or `directory`) for a stand-in model file (the key
+    reads its path, size and modification time, not its contents)."""
+    model = tmp_path / "model.gguf"
+    if not model.exists():
+        model.write_bytes(b"weights")
+    return DiskStates(directory or tmp_path / "states", model, n_ctx, keep=keep)
 
 
 def test_a_state_is_found_only_under_its_own_tokens(tmp_path: Path) -> None:
@@ -112,7 +119,9 @@ def test_a_state_is_found_only_under_its_own_tokens(tmp_path: Path) -> None:
     assert disk.get((1, 2, 3)) == SavedState(b"kv-cells", 3)
     assert disk.get((1, 2, 4)) is None
     # Another context size or model file is another key.
-    assert DiskStates(tmp_path, smollm2_path(), 4096).get((1, 2, 3)) is None
+    assert states(tmp_path, n_ctx=4096).get((1, 2, 3)) is None
+    (tmp_path / "model.gguf").write_bytes(b"other weights")
+    assert states(tmp_path).get((1, 2, 3)) is None
 
 
 def test_a_file_too_short_or_of_another_length_is_deleted(tmp_path: Path) -> None:
@@ -129,6 +138,9 @@ def test_a_file_too_short_or_of_another_length_is_deleted(tmp_path: Path) -> Non
 
 def test_at_most_keep_files_stay_and_the_least_recently_used_go(tmp_path: Path) -> None:
     disk = states(tmp_path, keep=2)
+    disk.directory.mkdir()
+    mine = disk.directory / "notes.kv"  # someone else's file in the same directory
+    mine.write_text("keep me")
     disk.put((1,), SavedState(b"a", 1))
     disk.put((2,), SavedState(b"b", 1))
     old = disk.path((1,)).stat().st_mtime_ns
@@ -136,6 +148,20 @@ def test_at_most_keep_files_stay_and_the_least_recently_used_go(tmp_path: Path) 
     disk.put((3,), SavedState(b"c", 1))
     assert disk.get((1,)) is not None and disk.get((3,)) is not None
     assert disk.get((2,)) is None
+    assert mine.read_text() == "keep me"
+
+
+def test_a_half_written_file_a_dead_process_left_is_removed(tmp_path: Path) -> None:
+    disk = states(tmp_path)
+    disk.directory.mkdir()
+    left = disk.directory / "veritask-abc.tmp"
+    left.write_bytes(b"half")
+    recent = disk.directory / "veritask-def.tmp"  # another process may be writing it now
+    recent.write_bytes(b"half")
+    old = left.stat().st_mtime - 2 * 3600
+    os.utime(left, (old, old))
+    disk.put((1,), SavedState(b"a", 1))
+    assert not left.exists() and recent.exists()
 
 
 def test_a_directory_that_cannot_be_written_keeps_nothing_and_fails_nothing(
@@ -143,6 +169,6 @@ def test_a_directory_that_cannot_be_written_keeps_nothing_and_fails_nothing(
 ) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
-    disk = states(blocker / "states")
+    disk = states(tmp_path, directory=blocker / "states")
     disk.put((1, 2), SavedState(b"kv", 2))  # no exception
     assert disk.get((1, 2)) is None

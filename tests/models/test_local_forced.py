@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from veritask.models import get_provider
-from veritask.models._llama_forced import ByteTokens, ForcedText, forced_text
+from veritask.models._llama_forced import ByteTokens, ForcedText, forced_text, forces
 from veritask.models.local import LocalProvider, _Engine, _grammar_from_gbnf
 
 pytest.importorskip("llama_cpp")
@@ -56,9 +56,9 @@ def engine() -> Iterator[_Engine]:
 
 
 def walker(engine: _Engine, gbnf: str) -> ForcedText:
-    walk = forced_text(engine, _grammar_from_gbnf(gbnf))
-    assert walk is not None
-    return walk
+    grammar = _grammar_from_gbnf(gbnf)
+    assert forces(engine, grammar)  # SmolLM2 has a token for every byte of text
+    return forced_text(engine, grammar)
 
 
 def byte_token(engine: _Engine, char: str) -> int:
@@ -175,3 +175,26 @@ def test_forced_text_never_passes_the_token_limit(engine: _Engine) -> None:
         sample = draw(engine, seed=4, temperature=0.0, max_tokens=limit)
         assert sample.output_tokens <= limit
         assert sample.choice.finish_reason == "length"
+
+
+def test_a_sample_follows_only_a_record_that_forced_as_it_does(engine: _Engine) -> None:
+    """Forcing tokenizes forced text its own way, so a sample that forces cannot follow
+    the recorded path of one that did not (nor the other way round): it draws what a
+    run with nothing to follow draws."""
+    fresh = {}
+    for jump in (False, True):
+        engine.jump_forward, engine.replay = jump, False
+        engine.llama.reset()
+        fresh[jump] = draw(engine, seed=7, temperature=0.7).choice.text
+    engine.replay = True
+    try:
+        for before, after in ((True, False), (False, True)):
+            engine.llama.reset()
+            engine.jump_forward = before
+            draw(engine, seed=7, temperature=0.0)  # leaves a record of its path
+            engine.jump_forward = after
+            replayed = engine.replayed
+            assert draw(engine, seed=7, temperature=0.7).choice.text == fresh[after]
+            assert engine.replayed == replayed  # nothing was taken from the record
+    finally:
+        engine.jump_forward = True

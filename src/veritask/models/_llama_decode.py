@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from veritask.models._llama_forced import forced_text
+from veritask.models._llama_forced import ForcedText, forced_text, forces
 from veritask.models.base import Choice, TokenLogprob
 
 if TYPE_CHECKING:
@@ -54,6 +54,9 @@ class Record:
     """None for a token the grammar forced (see `_llama_forced`): it had no choice."""
     tail: int = 1
     """Trailing tokens never evaluated: the last chosen one and any forced after it."""
+    forcing: bool = False
+    """Whether grammar-forced text was taken in batches: a sample that forces follows
+    only a record that did (the two tokenize the same text differently)."""
 
 
 def grammar_key(grammar: Any) -> tuple[str, str] | None:
@@ -323,11 +326,14 @@ class _TemperatureChooser:
 Chooser = _Chooser | _GreedyChooser | _TemperatureChooser
 
 
-def replayable(engine: _Engine, tokens: list[int], grammar: Any) -> Record | None:
-    """The last sample's record if this sample may follow it: same prompt and grammar,
-    and the KV cache still holds that prompt and the recorded tokens but the last."""
+def replayable(engine: _Engine, tokens: list[int], grammar: Any, forcing: bool) -> Record | None:
+    """The last sample's record if this sample may follow it: same prompt, grammar and
+    forcing (see `Record.forcing`), and the KV cache still holds that prompt and the
+    recorded tokens but the last `tail` (never evaluated)."""
     record = engine.record
     if record is None or not record.tokens or record.grammar != grammar_key(grammar):
+        return None
+    if record.forcing != forcing:
         return None
     if record.prompt != tuple(tokens):
         return None
@@ -364,8 +370,8 @@ class _Path:
             if previous is not None:  # followed the record past its end
                 llama.n_tokens = self._prompt + step - len(self._pending)
                 self._previous = None
-            if self._pending:
-                llama.eval(self._pending)  # the prompt (counted by prefill), or the last token
+            if self._pending:  # the prompt (counted by prefill), or the last token and
+                llama.eval(self._pending)  # any text the grammar forced after it
             token = chooser.live()
             logits = self._engine.last_logits().copy()
         self._pending = [token]
@@ -405,7 +411,7 @@ def _force(
     llama: Any,
 ) -> None:
     """Take the grammar's forced `tokens` as output, up to `max_tokens` in all."""
-    tokens = tokens[: max_tokens - len(pieces)]
+    tokens = tokens[: max(0, max_tokens - len(pieces))]
     for token in tokens:
         chooser.force(token)
         record.tokens.append(token)
@@ -428,7 +434,10 @@ def generate(
 ) -> Sample:
     """Generate one answer; the caller holds the engine's lock. See the module's doc."""
     llama = engine.llama
-    previous = replayable(engine, tokens, grammar) if engine.replay and not logprobs else None
+    # Log-probabilities are per chosen token: a sample that reports them forces nothing.
+    forcing = not logprobs and forces(engine, grammar)
+    replay = engine.replay and not logprobs
+    previous = replayable(engine, tokens, grammar, forcing) if replay else None
     if previous is None:
         engine.prefill(tokens, prefix)
     llama.set_seed(seed)  # after prefill: restoring a saved state resets the seed
@@ -436,14 +445,16 @@ def generate(
     path = _Path(engine, tokens, previous)
     record = Record(tuple(tokens), grammar_key(grammar))
     engine.record = None  # until this sample ends, the cache matches no record
-    mirror = GrammarMirror(engine, grammar) if logprobs and grammar is not None else None
-    # Log-probabilities are per chosen token: a sample that reports them forces nothing.
-    forced = None if logprobs else forced_text(engine, grammar)
+    mirror: GrammarMirror | None = None
+    forced: ForcedText | None = None
     pieces: list[bytes] = []
     lps: list[TokenLogprob] = []
     allowed: list[float] = []
     finish, end = "length", None
     try:
+        mirror = GrammarMirror(engine, grammar) if logprobs and grammar is not None else None
+        forced = forced_text(engine, grammar) if forcing else None
+        record.forcing = forcing
         if forced is not None:
             _force(forced.after(None), chooser, path, record, pieces, max_tokens, llama)
         while len(pieces) < max_tokens:

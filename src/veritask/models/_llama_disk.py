@@ -11,10 +11,15 @@ questions, and a question's none.
 
 A file is named by a hash of what makes its state valid — the model file
 (path, size, modification time), the context size, llama-cpp-python's
-version and the prefix's tokens — so a changed catalogue, model or build
-simply misses. A file that is unreadable or that llama.cpp refuses is
-deleted and the prefix read as before; a full or read-only disk only means
-nothing is kept. At most `keep` files stay, the least recently used go.
+version and the prefix's tokens — so a changed catalogue, model or
+llama-cpp-python version simply misses (a rebuild of the same version with
+other CPU flags does not: clear the directory after one). A file that is
+too short, says another length, or that llama.cpp refuses is deleted and
+the prefix read as before; damage llama.cpp cannot see is not detected (no
+checksum). A full or read-only disk only means nothing is kept. At most
+`keep` files stay, the least recently restored or written go. What is kept
+is a prompt's first saved boundary: its system message, or when that is
+under `MIN_PREFIX` tokens (or absent), its first example turn.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import hashlib
 import os
 import struct
 import tempfile
+import time
 from pathlib import Path
 
 from veritask.models._llama_twin import SavedState
@@ -33,6 +39,10 @@ DISK_STATES = 6
 catalogue for a few toolkit sets, the single-agent loop's and the deep agent's."""
 
 _MAGIC = b"VTKV0001"
+_PREFIX = "veritask-"
+"""Only files named so are read or removed: the directory may hold others' files."""
+STALE_TMP_S = 3600
+"""A half-written file this old was left by a process that died while writing."""
 _HEADER = struct.Struct("<8sI")  # magic, tokens the state holds
 
 
@@ -53,7 +63,7 @@ class DiskStates:
     def path(self, tokens: tuple[int, ...]) -> Path:
         digest = hashlib.sha256(self._identity)
         digest.update(struct.pack(f"<{len(tokens)}i", *tokens))
-        return self.directory / f"{digest.hexdigest()[:40]}.kv"
+        return self.directory / f"{_PREFIX}{digest.hexdigest()[:40]}.kv"
 
     def get(self, tokens: tuple[int, ...]) -> SavedState | None:
         """The state of exactly `tokens`, if a file holds it."""
@@ -78,7 +88,7 @@ class DiskStates:
         tmp: str | None = None
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=_PREFIX, suffix=".tmp")
             with os.fdopen(fd, "wb") as out:
                 out.write(_HEADER.pack(_MAGIC, state.n_tokens))
                 out.write(state.data)
@@ -97,9 +107,17 @@ class DiskStates:
 
     def _evict(self) -> None:
         try:
-            files = sorted(self.directory.glob("*.kv"), key=lambda p: p.stat().st_mtime_ns)
+            files = sorted(
+                self.directory.glob(f"{_PREFIX}*.kv"), key=lambda p: p.stat().st_mtime_ns
+            )
+            now = time.time()
+            stale = [
+                p
+                for p in self.directory.glob(f"{_PREFIX}*.tmp")
+                if now - p.stat().st_mtime > STALE_TMP_S
+            ]
         except OSError:
             return
-        for old in files[: max(0, len(files) - self.keep)]:
+        for old in [*files[: max(0, len(files) - self.keep)], *stale]:
             with contextlib.suppress(OSError):
                 old.unlink()

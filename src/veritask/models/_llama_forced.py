@@ -36,7 +36,9 @@ MAX_FORCED_CHARS = 48
 that long is rare; the cap only bounds one probe walk)."""
 
 
-TEXT_BYTES = frozenset([0x09, 0x0A, 0x0D, *range(0x20, 0x7F)])
+TEXT_BYTES = frozenset([0x09, 0x0A, 0x0D, *range(0x20, 0x7F), *range(0xC2, 0xF1)])
+"""Bytes that must each have a token: plain ASCII text, and the lead bytes of every
+character up to the emoji planes (a grammar allowing `a` or `é` must not force `a`)."""
 
 
 class ByteTokens:
@@ -67,9 +69,10 @@ class ByteTokens:
         """Each id's byte; -1 for an end-of-generation token."""
         self.complete = set(values) >= TEXT_BYTES
         """Whether every byte of plain text has a token: without that, "one allowed
-        byte" proves nothing. (SmolLM2 has none for a few control bytes and for
-        bytes no UTF-8 text holds; a grammar that allows one of those next and
-        only one other byte is not one a plan or answer is written in.)"""
+        byte" proves nothing. (SmolLM2 has none for a few control bytes, for bytes
+        no UTF-8 text holds and for the lead bytes of planes 4-11; a grammar that
+        allows one of those next and only one other byte is not one a plan or
+        answer is written in.)"""
 
 
 class ForcedText:
@@ -97,15 +100,17 @@ class ForcedText:
         lib = self._lib
         if token is not None:
             lib.llama_sampler_accept(self._sampler, token)
+        first = self._only_byte(self._sampler)  # applying the grammar changes nothing
+        if first is None:  # most positions allow many bytes: no copy of the grammar
+            return []
         walk = lib.llama_sampler_clone(self._sampler)  # the walk may go further than kept
         try:
             forced = bytearray()
-            while len(forced) < MAX_FORCED_CHARS:
-                only = self._only_byte(walk)
-                if only is None:
-                    break
+            only: int | None = first
+            while only is not None and len(forced) < MAX_FORCED_CHARS:
                 forced.append(self._bytes.values[only])
                 lib.llama_sampler_accept(walk, int(self._bytes.ids[only]))
+                only = self._only_byte(walk)
         finally:
             lib.llama_sampler_free(walk)
         # The forced text's last token is left to the model: the token it would write
@@ -115,6 +120,11 @@ class ForcedText:
         # The grammar still allows only what begins with the forced characters.
         text = bytes(forced).rstrip(b" ")
         tokens = list(self._llama.tokenize(text, add_bos=False, special=False))[:-1]
+        # A tokenizer that adds a leading space (SentencePiece's add_space_prefix)
+        # spells other text than was forced; the grammar would refuse it, and llama.cpp
+        # aborts on a refused token: force nothing then.
+        if not text.startswith(self._llama.detokenize(tokens)):
+            return []
         for forced_token in tokens:
             lib.llama_sampler_accept(self._sampler, forced_token)
         return tokens
@@ -143,14 +153,18 @@ class ForcedText:
             self._sampler = None
 
 
-def forced_text(engine: _Engine, grammar: Any) -> ForcedText | None:
-    """A `ForcedText` for this generation, or None when there is nothing to force
-    (no grammar, switched off, or a vocabulary without every byte)."""
+def forces(engine: _Engine, grammar: Any) -> bool:
+    """Whether a generation under `grammar` takes forced text in batches: not without a
+    grammar, when switched off, or for a vocabulary without every byte."""
     if grammar is None or not engine.jump_forward:
-        return None
+        return False
     first = engine.first  # a twin shares the model's vocabulary with its engine
     if first.byte_tokens is None:
         first.byte_tokens = ByteTokens(first)
-    if not first.byte_tokens.complete:
-        return None
-    return ForcedText(engine, grammar, first.byte_tokens)
+    return first.byte_tokens.complete
+
+
+def forced_text(engine: _Engine, grammar: Any) -> ForcedText:
+    """The `ForcedText` of a generation `forces` said yes to."""
+    assert engine.first.byte_tokens is not None
+    return ForcedText(engine, grammar, engine.first.byte_tokens)
