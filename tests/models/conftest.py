@@ -9,6 +9,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,3 +65,20 @@ def llama_server(gguf_path: Path, tmp_path_factory: pytest.TempPathFactory) -> I
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[Any]:
+    """The process's embedded-model engine, with the toggles a test may flip (replay,
+    fast greedy, forcing) and its record put back afterwards."""
+    from veritask.models import get_provider
+    from veritask.models.local import LocalProvider
+
+    provider = get_provider("local:smollm2-135m")
+    assert isinstance(provider, LocalProvider)
+    eng = provider.engine()
+    yield eng
+    eng.replay = True
+    eng.fast_greedy = True
+    eng.jump_forward = True
+    eng.record = None

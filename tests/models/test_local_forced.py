@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from veritask.models import get_provider
 from veritask.models._llama_forced import ByteTokens, ForcedText, forced_text, forces
-from veritask.models.local import LocalProvider, _Engine, _grammar_from_gbnf
+from veritask.models.local import _Engine, _grammar_from_gbnf
 
 pytest.importorskip("llama_cpp")
 pytestmark = pytest.mark.integration
@@ -43,16 +41,6 @@ MESSAGES = [
     },
     {"role": "user", "content": "How much honey did the Heather Bank hive give?"},
 ]
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[_Engine]:
-    provider = get_provider("local:smollm2-135m")
-    assert isinstance(provider, LocalProvider)
-    eng = provider.engine()
-    yield eng
-    eng.jump_forward = True
-    eng.record = None
 
 
 def walker(engine: _Engine, gbnf: str) -> ForcedText:

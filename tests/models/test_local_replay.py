@@ -10,12 +10,10 @@ sample the plain loop draws) and the engine's counts; none is about time.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 
-from veritask.models import get_provider
-from veritask.models.local import LocalProvider, _Engine, _grammar_from_gbnf
+from veritask.models.local import _Engine, _grammar_from_gbnf
 
 PLAN = [
     {
@@ -34,17 +32,6 @@ expr ::= "$" [1-2] ".population " [+/-] " $" [1-2] ".population"
 answer ::= "Answer: " [A-Za-z {}$.0-9]{1,60}
 """
 SEEDS = [(0.0, 11), (0.7, 12), (0.7, 13), (1.5, 14), (0.7, 15)]
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[_Engine]:
-    provider = get_provider("local:smollm2-135m")
-    assert isinstance(provider, LocalProvider)
-    eng = provider.engine()
-    yield eng
-    eng.replay = True
-    eng.fast_greedy = True
-    eng.record = None
 
 
 def draw(
