@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from veritask.models._llama_forced import ForcedText, forced_text, forces
+from veritask.models._llama_forced import ForcedText, forced_text, forces, grammar_sampler
 from veritask.models.base import Choice, TokenLogprob
 
 if TYPE_CHECKING:
@@ -125,11 +125,7 @@ class _GrammarProbe:
         self._np = engine._np
         self._sampler = None
         if grammar is not None:
-            self._sampler = lib.llama_sampler_init_grammar(
-                engine.vocab, grammar._grammar.encode("utf-8"), grammar._root.encode("utf-8")
-            )
-            if not self._sampler:
-                raise ValueError("llama.cpp refused the grammar")
+            self._sampler = grammar_sampler(engine, grammar)
         self._data = LlamaTokenDataArray(n_vocab=engine.n_vocab)
         self._one = (lib.llama_token_data * 1)()
         self._one_array = lib.llama_token_data_array(
@@ -443,7 +439,7 @@ def generate(
     llama.set_seed(seed)  # after prefill: restoring a saved state resets the seed
     chooser = _chooser(engine, grammar, temperature, seed)
     path = _Path(engine, tokens, previous)
-    record = Record(tuple(tokens), grammar_key(grammar))
+    record = Record(tuple(tokens), grammar_key(grammar), forcing=forcing)
     engine.record = None  # until this sample ends, the cache matches no record
     mirror: GrammarMirror | None = None
     forced: ForcedText | None = None
@@ -454,7 +450,6 @@ def generate(
     try:
         mirror = GrammarMirror(engine, grammar) if logprobs and grammar is not None else None
         forced = forced_text(engine, grammar) if forcing else None
-        record.forcing = forcing
         if forced is not None:
             _force(forced.after(None), chooser, path, record, pieces, max_tokens, llama)
         while len(pieces) < max_tokens:

@@ -58,7 +58,7 @@ class DiskStates:
         identity = f"{model.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{n_ctx}"
         self._identity = f"{identity}|{llama_cpp.__version__}".encode()
         self.loaded = 0
-        """States restored from disk so far (a test and a profile read it)."""
+        """States restored from disk so far (tests read it)."""
 
     def path(self, tokens: tuple[int, ...]) -> Path:
         digest = hashlib.sha256(self._identity)

@@ -41,6 +41,19 @@ TEXT_BYTES = frozenset([0x09, 0x0A, 0x0D, *range(0x20, 0x7F), *range(0xC2, 0xF1)
 character up to the emoji planes (a grammar allowing `a` or `é` must not force `a`)."""
 
 
+def grammar_sampler(engine: _Engine, grammar: Any) -> Any:
+    """A lone llama.cpp grammar sampler for `grammar` (a `LlamaGrammar`), outside any
+    sampler chain: asked about chosen tokens, never drawing one. Free it with
+    `llama_sampler_free`."""
+    lib = engine._llama_cpp
+    sampler = lib.llama_sampler_init_grammar(
+        engine.vocab, grammar._grammar.encode("utf-8"), grammar._root.encode("utf-8")
+    )
+    if not sampler:
+        raise ValueError("llama.cpp refused the grammar")
+    return sampler
+
+
 class ByteTokens:
     """The vocabulary's one-byte tokens and end-of-generation tokens, found once per model.
 
@@ -87,11 +100,7 @@ class ForcedText:
         self._np = engine._np
         self._llama = engine.llama
         self._bytes = bytes_
-        self._sampler = lib.llama_sampler_init_grammar(
-            engine.vocab, grammar._grammar.encode("utf-8"), grammar._root.encode("utf-8")
-        )
-        if not self._sampler:
-            raise ValueError("llama.cpp refused the grammar")
+        self._sampler = grammar_sampler(engine, grammar)
         self._data = LlamaTokenDataArray(n_vocab=len(bytes_.ids))
 
     def after(self, token: int | None) -> list[int]:
